@@ -1,0 +1,55 @@
+"""Every Kafka topic the project uses, with its partitioning and retention.
+
+Company-keyed topics carry the Roger ``company_id`` as the record key, so one
+company's records stay in order on one partition; 12 partitions let up to 12
+consumers share the load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    purpose: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+# Roger's own input topic: one Roger event per record, key = company_id.
+ROGER_EVENTS = "roger.events"
+# Records of roger.events that ingest could not accept, with reason and original bytes.
+ROGER_EVENTS_DLQ = "roger.events.dlq"
+# Versioned domain events (validated Roger facts), key = company_id.
+DOMAIN_EVENTS = "rx.domain-events.v1"
+# Xero commands decided by the projector, key = company_id.
+XERO_COMMANDS = "rx.xero-commands.v1"
+# Xero's answers to commands, published by the writer, key = company_id.
+XERO_RESULTS = "rx.xero-results.v1"
+# Commands the writer could not deliver at all (not Xero refusals: those are results).
+XERO_COMMANDS_DLQ = "rx.xero-commands.dlq"
+# Chart of accounts sent back to Roger as "categories", key = company_id.
+ROGER_CATEGORIES = "roger.categories"
+
+_KEEP = {"cleanup.policy": "delete", "min.insync.replicas": "1"}
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(ROGER_EVENTS, 12, "Roger events in (JSON, key company_id)",
+              {**_KEEP, "retention.ms": str(14 * DAY_MS)}),
+    TopicSpec(ROGER_EVENTS_DLQ, 12, "invalid roger.events records, reason in headers",
+              {**_KEEP, "retention.ms": str(90 * DAY_MS)}),
+    TopicSpec(DOMAIN_EVENTS, 12, "validated, versioned domain events",
+              {**_KEEP, "retention.ms": "-1"}),
+    TopicSpec(XERO_COMMANDS, 12, "commands for the Xero writer",
+              {**_KEEP, "retention.ms": str(30 * DAY_MS)}),
+    TopicSpec(XERO_RESULTS, 12, "Xero's answers to commands",
+              {**_KEEP, "retention.ms": "-1"}),
+    TopicSpec(XERO_COMMANDS_DLQ, 12, "undeliverable commands, reason in headers",
+              {**_KEEP, "retention.ms": str(90 * DAY_MS)}),
+    TopicSpec(ROGER_CATEGORIES, 12, "chart of accounts for Roger",
+              {**_KEEP, "retention.ms": str(30 * DAY_MS)}),
+)

@@ -1,0 +1,42 @@
+"""Xero's answers to commands, published by the writer on ``rx.xero-results.v1``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ResultType = Literal[
+    "XeroContactLinked",
+    "XeroBillCreated",
+    "XeroPaymentCreated",
+    "XeroCommandFailed",  # Xero refused: its own message is in ``message``
+    "XeroCommandWaiting",  # cannot run now (no connection, needs reconnect): retried later
+]
+
+
+class XeroResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result_id: str  # = command_id: one final answer per command
+    type: ResultType
+    command_id: str
+    command_kind: str
+    company_id: str
+    document_kind: str
+    document_id: str
+    recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    xero_id: str | None = None
+    xero_number: str | None = None
+    xero_total: Decimal | None = None
+    xero_status: str | None = None
+    message: str | None = None
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> XeroResult:
+        return cls.model_validate_json(raw)

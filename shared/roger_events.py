@@ -1,0 +1,228 @@
+"""Roger events, version 1: validation exactly as the contract says, and typed views.
+
+The JSON Schema shipped with the contract is the source of truth for shape
+(``shared/schemas/roger-events.v1.schema.json``, a copy of
+``../shared/contracts/roger-events.schema.json``); the rules a schema cannot
+say (offsets on timestamps, totals) are checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator, FormatChecker
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "roger-events.v1.schema.json"
+MAX_BATCH = 500
+CENT = Decimal("0.01")
+
+EventType = Literal[
+    "bill.submitted",
+    "bill.updated",
+    "bill.deleted",
+    "bill.paid",
+    "payment.reversed",
+    "credit_note.submitted",
+    "receipt.submitted",
+    "vendor.updated",
+]
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored for forward compatibility (contract: "Envelope").
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Address(_Model):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class BankAccount(_Model):
+    iban: str | None = None
+    account_number: str | None = None
+    bic: str | None = None
+
+
+class Vendor(_Model):
+    id: str
+    name: str
+    email: str | None = None
+    tax_number: str | None = None
+    country: str | None = None
+    address: Address | None = None
+    bank_account: BankAccount | None = None
+
+
+class Tracking(_Model):
+    name: str
+    option: str
+
+
+class Line(_Model):
+    description: str
+    quantity: Decimal
+    unit_amount: Decimal
+    category_code: str | None = None
+    tax_type: str | None = None
+    tracking: tuple[Tracking, ...] = ()
+
+
+class Attachment(_Model):
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+AmountType = Literal["exclusive", "inclusive", "no_tax"]
+
+
+class BillData(_Model):
+    """``bill.submitted`` and ``bill.updated`` carry the same fields."""
+
+    bill_id: str
+    vendor: Vendor
+    invoice_number: str | None = None
+    issue_date: date
+    due_date: date
+    currency: str
+    amount_type: AmountType
+    lines: tuple[Line, ...]
+    total: Decimal
+    attachments: tuple[Attachment, ...] = ()
+
+
+class BillDeletedData(_Model):
+    bill_id: str
+
+
+class BillPaidData(_Model):
+    bill_id: str
+    payment_id: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    payment_account_code: str | None = None
+
+
+class PaymentReversedData(_Model):
+    bill_id: str
+    payment_id: str
+    reason: str | None = None
+
+
+class CreditNoteData(_Model):
+    credit_note_id: str
+    vendor: Vendor
+    credit_note_number: str | None = None
+    issue_date: date
+    currency: str
+    amount_type: AmountType
+    lines: tuple[Line, ...]
+    total: Decimal
+    attachments: tuple[Attachment, ...] = ()
+    applies_to_bill_id: str | None = None
+
+
+class ReceiptData(_Model):
+    receipt_id: str
+    vendor: Vendor
+    receipt_number: str | None = None
+    paid_on: date
+    currency: str
+    amount_type: AmountType
+    lines: tuple[Line, ...]
+    total: Decimal
+    payment_account_code: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+class VendorUpdatedData(_Model):
+    vendor: Vendor
+
+
+DATA_MODELS: dict[str, type[_Model]] = {
+    "bill.submitted": BillData,
+    "bill.updated": BillData,
+    "bill.deleted": BillDeletedData,
+    "bill.paid": BillPaidData,
+    "payment.reversed": PaymentReversedData,
+    "credit_note.submitted": CreditNoteData,
+    "receipt.submitted": ReceiptData,
+    "vendor.updated": VendorUpdatedData,
+}
+
+
+class RogerEvent(_Model):
+    id: str
+    type: EventType
+    version: Literal[1]
+    company_id: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+    def typed_data(self) -> _Model:
+        return DATA_MODELS[self.type].model_validate(self.data)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    event_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/event"}
+    return Draft202012Validator(event_schema, format_checker=FormatChecker())
+
+
+def _path(error: Any) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(event)"
+
+
+def line_total(line: Line) -> Decimal:
+    return (line.quantity * line.unit_amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _semantic_errors(event: RogerEvent) -> list[str]:
+    errors: list[str] = []
+    if event.occurred_at.tzinfo is None:
+        errors.append("occurred_at: must carry a UTC offset (RFC 3339)")
+    data = event.typed_data()
+    if isinstance(data, (BillData, CreditNoteData, ReceiptData)) and data.amount_type != "exclusive":
+        expected = sum((line_total(line) for line in data.lines), Decimal("0"))
+        if abs(expected - data.total) > CENT:
+            errors.append(
+                f"data/total: {data.total} differs from the sum of the lines {expected} "
+                f"by more than 0.01 ({data.amount_type} amounts)"
+            )
+    return errors
+
+
+def validate_event(raw: Any) -> tuple[RogerEvent | None, list[str]]:
+    """Returns the event, or the reasons it is invalid (never raises on bad input)."""
+    errors = [
+        f"{_path(e)}: {e.message}"
+        for e in sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
+    ]
+    if errors:
+        return None, errors
+    try:
+        event = RogerEvent.model_validate(raw)
+        errors = _semantic_errors(event)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        return None, [str(exc)]
+    return (None, errors) if errors else (event, [])
+
+
+def readable_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return raw["id"]
+    return None

@@ -39,6 +39,7 @@ DomainEventType = Literal[
     "VendorUpdated",
     "XeroConnectionEstablished",
     "XeroConnectionLost",
+    "DocumentRetryRequested",
 ]
 
 
@@ -51,7 +52,7 @@ class DomainEvent(BaseModel):
     company_id: str
     occurred_at: datetime
     recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    source: Literal["http", "kafka", "connect"]
+    source: Literal["http", "kafka", "connect", "api"]
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:

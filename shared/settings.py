@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     xero_calls_per_day: int = 5000
     xero_batch_size: int = 50
 
+    # A command with no answer after this long is published again (the writer dedupes).
+    command_resend_after_s: int = 600
+
     @field_validator("webhook_secrets", "service_tokens", "token_keys", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -1,0 +1,199 @@
+"""Ingest: Roger events in over HTTP and ``roger.events``, domain events out on Kafka.
+
+Handlers here do I/O only; what counts as valid lives in ``intake`` and
+``shared.roger_events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
+from prometheus_client import Counter
+
+from services.ingest.intake import Intake, read_body, read_record
+from services.ingest.seen import SeenEvents
+from services.ingest.signature import verify
+from shared.db import open_pool
+from shared.domain_events import from_roger
+from shared.http import ApiError, install_common
+from shared.logging import get_logger
+from shared.roger_events import RogerEvent
+from shared.settings import Settings
+from shared.topics import DOMAIN_EVENTS, ROGER_EVENTS, ROGER_EVENTS_DLQ
+
+log = get_logger("ingest")
+
+EVENTS_IN = Counter("rx_ingest_events_total", "Roger events received", ["source", "outcome"])
+REQUESTS = Counter("rx_ingest_requests_total", "POST /v1/events requests", ["status"])
+
+
+class Ingest:
+    """The two ways in share one path out: validate, skip known ids, publish, remember."""
+
+    def __init__(self, settings: Settings, broker: KafkaBroker) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.seen: SeenEvents | None = None
+
+    async def publish(
+        self, events: list[RogerEvent], source: Literal["http", "kafka"]
+    ) -> tuple[int, int]:
+        """Puts new events on the domain topic and waits for every ack (acks=all)."""
+        assert self.seen is not None
+        unique: dict[str, RogerEvent] = {}
+        for event in events:
+            unique.setdefault(event.id, event)
+        known = await self.seen.already_published(unique)
+        fresh = [e for e in unique.values() if e.id not in known]
+        pending = [
+            await self.broker.publish(
+                from_roger(e, source).to_bytes(),
+                DOMAIN_EVENTS,
+                key=e.company_id.encode(),
+                headers={"rx-event-id": e.id, "rx-type": e.type},
+                no_confirm=True,
+            )
+            for e in fresh
+        ]
+        await asyncio.gather(*pending)
+        await self.seen.mark_published((e.id, e.company_id) for e in fresh)
+        duplicates = len(events) - len(fresh)
+        EVENTS_IN.labels(source, "accepted").inc(len(fresh))
+        EVENTS_IN.labels(source, "duplicate").inc(duplicates)
+        for e in fresh:
+            log.info("event_accepted", source=source, company_id=e.company_id, event_id=e.id, type=e.type)
+        return len(fresh), duplicates
+
+    async def dead_letter(self, msg: KafkaMessage, reason: str) -> None:
+        record = msg.raw_message
+        headers = {
+            "rx-dlq-reason": reason[:4000],
+            "rx-dlq-source-topic": record.topic,
+            "rx-dlq-source-partition": str(record.partition),
+            "rx-dlq-source-offset": str(record.offset),
+            "rx-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        await self.broker.publish(record.value or b"", ROGER_EVENTS_DLQ, key=record.key, headers=headers)
+        EVENTS_IN.labels("kafka", "dead_lettered").inc()
+        log.warning(
+            "event_dead_lettered",
+            reason=reason,
+            partition=record.partition,
+            offset=record.offset,
+            company_id=(record.key or b"").decode("utf-8", "replace"),
+        )
+
+
+def _refusal(intake: Intake) -> ApiError:
+    if intake.malformed:
+        return ApiError(422, "malformed", intake.malformed)
+    return ApiError(
+        422,
+        "invalid_events",
+        f"{len(intake.invalid)} invalid event(s); none of the batch was accepted",
+        [i.as_dict() for i in intake.invalid],
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    broker = KafkaBroker(
+        settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id="rx-ingest",
+        graceful_timeout=30.0,
+    )
+    ingest = Ingest(settings, broker)
+
+    # At least once: the offset is committed only after the event is on the domain topic or
+    # in the dead-letter topic; a transient failure raises and the record is read again.
+    @broker.subscriber(
+        ROGER_EVENTS,
+        group_id="rx-ingest",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def on_roger_event(msg: KafkaMessage) -> None:
+        event, reason = read_record(msg.raw_message.value)
+        if event is None:
+            await ingest.dead_letter(msg, reason or "invalid")
+            return
+        await ingest.publish([event], "kafka")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool = await open_pool(settings.database_url)
+        ingest.seen = SeenEvents(pool)
+        await ingest.seen.setup()
+        await broker.start()
+        log.info("ingest_started", port=settings.ingest_port)
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await pool.close()
+            log.info("ingest_stopped")
+
+    app = FastAPI(title="roger-xero ingest", lifespan=lifespan)
+    app.state.ingest = ingest
+
+    async def ready() -> dict[str, bool]:
+        kafka_ok = await broker.ping(timeout=2.0)
+        db_ok = True
+        try:
+            assert ingest.seen is not None
+            await ingest.seen.already_published(["readyz"])
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            db_ok = False
+        return {"kafka": kafka_ok, "database": db_ok}
+
+    install_common(app, ready)
+
+    @app.post("/v1/events", status_code=202)
+    async def post_events(request: Request) -> JSONResponse:
+        body = await _limited_body(request, settings.max_body_bytes)
+        problem = verify(
+            request.headers.get("Roger-Signature"),
+            body,
+            [s.get_secret_value() for s in settings.webhook_secrets],
+            time.time(),
+            settings.signature_tolerance_s,
+        )
+        if problem:
+            REQUESTS.labels("401").inc()
+            raise ApiError(401, "bad_signature", problem)
+        intake = read_body(body)
+        if intake.malformed or intake.invalid:
+            REQUESTS.labels("422").inc()
+            raise _refusal(intake)
+        accepted, duplicates = await ingest.publish(intake.events, "http")
+        REQUESTS.labels("202").inc()
+        return JSONResponse({"accepted": accepted, "duplicates": duplicates}, status_code=202)
+
+    return app
+
+
+async def _limited_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        REQUESTS.labels("413").inc()
+        raise ApiError(413, "too_large", f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            REQUESTS.labels("413").inc()
+            raise ApiError(413, "too_large", f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

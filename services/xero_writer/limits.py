@@ -1,0 +1,53 @@
+"""Xero's per-organisation limits, kept on our side so we rarely meet a 429.
+
+Per organisation: at most ``concurrent`` calls at once and ``per_minute`` calls
+in any 60 s; after a 429 the organisation pauses for Retry-After. Each
+organisation has its own limiter, so one company's backlog never delays another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class OrgLimiter:
+    def __init__(self, per_minute: int, concurrent: int, per_day: int) -> None:
+        self.per_minute, self.per_day = per_minute, per_day
+        self._slots = asyncio.Semaphore(concurrent)
+        self._recent: deque[float] = deque()
+        self._day_start, self._day_count = time.monotonic(), 0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def _wait_turn(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now - self._day_start >= 86_400:
+                    self._day_start, self._day_count = now, 0
+                while self._recent and now - self._recent[0] >= 60:
+                    self._recent.popleft()
+                waits = [self._paused_until - now]
+                if len(self._recent) >= self.per_minute:
+                    waits.append(60 - (now - self._recent[0]))
+                if self._day_count >= self.per_day:
+                    waits.append(86_400 - (now - self._day_start))
+                wait = max(waits)
+                if wait <= 0:
+                    self._recent.append(now)
+                    self._day_count += 1
+                    return
+                await asyncio.sleep(min(wait, 5.0))
+
+    @asynccontextmanager
+    async def call(self) -> AsyncIterator[None]:
+        async with self._slots:
+            await self._wait_turn()
+            yield

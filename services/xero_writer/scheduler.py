@@ -1,0 +1,268 @@
+"""The writer's heart: Kafka records into per-company lanes, lanes into batched Xero calls.
+
+Consumption and execution are decoupled: records from any partition are queued
+on their company's lane and each lane runs on its own, under its
+organisation's limiter. A partition's offset is committed only up to its
+oldest record whose result is not yet on Kafka, so a crash re-reads (and the
+executor's lookups dedupe) rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
+
+from services.xero_writer import executor
+from services.xero_writer.attempts import Attempts
+from services.xero_writer.limits import OrgLimiter
+from services.xero_writer.xero_client import Forbidden, RateLimited, Refused, Unauthorized, Unavailable, XeroClient
+from shared.commands import decode, encode
+from shared.kafka import durable_producer, manual_consumer
+from shared.logging import get_logger
+from shared.results import XeroResult
+from shared.settings import Settings
+from shared.token_store import NeedsReconnect, NotConnected, TokenStore
+from shared.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
+
+log = get_logger("xero_writer")
+
+CALLS = Counter("rx_writer_xero_calls_total", "calls to Xero", ["outcome"])
+RESULTS = Counter("rx_writer_results_total", "results published", ["type"])
+BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1, 2, 5, 10, 20, 50))
+QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
+
+MAX_IN_FLIGHT = 5000
+UNAVAILABLE_BACKOFF_S = (1, 2, 4, 8, 16, 30)
+
+
+@dataclass
+class Item:
+    tp: TopicPartition
+    offset: int
+    command: executor.Command
+
+
+@dataclass
+class PartitionProgress:
+    in_flight: set[int] = field(default_factory=set)
+    next_offset: int | None = None  # one past the highest offset read
+
+    def committable(self) -> int | None:
+        if self.in_flight:
+            return min(self.in_flight)
+        return self.next_offset
+
+
+class Writer:
+    def __init__(self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient) -> None:
+        self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
+        self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")
+        self.consumer = manual_consumer(settings.kafka_bootstrap, "rx-writer", "rx-writer")
+        self.lanes: dict[str, deque[Item]] = defaultdict(deque)
+        self.lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self.limiters: dict[str, OrgLimiter] = {}
+        self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
+        self.queued_ids: set[str] = set()
+        self._stopping = asyncio.Event()
+        self._capacity = asyncio.Event()
+        self._capacity.set()
+        self.kafka_ok = False
+
+    # ---- consuming -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.producer.start()
+        self.consumer.subscribe([XERO_COMMANDS])
+        await self.consumer.start()
+        self.kafka_ok = True
+        try:
+            while not self._stopping.is_set():
+                await self._capacity.wait()
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        await self._accept(tp, record.offset, record.value, record.key)
+                await self._commit()
+        finally:
+            await self._drain()
+            await self.consumer.stop()
+            await self.producer.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._capacity.set()
+
+    async def _accept(self, tp: TopicPartition, offset: int, value: bytes | None, key: bytes | None) -> None:
+        progress = self.progress[tp]
+        progress.next_offset = offset + 1
+        try:
+            command = decode(value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(value or b"", key, f"unreadable command: {exc}")
+            return
+        if command.command_id in self.queued_ids:
+            return  # the copy already queued will answer for both
+        progress.in_flight.add(offset)
+        self.queued_ids.add(command.command_id)
+        self.lanes[command.company_id].append(Item(tp, offset, command))
+        QUEUED.inc()
+        if sum(len(p.in_flight) for p in self.progress.values()) >= MAX_IN_FLIGHT:
+            self._capacity.clear()
+        task = self.lane_tasks.get(command.company_id)
+        if task is None or task.done():
+            self.lane_tasks[command.company_id] = asyncio.create_task(
+                self._run_lane(command.company_id), name=f"lane-{command.company_id}"
+            )
+
+    async def _commit(self) -> None:
+        offsets = {
+            tp: OffsetAndMetadata(pos, "")
+            for tp, p in self.progress.items()
+            if (pos := p.committable()) is not None and tp in self.consumer.assignment()
+        }
+        if offsets:
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:  # noqa: BLE001 - a rebalance; the next commit catches up
+                log.warning("commit_failed", error=repr(exc))
+
+    async def _drain(self) -> None:
+        # Graceful shutdown: lanes finish the batch in hand; what is queued is re-read next time.
+        for task in self.lane_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.lane_tasks.values(), return_exceptions=True)
+        await self._commit()
+
+    # ---- executing -------------------------------------------------------------------------
+
+    def _next_batch(self, lane: deque[Item]) -> list[Item]:
+        first = lane.popleft()
+        batch = [first]
+        while lane and len(batch) < self.settings.xero_batch_size and lane[0].command.kind == first.command.kind:
+            batch.append(lane.popleft())
+        return batch
+
+    async def _run_lane(self, company_id: str) -> None:
+        lane = self.lanes[company_id]
+        while lane:
+            batch = self._next_batch(lane)
+            QUEUED.dec(len(batch))
+            BATCH.observe(len(batch))
+            try:
+                results = await self._carry_out(company_id, [i.command for i in batch])
+                await self._publish(results)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - our own storage or Kafka: try again later
+                log.error("lane_failed", company_id=company_id, error=repr(exc))
+                lane.extendleft(reversed(batch))
+                QUEUED.inc(len(batch))
+                await asyncio.sleep(2)
+                continue
+            for item in batch:
+                self.queued_ids.discard(item.command.command_id)
+                self.progress[item.tp].in_flight.discard(item.offset)
+            if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
+                self._capacity.set()
+
+    async def _carry_out(self, company_id: str, commands: list[executor.Command]) -> list[XeroResult]:
+        log_ctx = {"company_id": company_id, "commands": [c.command_id for c in commands], "kind": commands[0].kind}
+        try:
+            access = await self.tokens.access(company_id, self.xero.refresh)
+        except NotConnected:
+            return [self._waiting(c, "not_connected: the company has no Xero connection") for c in commands]
+        except NeedsReconnect:
+            return [self._waiting(c, "needs_reconnect: Xero refused the refresh token") for c in commands]
+        except Unavailable as exc:
+            return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
+        foreign = [c for c in commands if c.tenant_id != access.tenant_id]
+        if foreign:
+            # Never act on an organisation the company is not connected to.
+            log.error("tenant_mismatch", **log_ctx)
+            mine = [c for c in commands if c.tenant_id == access.tenant_id]
+            refused = [executor.failed(c, "the command names an organisation this company is not connected to")
+                       for c in foreign]
+            return refused + (await self._carry_out(company_id, mine) if mine else [])
+        earlier = await self.attempts.begin(company_id, [c.command_id for c in commands])
+        limiter = self.limiters.setdefault(
+            access.tenant_id,
+            OrgLimiter(self.settings.xero_calls_per_minute, self.settings.xero_concurrent_calls,
+                       self.settings.xero_calls_per_day),
+        )
+        state = {"access": access, "refreshed": False}
+
+        async def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
+            async with limiter.call():
+                try:
+                    answer = await self.xero.call(method, path, tenant_id=access.tenant_id,
+                                                  access_token=state["access"].access_token, **kw)  # type: ignore[union-attr]
+                except Exception as exc:
+                    CALLS.labels(type(exc).__name__).inc()
+                    raise
+                CALLS.labels("ok").inc()
+                return answer
+
+        for attempt, backoff in enumerate((*UNAVAILABLE_BACKOFF_S, None)):
+            try:
+                return await executor.execute(call, commands, earlier)
+            except RateLimited as exc:
+                limiter.pause(exc.retry_after_s)
+                log.warning("xero_rate_limited", retry_after_s=exc.retry_after_s, problem=exc.problem, **log_ctx)
+            except Unavailable as exc:
+                # The call may have been applied: every later attempt looks up first.
+                earlier = {c.command_id for c in commands}
+                if backoff is None:
+                    return await self._park(commands, f"Xero unavailable after {attempt + 1} attempts: {exc.detail}")
+                log.warning("xero_unavailable", detail=exc.detail, attempt=attempt + 1, **log_ctx)
+                await asyncio.sleep(backoff)
+            except Unauthorized as exc:
+                if state["refreshed"]:
+                    return [self._waiting(c, f"Xero refused our token: {exc.detail}") for c in commands]
+                state["refreshed"] = True
+                try:
+                    state["access"] = await self.tokens.access(company_id, self.xero.refresh, force=True)
+                except (NeedsReconnect, NotConnected):
+                    return [self._waiting(c, "needs_reconnect: Xero refused the refresh token") for c in commands]
+            except Forbidden as exc:
+                return [self._waiting(c, f"Xero refused access to the organisation: {exc.detail}") for c in commands]
+            except Refused as exc:
+                # The whole request was refused: find the culprit by sending each command alone.
+                log.warning("xero_refused_batch", message=exc.message, **log_ctx)
+                singles: list[XeroResult] = []
+                for c in commands:
+                    singles += await self._carry_out(company_id, [c])
+                return singles
+        return await self._park(commands, "Xero kept answering 429")
+
+    def _waiting(self, cmd: executor.Command, reason: str) -> XeroResult:
+        return executor.result(cmd, "XeroCommandWaiting", message=reason)
+
+    async def _park(self, commands: list[executor.Command], reason: str) -> list[XeroResult]:
+        for c in commands:
+            await self._dead_letter(encode(c), c.company_id.encode(), reason)
+        return [self._waiting(c, f"{reason}; parked in {XERO_COMMANDS_DLQ} for replay") for c in commands]
+
+    async def _dead_letter(self, value: bytes, key: bytes | None, reason: str) -> None:
+        headers = [("rx-dlq-reason", reason[:4000].encode()),
+                   ("rx-dlq-failed-at", datetime.now(UTC).isoformat().encode())]
+        await self.producer.send_and_wait(XERO_COMMANDS_DLQ, value, key=key, headers=headers)
+        log.warning("command_dead_lettered", reason=reason)
+
+    async def _publish(self, results: list[XeroResult]) -> None:
+        futures = [
+            await self.producer.send(XERO_RESULTS, r.to_bytes(), key=r.company_id.encode())
+            for r in results
+        ]
+        await asyncio.gather(*futures)
+        for r in results:
+            RESULTS.labels(r.type).inc()
+            log.info("xero_result", company_id=r.company_id, command_id=r.command_id, type=r.type,
+                     xero_id=r.xero_id, message=r.message)

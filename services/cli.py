@@ -6,12 +6,16 @@ loads another's code.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 app = typer.Typer(no_args_is_help=True, help="Roger → Xero sync: services and SRE tools.")
+dlq = typer.Typer(no_args_is_help=True, help="Dead letters: list and replay.")
+app.add_typer(dlq, name="dlq")
 
 
 @app.command()
@@ -24,6 +28,70 @@ def sandbox(
     from services.xero_sandbox.server import serve
 
     serve(host=host, port=port, state=state)
+
+
+@app.command()
+def ingest(host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Run the ingest service (POST /v1/events and the roger.events consumer)."""
+    from services.ingest.main import run
+
+    run(host, port)
+
+
+@app.command()
+def projector(host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Run the projector (sync state, command outbox, read API)."""
+    from services.projector.main import run
+
+    run(host, port)
+
+
+@app.command()
+def writer(host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Run the Xero writer."""
+    from services.xero_writer.main import run
+
+    run(host, port)
+
+
+@app.command("connect-dev")
+def connect_dev(
+    company_id: str,
+    tenant_id: str,
+    token_file: Annotated[Path, typer.Option(help="JSON token set, e.g. from POST /_sandbox/grants")],
+    default_account: str = "429",
+    default_payment_account: str = "090",
+) -> None:
+    """Store a connection for a company directly (development and tests, until OAuth lands)."""
+    from services.ingest.connections import establish
+    from shared.domain_events import ConnectionData
+    from shared.settings import Settings
+
+    token_set = json.loads(token_file.read_text())
+    conn = ConnectionData(tenant_id=tenant_id, default_account_code=default_account,
+                          default_payment_account_code=default_payment_account)
+    asyncio.run(establish(Settings(), company_id, token_set, conn))
+    typer.echo(f"{company_id} connected to {tenant_id}")
+
+
+@dlq.command("list")
+def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
+    """Print dead letters with their reasons (JSON lines)."""
+    from services.dead_letters import list_dead_letters
+    from shared.settings import Settings
+
+    for entry in asyncio.run(list_dead_letters(Settings(), topic, limit)):
+        typer.echo(json.dumps(entry))
+
+
+@dlq.command("replay")
+def dlq_replay(topic: str = "roger.events.dlq", offset: Annotated[list[int] | None, typer.Option()] = None) -> None:
+    """Send dead letters back to the topic they came from (all, or the given offsets)."""
+    from services.dead_letters import replay_dead_letters
+    from shared.settings import Settings
+
+    count = asyncio.run(replay_dead_letters(Settings(), topic, set(offset or ())))
+    typer.echo(f"replayed {count} record(s)")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-
-from pydantic import Field, SecretStr, field_validator
 from typing import Annotated
 
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -47,6 +46,9 @@ class Settings(BaseSettings):
 
     # Where Roger shows a document; Xero's "Go to Roger" link and our lookup key.
     roger_app_url: str = "https://app.roger.example"
+
+    # Appended to consumer group ids: lets test runs and rebuilds form groups of their own.
+    group_suffix: str = ""
 
     ingest_port: int = 8080
     projector_port: int = 8081

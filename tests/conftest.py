@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.sandbox", "tests.fixtures.pipeline"]

@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # in the dead-letter topic; a transient failure raises and the record is read again.
     @broker.subscriber(
         ROGER_EVENTS,
-        group_id="rx-ingest",
+        group_id="rx-ingest" + settings.group_suffix,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )

@@ -44,7 +44,9 @@ class Projector:
     def __init__(self, settings: Settings, app: SyncApplication, pool: AsyncConnectionPool) -> None:
         self.settings, self.app, self.pool = settings, app, pool
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-projector")
-        self.consumer = manual_consumer(settings.kafka_bootstrap, "rx-projector", "rx-projector")
+        self.consumer = manual_consumer(
+            settings.kafka_bootstrap, "rx-projector" + settings.group_suffix, "rx-projector"
+        )
         self._outbox_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.kafka_ok = False

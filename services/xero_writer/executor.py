@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from services.xero_writer.contacts import contact_payload, find_contact
-from services.xero_writer.xero_client import Refused, XeroClient, validation_messages
+from services.xero_writer.xero_client import Refused, validation_messages
 from shared.commands import CreateBill, CreatePayment, EnsureContact
 from shared.results import XeroResult
 

@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from services.xero_writer import executor
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.limits import OrgLimiter
-from services.xero_writer.xero_client import Forbidden, RateLimited, Refused, Unauthorized, Unavailable, XeroClient
+from services.xero_writer.xero_client import (
+    Forbidden,
+    RateLimited,
+    Refused,
+    Unauthorized,
+    Unavailable,
+    XeroClient,
+)
 from shared.commands import decode, encode
 from shared.kafka import durable_producer, manual_consumer
 from shared.logging import get_logger
@@ -65,7 +72,9 @@ class Writer:
     def __init__(self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient) -> None:
         self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")
-        self.consumer = manual_consumer(settings.kafka_bootstrap, "rx-writer", "rx-writer")
+        self.consumer = manual_consumer(
+            settings.kafka_bootstrap, "rx-writer" + settings.group_suffix, "rx-writer"
+        )
         self.lanes: dict[str, deque[Item]] = defaultdict(deque)
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
         self.limiters: dict[str, OrgLimiter] = {}

@@ -27,5 +27,6 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services deploy
 
-demo:
-	@echo "demo: not yet"
+# The whole job: stack up, sample Roger events in, the Xero bill and payment printed, all stopped.
+demo: install
+	$(PY) -m deploy.demo

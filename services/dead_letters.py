@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka import durable_producer
 from shared.settings import Settings
@@ -13,28 +14,43 @@ from shared.topics import ROGER_EVENTS, ROGER_EVENTS_DLQ, XERO_COMMANDS, XERO_CO
 ORIGIN = {ROGER_EVENTS_DLQ: ROGER_EVENTS, XERO_COMMANDS_DLQ: XERO_COMMANDS}
 
 
-async def _read_all(settings: Settings, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])]
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of a topic, from the beginning to the current end, with no consumer group."""
+    partitions = await _partitions(bootstrap, topic)
+    if not partitions:
+        return []
+    # No group, so no committed offsets: "earliest" starts every partition at its beginning.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
         records: list[Any] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
-            batch = await consumer.getmany(timeout_ms=1000)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
             for recs in batch.values():
                 records += recs
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
         return records
     finally:
         await consumer.stop()
 
 
 async def list_dead_letters(settings: Settings, topic: str, limit: int) -> list[dict[str, Any]]:
-    records = await _read_all(settings, topic)
+    records = await read_topic(settings.kafka_bootstrap, topic)
     return [
         {
             "partition": r.partition,
@@ -49,7 +65,7 @@ async def list_dead_letters(settings: Settings, topic: str, limit: int) -> list[
 
 async def replay_dead_letters(settings: Settings, topic: str, offsets: set[int]) -> int:
     origin = ORIGIN[topic]
-    records = [r for r in await _read_all(settings, topic) if not offsets or r.offset in offsets]
+    records = [r for r in await read_topic(settings.kafka_bootstrap, topic) if not offsets or r.offset in offsets]
     producer = durable_producer(settings.kafka_bootstrap, "rx-dlq-replay")
     await producer.start()
     try:

@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.dead_letters import read_topic
 from shared.topics import ROGER_EVENTS_DLQ
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.pipeline.delivery import produce_raw, produce_roger
@@ -74,23 +74,6 @@ def test_a_refused_batch_puts_nothing_on_kafka(pipeline: Pipeline) -> None:
     assert known_bills(pipeline, company) == {"b-marker"}
 
 
-async def _dead_letters(bootstrap: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(ROGER_EVENTS_DLQ, p) for p in consumer.partitions_for_topic(ROGER_EVENTS_DLQ) or ()]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
-            for recs in (await consumer.getmany(timeout_ms=1000)).values():
-                records += recs
-        return records
-    finally:
-        await consumer.stop()
-
-
 def test_invalid_topic_record_is_dead_lettered_and_does_not_stop_its_partition(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
@@ -104,7 +87,7 @@ def test_invalid_topic_record_is_dead_lettered_and_does_not_stop_its_partition(
     assert known_bills(pipeline, company) == {"b-after"}
 
     def parked() -> list[Any]:
-        return [r for r in asyncio.run(_dead_letters(kafka_bootstrap)) if r.key == company.encode()]
+        return [r for r in asyncio.run(read_topic(kafka_bootstrap, ROGER_EVENTS_DLQ)) if r.key == company.encode()]
 
     records = wait_for(lambda: len(parked()) == 2 and parked(), 30, "two dead letters")
     assert {r.value for r in records} == {garbage, json.dumps(invalid).encode()}

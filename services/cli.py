@@ -22,7 +22,9 @@ app.add_typer(dlq, name="dlq")
 def sandbox(
     host: str = "127.0.0.1",
     port: int = 9090,
-    state: Annotated[Path | None, typer.Option(help="SQLite file that keeps state across restarts")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite file that keeps state across restarts")
+    ] = None,
 ) -> None:
     """Run the Xero sandbox, a local stand-in for Xero's API."""
     from services.xero_sandbox.server import serve
@@ -58,7 +60,9 @@ def writer(host: str = "127.0.0.1", port: int | None = None) -> None:
 def connect_dev(
     company_id: str,
     tenant_id: str,
-    token_file: Annotated[Path, typer.Option(help="JSON token set, e.g. from POST /_sandbox/grants")],
+    token_file: Annotated[
+        Path, typer.Option(help="JSON token set, e.g. from POST /_sandbox/grants")
+    ],
     default_account: str = "429",
     default_payment_account: str = "090",
 ) -> None:
@@ -68,8 +72,11 @@ def connect_dev(
     from shared.settings import Settings
 
     token_set = json.loads(token_file.read_text())
-    conn = ConnectionData(tenant_id=tenant_id, default_account_code=default_account,
-                          default_payment_account_code=default_payment_account)
+    conn = ConnectionData(
+        tenant_id=tenant_id,
+        default_account_code=default_account,
+        default_payment_account_code=default_payment_account,
+    )
     asyncio.run(establish(Settings(), company_id, token_set, conn))
     typer.echo(f"{company_id} connected to {tenant_id}")
 
@@ -85,7 +92,9 @@ def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
 
 
 @dlq.command("replay")
-def dlq_replay(topic: str = "roger.events.dlq", offset: Annotated[list[int] | None, typer.Option()] = None) -> None:
+def dlq_replay(
+    topic: str = "roger.events.dlq", offset: Annotated[list[int] | None, typer.Option()] = None
+) -> None:
     """Send dead letters back to the topic they came from (all, or the given offsets)."""
     from services.dead_letters import replay_dead_letters
     from shared.settings import Settings

@@ -21,7 +21,9 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    return [TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])]
+    return [
+        TopicPartition(topic, p["partition"]) for t in described for p in t.get("partitions", [])
+    ]
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
@@ -65,12 +67,18 @@ async def list_dead_letters(settings: Settings, topic: str, limit: int) -> list[
 
 async def replay_dead_letters(settings: Settings, topic: str, offsets: set[int]) -> int:
     origin = ORIGIN[topic]
-    records = [r for r in await read_topic(settings.kafka_bootstrap, topic) if not offsets or r.offset in offsets]
+    records = [
+        r
+        for r in await read_topic(settings.kafka_bootstrap, topic)
+        if not offsets or r.offset in offsets
+    ]
     producer = durable_producer(settings.kafka_bootstrap, "rx-dlq-replay")
     await producer.start()
     try:
         for r in records:
-            await producer.send_and_wait(origin, r.value, key=r.key, headers=[("rx-replayed-from", topic.encode())])
+            await producer.send_and_wait(
+                origin, r.value, key=r.key, headers=[("rx-replayed-from", topic.encode())]
+            )
     finally:
         await producer.stop()
     return len(records)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.roger_events import RogerEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 ROGER_TYPES: dict[str, str] = {
     "bill.submitted": "BillSubmitted",

@@ -65,6 +65,16 @@ def install_common(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
 
+async def database_ok(pool: Any) -> bool:
+    """Readiness: the pool hands out a connection that answers."""
+    try:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        return False
+    return True
+
+
 def bearer_guard(tokens: list[str]) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency: the caller must present one of the service tokens."""
     import hmac

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -25,14 +26,19 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + "[redacted]", value)
     if isinstance(value, dict):
-        return {k: ("[redacted]" if _SECRET_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()}
+        return {
+            k: ("[redacted]" if _SECRET_KEYS.search(str(k)) else _scrub(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_scrub(v) for v in value]
     return value
 
 
-def redact_secrets(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return _scrub(event_dict)  # type: ignore[no-any-return]
+def redact_secrets(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> Mapping[str, Any]:
+    return _scrub(dict(event_dict))  # type: ignore[no-any-return]
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -196,7 +196,10 @@ def _semantic_errors(event: RogerEvent) -> list[str]:
     if event.occurred_at.tzinfo is None:
         errors.append("occurred_at: must carry a UTC offset (RFC 3339)")
     data = event.typed_data()
-    if isinstance(data, (BillData, CreditNoteData, ReceiptData)) and data.amount_type != "exclusive":
+    if (
+        isinstance(data, (BillData, CreditNoteData, ReceiptData))
+        and data.amount_type != "exclusive"
+    ):
         expected = sum((line_total(line) for line in data.lines), Decimal("0"))
         if abs(expected - data.total) > CENT:
             errors.append(

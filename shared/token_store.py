@@ -66,7 +66,9 @@ class TokenStore:
         return json.loads(self._fernet.decrypt(bytes(ciphertext)))  # type: ignore[no-any-return]
 
     async def put(self, company_id: str, tenant_id: str, token_set: dict[str, Any]) -> None:
-        expires_at = token_set.get("expires_at") or time.time() + float(token_set.get("expires_in", 1800))
+        expires_at = token_set.get("expires_at") or time.time() + float(
+            token_set.get("expires_in", 1800)
+        )
         token_set = {**token_set, "expires_at": expires_at}
         async with self._pool.connection() as conn:
             await conn.execute(
@@ -79,7 +81,9 @@ class TokenStore:
 
     async def status(self, company_id: str) -> str | None:
         async with self._pool.connection() as conn:
-            cur = await conn.execute("SELECT status FROM xero_connections WHERE company_id = %s", (company_id,))
+            cur = await conn.execute(
+                "SELECT status FROM xero_connections WHERE company_id = %s", (company_id,)
+            )
             row = await cur.fetchone()
         return row[0] if row else None
 
@@ -106,7 +110,10 @@ class TokenStore:
                 except NeedsReconnect:
                     fresh = None
                 if fresh is not None:
-                    token_set = {**fresh, "expires_at": time.time() + float(fresh.get("expires_in", 1800))}
+                    token_set = {
+                        **fresh,
+                        "expires_at": time.time() + float(fresh.get("expires_in", 1800)),
+                    }
                     await conn.execute(
                         "UPDATE xero_connections SET token_ciphertext = %s, updated_at = now() "
                         "WHERE company_id = %s",

@@ -38,18 +38,38 @@ ROGER_CATEGORIES = "roger.categories"
 _KEEP = {"cleanup.policy": "delete", "min.insync.replicas": "1"}
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(ROGER_EVENTS, 12, "Roger events in (JSON, key company_id)",
-              {**_KEEP, "retention.ms": str(14 * DAY_MS)}),
-    TopicSpec(ROGER_EVENTS_DLQ, 12, "invalid roger.events records, reason in headers",
-              {**_KEEP, "retention.ms": str(90 * DAY_MS)}),
-    TopicSpec(DOMAIN_EVENTS, 12, "validated, versioned domain events",
-              {**_KEEP, "retention.ms": "-1"}),
-    TopicSpec(XERO_COMMANDS, 12, "commands for the Xero writer",
-              {**_KEEP, "retention.ms": str(30 * DAY_MS)}),
-    TopicSpec(XERO_RESULTS, 12, "Xero's answers to commands",
-              {**_KEEP, "retention.ms": "-1"}),
-    TopicSpec(XERO_COMMANDS_DLQ, 12, "undeliverable commands, reason in headers",
-              {**_KEEP, "retention.ms": str(90 * DAY_MS)}),
-    TopicSpec(ROGER_CATEGORIES, 12, "chart of accounts for Roger",
-              {**_KEEP, "retention.ms": str(30 * DAY_MS)}),
+    TopicSpec(
+        ROGER_EVENTS,
+        12,
+        "Roger events in (JSON, key company_id)",
+        {**_KEEP, "retention.ms": str(14 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_EVENTS_DLQ,
+        12,
+        "invalid roger.events records, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        DOMAIN_EVENTS, 12, "validated, versioned domain events", {**_KEEP, "retention.ms": "-1"}
+    ),
+    TopicSpec(
+        XERO_COMMANDS,
+        12,
+        "commands for the Xero writer",
+        {**_KEEP, "retention.ms": str(30 * DAY_MS)},
+    ),
+    TopicSpec(XERO_RESULTS, 12, "Xero's answers to commands", {**_KEEP, "retention.ms": "-1"}),
+    TopicSpec(
+        XERO_COMMANDS_DLQ,
+        12,
+        "undeliverable commands, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_CATEGORIES,
+        12,
+        "chart of accounts for Roger",
+        {**_KEEP, "retention.ms": str(30 * DAY_MS)},
+    ),
 )

@@ -11,8 +11,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -70,11 +71,13 @@ class Ingest:
         EVENTS_IN.labels(source, "accepted").inc(len(fresh))
         EVENTS_IN.labels(source, "duplicate").inc(duplicates)
         for e in fresh:
-            log.info("event_accepted", source=source, company_id=e.company_id, event_id=e.id, type=e.type)
+            log.info(
+                "event_accepted", source=source, company_id=e.company_id, event_id=e.id, type=e.type
+            )
         return len(fresh), duplicates
 
     async def dead_letter(self, msg: KafkaMessage, reason: str) -> None:
-        record = msg.raw_message
+        record = cast(ConsumerRecord, msg.raw_message)  # one record: not a batch subscriber
         headers = {
             "rx-dlq-reason": reason[:4000],
             "rx-dlq-source-topic": record.topic,
@@ -82,7 +85,9 @@ class Ingest:
             "rx-dlq-source-offset": str(record.offset),
             "rx-dlq-failed-at": datetime.now(UTC).isoformat(),
         }
-        await self.broker.publish(record.value or b"", ROGER_EVENTS_DLQ, key=record.key, headers=headers)
+        await self.broker.publish(
+            record.value or b"", ROGER_EVENTS_DLQ, key=record.key, headers=headers
+        )
         EVENTS_IN.labels("kafka", "dead_lettered").inc()
         log.warning(
             "event_dead_lettered",
@@ -124,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_roger_event(msg: KafkaMessage) -> None:
-        event, reason = read_record(msg.raw_message.value)
+        event, reason = read_record(cast(ConsumerRecord, msg.raw_message).value)
         if event is None:
             await ingest.dead_letter(msg, reason or "invalid")
             return

@@ -50,7 +50,7 @@ def read_body(body: bytes) -> Intake:
     elif isinstance(doc, dict):
         raws = [doc]
     else:
-        return Intake(malformed="body must be an event object or {\"events\": [...]}")
+        return Intake(malformed='body must be an event object or {"events": [...]}')
     intake = Intake()
     for index, raw in enumerate(raws):
         event, errors = validate_event(raw)

@@ -12,7 +12,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify(header: str | None, body: bytes, secrets: Iterable[str], now: float, tolerance_s: int) -> str | None:
+def verify(
+    header: str | None, body: bytes, secrets: Iterable[str], now: float, tolerance_s: int
+) -> str | None:
     """Returns why the signature is refused, or None when one ``v1`` matches a secret."""
     if not header:
         return "missing Roger-Signature header"

@@ -55,7 +55,9 @@ def _doc(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafkaProducer) -> APIRouter:
+def read_router(
+    settings: Settings, pool: AsyncConnectionPool, producer: AIOKafkaProducer
+) -> APIRouter:
     guard = bearer_guard([t.get_secret_value() for t in settings.service_tokens])
     router = APIRouter(prefix="/v1/companies/{company_id}", dependencies=[Depends(guard)])
 
@@ -93,7 +95,8 @@ def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafk
         _company(company_id)
         async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
-                "SELECT * FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
+                "SELECT * FROM sync_documents "
+                "WHERE company_id = %s AND kind = %s AND roger_id = %s",
                 (company_id, kind, roger_id),
             )
             row = await cur.fetchone()
@@ -104,7 +107,10 @@ def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafk
                 "AND roger_id = %s ORDER BY seq",
                 (company_id, kind, roger_id),
             )
-            history = [dict(h["entry"], recorded_at=h["recorded_at"].isoformat()) for h in await cur.fetchall()]
+            history = [
+                dict(h["entry"], recorded_at=h["recorded_at"].isoformat())
+                for h in await cur.fetchall()
+            ]
         return {**_doc(row), "history": history}
 
     @router.post("/documents/{kind}/{roger_id}/retry", status_code=202)
@@ -112,14 +118,17 @@ def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafk
         _company(company_id)
         async with pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT state FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
+                "SELECT state FROM sync_documents "
+                "WHERE company_id = %s AND kind = %s AND roger_id = %s",
                 (company_id, kind, roger_id),
             )
             row = await cur.fetchone()
         if row is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
         if row[0] != "failed":
-            raise ApiError(409, "not_failed", f"only a failed document can be retried; it is {row[0]}")
+            raise ApiError(
+                409, "not_failed", f"only a failed document can be retried; it is {row[0]}"
+            )
         now = datetime.now(UTC)
         fact = DomainEvent(
             event_id=f"retry:{company_id}:{kind}:{roger_id}:{now.timestamp()}",
@@ -137,7 +146,8 @@ def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafk
         _company(company_id)
         async with pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT kind, state, count(*) FROM sync_documents WHERE company_id = %s GROUP BY 1, 2",
+                "SELECT kind, state, count(*) FROM sync_documents "
+                "WHERE company_id = %s GROUP BY 1, 2",
                 (company_id,),
             )
             counts: dict[str, dict[str, int]] = {k: dict.fromkeys(STATES, 0) for k in KINDS}
@@ -149,6 +159,9 @@ def read_router(settings: Settings, pool: AsyncConnectionPool, producer: AIOKafk
                 (company_id,),
             )
             oldest = (await cur.fetchone())[0]  # type: ignore[index]
-        return {"counts": counts, "oldest_pending_age_s": float(oldest) if oldest is not None else None}
+        return {
+            "counts": counts,
+            "oldest_pending_age_s": float(oldest) if oldest is not None else None,
+        }
 
     return router

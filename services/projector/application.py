@@ -69,7 +69,9 @@ class SyncApplication(Application[uuid.UUID]):
         except AggregateNotFoundError:
             return CompanySync(company_id=company_id, app_url=self.app_url)
 
-    def process(self, topic: str, partition: int, offset: int, value: bytes | None) -> list[Command]:
+    def process(
+        self, topic: str, partition: int, offset: int, value: bytes | None
+    ) -> list[Command]:
         # Tracking stores the *next* offset, so a restart seeks straight to it.
         tracking = Tracking(f"{topic}:{partition}", offset + 1)
         if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):  # type: ignore[attr-defined]
@@ -78,7 +80,9 @@ class SyncApplication(Application[uuid.UUID]):
             fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
             answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
         except ValidationError as exc:
-            log.error("unreadable_record", topic=topic, partition=partition, offset=offset, error=str(exc))
+            log.error(
+                "unreadable_record", topic=topic, partition=partition, offset=offset, error=str(exc)
+            )
             self._record(ProcessingEvent(tracking))
             return []
         company_id = fact.company_id if fact else answer.company_id  # type: ignore[union-attr]
@@ -93,8 +97,13 @@ class SyncApplication(Application[uuid.UUID]):
         history = [(company_id, kind, doc_id, entry) for (kind, doc_id), entry in effects.history]
         for cmd in commands:
             kind, doc_id = _history_key(cmd)
-            entry = {"at": now.isoformat(), "source": "projector", "type": f"{cmd.kind}Sent",
-                     "command_id": cmd.command_id, "document": cmd.document_id}
+            entry = {
+                "at": now.isoformat(),
+                "source": "projector",
+                "type": f"{cmd.kind}Sent",
+                "command_id": cmd.command_id,
+                "document": cmd.document_id,
+            }
             history.append((company_id, kind, doc_id, entry))
         event = ProcessingEvent[uuid.UUID](tracking)
         event.collect_events(

@@ -22,7 +22,9 @@ from shared.topics import DOMAIN_EVENTS, XERO_COMMANDS, XERO_RESULTS
 log = get_logger("projector")
 
 RECORDS = Counter("rx_projector_records_total", "records processed", ["topic"])
-COMMANDS_SENT = Counter("rx_projector_commands_published_total", "commands published from the outbox")
+COMMANDS_SENT = Counter(
+    "rx_projector_commands_published_total", "commands published from the outbox"
+)
 OUTBOX_DEPTH = Gauge("rx_projector_outbox_unpublished", "commands decided but not yet on Kafka")
 
 
@@ -44,24 +46,43 @@ class Projector:
     def __init__(self, settings: Settings, app: SyncApplication, pool: AsyncConnectionPool) -> None:
         self.settings, self.app, self.pool = settings, app, pool
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-projector")
-        self.consumer = manual_consumer(
-            settings.kafka_bootstrap, "rx-projector" + settings.group_suffix, "rx-projector"
-        )
         self._outbox_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.kafka_ok = False
 
     async def run(self) -> None:
+        """Consumes until stopped; a failure (database or Kafka away) restarts the consumer."""
         await self.producer.start()
-        self.consumer.subscribe(
-            [DOMAIN_EVENTS, XERO_RESULTS], listener=_SeekToTracked(self.consumer, self.app)
-        )
-        await self.consumer.start()
-        self.kafka_ok = True
         relay = asyncio.create_task(self._relay_outbox(), name="outbox-relay")
+        backoff = 1.0
         try:
             while not self._stopping.is_set():
-                batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                try:
+                    await self._consume()
+                except Exception as exc:  # noqa: BLE001 - logged, retried; positions are in PG
+                    log.error("consumer_failed", error=repr(exc), retry_in_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+        finally:
+            self._stopping.set()
+            self._outbox_wakeup.set()
+            await relay
+            await self.producer.stop()
+
+    async def _consume(self) -> None:
+        consumer = manual_consumer(
+            self.settings.kafka_bootstrap,
+            "rx-projector" + self.settings.group_suffix,
+            "rx-projector",
+        )
+        consumer.subscribe(
+            [DOMAIN_EVENTS, XERO_RESULTS], listener=_SeekToTracked(consumer, self.app)
+        )
+        await consumer.start()
+        self.kafka_ok = True
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batch.items():
                     for record in records:
                         await asyncio.to_thread(
@@ -70,13 +91,10 @@ class Projector:
                         RECORDS.labels(tp.topic).inc()
                 if batch:
                     self._outbox_wakeup.set()
-                    await self.consumer.commit()
+                    await consumer.commit()
         finally:
-            self._stopping.set()
-            self._outbox_wakeup.set()
-            await relay
-            await self.consumer.stop()
-            await self.producer.stop()
+            self.kafka_ok = False
+            await consumer.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -111,7 +129,10 @@ class Projector:
             return 0
         futures = [
             await self.producer.send(
-                XERO_COMMANDS, payload, key=company_id.encode(), headers=[("rx-command-id", cid.encode())]
+                XERO_COMMANDS,
+                payload,
+                key=company_id.encode(),
+                headers=[("rx-command-id", cid.encode())],
             )
             for cid, company_id, payload in rows
         ]

@@ -52,7 +52,8 @@ CREATE INDEX IF NOT EXISTS projector_outbox_unanswered
 
 UPSERT_DOCUMENT = """
 INSERT INTO sync_documents
-    (company_id, kind, roger_id, state, reason, xero_id, xero_number, warnings, payments, updated_at)
+    (company_id, kind, roger_id, state, reason, xero_id, xero_number, warnings, payments,
+     updated_at)
 VALUES (%(company_id)s, %(kind)s, %(roger_id)s, %(state)s, %(reason)s, %(xero_id)s,
         %(xero_number)s, %(warnings)s, %(payments)s, now())
 ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
@@ -72,20 +73,25 @@ class ReadModelRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         for doc in kwargs.get("documents", ()):
-            row = dict(doc, warnings=json.dumps(doc["warnings"]), payments=json.dumps(doc["payments"]))
+            row = dict(
+                doc, warnings=json.dumps(doc["warnings"]), payments=json.dumps(doc["payments"])
+            )
             curs.execute(UPSERT_DOCUMENT, row)
         for company_id, kind, roger_id, entry in kwargs.get("history", ()):
             curs.execute(
-                "INSERT INTO sync_history (company_id, kind, roger_id, entry) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO sync_history (company_id, kind, roger_id, entry) "
+                "VALUES (%s, %s, %s, %s)",
                 (company_id, kind, roger_id, json.dumps(entry, default=str)),
             )
         for command_id, company_id, payload in kwargs.get("outbox", ()):
             curs.execute(
-                "INSERT INTO projector_outbox (command_id, company_id, payload) VALUES (%s, %s, %s) "
+                "INSERT INTO projector_outbox (command_id, company_id, payload) "
+                "VALUES (%s, %s, %s) "
                 "ON CONFLICT (command_id) DO NOTHING",
                 (command_id, company_id, payload),
             )
         for command_id in kwargs.get("answered", ()):
             curs.execute(
-                "UPDATE projector_outbox SET answered_at = now() WHERE command_id = %s", (command_id,)
+                "UPDATE projector_outbox SET answered_at = now() WHERE command_id = %s",
+                (command_id,),
             )

@@ -55,14 +55,16 @@ def contact_payload(vendor: Vendor) -> dict[str, Any]:
         contact["TaxNumber"] = vendor.tax_number
     if vendor.address:
         a = vendor.address
-        contact["Addresses"] = [{
-            "AddressType": "POBOX",
-            "AddressLine1": a.line1 or "",
-            "AddressLine2": a.line2 or "",
-            "City": a.city or "",
-            "PostalCode": a.postal_code or "",
-            "Country": a.country or vendor.country or "",
-        }]
+        contact["Addresses"] = [
+            {
+                "AddressType": "POBOX",
+                "AddressLine1": a.line1 or "",
+                "AddressLine2": a.line2 or "",
+                "City": a.city or "",
+                "PostalCode": a.postal_code or "",
+                "Country": a.country or vendor.country or "",
+            }
+        ]
     if vendor.bank_account:
         bank = vendor.bank_account.iban or vendor.bank_account.account_number
         if bank:

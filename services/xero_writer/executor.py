@@ -56,9 +56,15 @@ async def _all_contacts(call: Call) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = []
     page = 1
     while True:
-        answer = await call("GET", "/Contacts", params={
-            "where": 'ContactStatus=="ACTIVE"', "page": str(page), "pageSize": "1000",
-        })
+        answer = await call(
+            "GET",
+            "/Contacts",
+            params={
+                "where": 'ContactStatus=="ACTIVE"',
+                "page": str(page),
+                "pageSize": "1000",
+            },
+        )
         batch = answer.get("Contacts") or []
         contacts += batch
         pagination = answer.get("pagination") or {}
@@ -67,7 +73,9 @@ async def _all_contacts(call: Call) -> list[dict[str, Any]]:
         page += 1
 
 
-async def ensure_contacts(call: Call, commands: list[EnsureContact], _earlier: set[str]) -> list[XeroResult]:
+async def ensure_contacts(
+    call: Call, commands: list[EnsureContact], _earlier: set[str]
+) -> list[XeroResult]:
     # Always look first: the contact may exist already (made by a person or an earlier attempt).
     existing = await _all_contacts(call)
     results: list[XeroResult] = []
@@ -75,7 +83,14 @@ async def ensure_contacts(call: Call, commands: list[EnsureContact], _earlier: s
     for cmd in commands:
         match = find_contact(cmd.vendor, existing)
         if match:
-            results.append(result(cmd, "XeroContactLinked", xero_id=match["ContactID"], xero_number=match.get("Name")))
+            results.append(
+                result(
+                    cmd,
+                    "XeroContactLinked",
+                    xero_id=match["ContactID"],
+                    xero_number=match.get("Name"),
+                )
+            )
         else:
             to_create.append(cmd)
     # Two vendors in one batch that are one contact to Xero: create it once.
@@ -86,7 +101,9 @@ async def ensure_contacts(call: Call, commands: list[EnsureContact], _earlier: s
         unique.setdefault(normalise_name(cmd.vendor.name), cmd)
     if unique:
         created = await call(
-            "PUT", "/Contacts", params={"summarizeErrors": "false"},
+            "PUT",
+            "/Contacts",
+            params={"summarizeErrors": "false"},
             body={"Contacts": [contact_payload(c.vendor) for c in unique.values()]},
             idempotency_key=batch_key(list(unique.values()), "contacts"),
         )
@@ -99,7 +116,9 @@ async def ensure_contacts(call: Call, commands: list[EnsureContact], _earlier: s
             elif any(DUPLICATE_NAME in m for m in messages):
                 retry_lookup = True  # someone holds the name: link to that contact
             else:
-                by_name[normalise_name(cmd.vendor.name)] = {"_error": "; ".join(messages) or "refused"}
+                by_name[normalise_name(cmd.vendor.name)] = {
+                    "_error": "; ".join(messages) or "refused"
+                }
         if retry_lookup:
             existing = await _all_contacts(call)
         for cmd in to_create:
@@ -110,7 +129,14 @@ async def ensure_contacts(call: Call, commands: list[EnsureContact], _earlier: s
             elif "_error" in element:
                 results.append(failed(cmd, element["_error"]))
             else:
-                results.append(result(cmd, "XeroContactLinked", xero_id=element["ContactID"], xero_number=element.get("Name")))
+                results.append(
+                    result(
+                        cmd,
+                        "XeroContactLinked",
+                        xero_id=element["ContactID"],
+                        xero_number=element.get("Name"),
+                    )
+                )
     return results
 
 
@@ -132,8 +158,11 @@ def bill_payload(cmd: CreateBill) -> dict[str, Any]:
                 "UnitAmount": line.unit_amount,
                 "AccountCode": line.account_code,
                 **({"TaxType": line.tax_type} if line.tax_type else {}),
-                **({"Tracking": [{"Name": t.name, "Option": t.option} for t in line.tracking]}
-                   if line.tracking else {}),
+                **(
+                    {"Tracking": [{"Name": t.name, "Option": t.option} for t in line.tracking]}
+                    if line.tracking
+                    else {}
+                ),
             }
             for line in cmd.lines
         ],
@@ -142,26 +171,39 @@ def bill_payload(cmd: CreateBill) -> dict[str, Any]:
 
 def _bill_created(cmd: CreateBill, invoice: dict[str, Any]) -> XeroResult:
     return result(
-        cmd, "XeroBillCreated", xero_id=invoice["InvoiceID"], xero_number=invoice.get("InvoiceNumber"),
-        xero_total=_decimal_json(invoice.get("Total")), xero_status=invoice.get("Status"),
+        cmd,
+        "XeroBillCreated",
+        xero_id=invoice["InvoiceID"],
+        xero_number=invoice.get("InvoiceNumber"),
+        xero_total=_decimal_json(invoice.get("Total")),
+        xero_status=invoice.get("Status"),
     )
 
 
 async def _existing_bills(call: Call, commands: list[CreateBill]) -> dict[str, dict[str, Any]]:
     """Bills an earlier attempt may have made, found by their Url (unique per Roger bill)."""
-    answer = await call("GET", "/Invoices", params={
-        "ContactIDs": ",".join(sorted({c.contact_id for c in commands})),
-        "InvoiceNumbers": ",".join(sorted({c.invoice_number for c in commands})),
-        "page": "1", "pageSize": "1000",
-    })
+    answer = await call(
+        "GET",
+        "/Invoices",
+        params={
+            "ContactIDs": ",".join(sorted({c.contact_id for c in commands})),
+            "InvoiceNumbers": ",".join(sorted({c.invoice_number for c in commands})),
+            "page": "1",
+            "pageSize": "1000",
+        },
+    )
     return {
         inv.get("Url"): inv
         for inv in answer.get("Invoices") or []
-        if inv.get("Type") == "ACCPAY" and inv.get("Status") not in ("DELETED", "VOIDED") and inv.get("Url")
+        if inv.get("Type") == "ACCPAY"
+        and inv.get("Status") not in ("DELETED", "VOIDED")
+        and inv.get("Url")
     }
 
 
-async def create_bills(call: Call, commands: list[CreateBill], earlier: set[str]) -> list[XeroResult]:
+async def create_bills(
+    call: Call, commands: list[CreateBill], earlier: set[str]
+) -> list[XeroResult]:
     results: list[XeroResult] = []
     todo = commands
     if earlier & {c.command_id for c in commands}:
@@ -171,13 +213,19 @@ async def create_bills(call: Call, commands: list[CreateBill], earlier: set[str]
     if not todo:
         return results
     answer = await call(
-        "PUT", "/Invoices", params={"summarizeErrors": "false"},
+        "PUT",
+        "/Invoices",
+        params={"summarizeErrors": "false"},
         body={"Invoices": [bill_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "bills"),
     )
     for cmd, invoice in zip(todo, answer.get("Invoices") or [], strict=False):
         messages = validation_messages(invoice)
-        if messages or invoice.get("StatusAttributeString") == "ERROR" or not invoice.get("InvoiceID"):
+        if (
+            messages
+            or invoice.get("StatusAttributeString") == "ERROR"
+            or not invoice.get("InvoiceID")
+        ):
             results.append(failed(cmd, "; ".join(messages) or "Xero refused the bill"))
         else:
             results.append(_bill_created(cmd, invoice))
@@ -194,10 +242,17 @@ def payment_payload(cmd: CreatePayment) -> dict[str, Any]:
     }
 
 
-async def _existing_payments(call: Call, commands: list[CreatePayment]) -> dict[str, dict[str, Any]]:
-    answer = await call("GET", "/Invoices", params={
-        "IDs": ",".join(sorted({c.invoice_id for c in commands})), "page": "1",
-    })
+async def _existing_payments(
+    call: Call, commands: list[CreatePayment]
+) -> dict[str, dict[str, Any]]:
+    answer = await call(
+        "GET",
+        "/Invoices",
+        params={
+            "IDs": ",".join(sorted({c.invoice_id for c in commands})),
+            "page": "1",
+        },
+    )
     found: dict[str, dict[str, Any]] = {}
     for invoice in answer.get("Invoices") or []:
         for payment in invoice.get("Payments") or []:
@@ -206,35 +261,50 @@ async def _existing_payments(call: Call, commands: list[CreatePayment]) -> dict[
     return found
 
 
-async def create_payments(call: Call, commands: list[CreatePayment], earlier: set[str]) -> list[XeroResult]:
+async def create_payments(
+    call: Call, commands: list[CreatePayment], earlier: set[str]
+) -> list[XeroResult]:
     results: list[XeroResult] = []
     todo = commands
     if earlier & {c.command_id for c in commands}:
         found = await _existing_payments(call, commands)
         results += [
             result(c, "XeroPaymentCreated", xero_id=found[c.reference]["PaymentID"])
-            for c in commands if c.reference in found
+            for c in commands
+            if c.reference in found
         ]
         todo = [c for c in commands if c.reference not in found]
     if not todo:
         return results
     answer = await call(
-        "PUT", "/Payments", params={"summarizeErrors": "false"},
+        "PUT",
+        "/Payments",
+        params={"summarizeErrors": "false"},
         body={"Payments": [payment_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "payments"),
     )
     for cmd, payment in zip(todo, answer.get("Payments") or [], strict=False):
         messages = validation_messages(payment)
-        if messages or payment.get("StatusAttributeString") == "ERROR" or not payment.get("PaymentID"):
+        if (
+            messages
+            or payment.get("StatusAttributeString") == "ERROR"
+            or not payment.get("PaymentID")
+        ):
             results.append(failed(cmd, "; ".join(messages) or "Xero refused the payment"))
         else:
-            results.append(result(cmd, "XeroPaymentCreated", xero_id=payment["PaymentID"],
-                                  xero_status=payment.get("Status")))
+            results.append(
+                result(
+                    cmd,
+                    "XeroPaymentCreated",
+                    xero_id=payment["PaymentID"],
+                    xero_status=payment.get("Status"),
+                )
+            )
     return results
 
 
 async def execute(call: Call, commands: list[Command], earlier: set[str]) -> list[XeroResult]:
-    """Runs one homogeneous batch; Xero refusing the whole request fails each command with its message."""
+    """Runs one batch of one kind; a lone command Xero refuses whole fails with its message."""
     kind = commands[0].kind
     try:
         if kind == "EnsureContact":

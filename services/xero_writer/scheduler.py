@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ from shared.kafka import durable_producer, manual_consumer
 from shared.logging import get_logger
 from shared.results import XeroResult
 from shared.settings import Settings
-from shared.token_store import NeedsReconnect, NotConnected, TokenStore
+from shared.token_store import Access, NeedsReconnect, NotConnected, TokenStore
 from shared.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
 
 log = get_logger("xero_writer")
@@ -68,13 +68,39 @@ class PartitionProgress:
         return self.next_offset
 
 
+@dataclass
+class _OrgSession:
+    """Calls to one organisation with one company's token, under that organisation's limiter."""
+
+    xero: XeroClient
+    limiter: OrgLimiter
+    access: Access
+    refreshed: bool = False
+
+    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        async with self.limiter.call():
+            try:
+                answer = await self.xero.call(
+                    method,
+                    path,
+                    tenant_id=self.access.tenant_id,
+                    access_token=self.access.access_token,
+                    **kw,
+                )
+            except Exception as exc:
+                CALLS.labels(type(exc).__name__).inc()
+                raise
+            CALLS.labels("ok").inc()
+            return answer
+
+
 class Writer:
-    def __init__(self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient) -> None:
+    def __init__(
+        self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient
+    ) -> None:
         self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")
-        self.consumer = manual_consumer(
-            settings.kafka_bootstrap, "rx-writer" + settings.group_suffix, "rx-writer"
-        )
+        self.consumer: AIOKafkaConsumer | None = None
         self.lanes: dict[str, deque[Item]] = defaultdict(deque)
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
         self.limiters: dict[str, OrgLimiter] = {}
@@ -88,7 +114,24 @@ class Writer:
     # ---- consuming -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Consumes until stopped; a failure restarts the consumer from the committed offsets."""
         await self.producer.start()
+        backoff = 1.0
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._consume()
+                except Exception as exc:  # noqa: BLE001 - logged and retried
+                    log.error("consumer_failed", error=repr(exc), retry_in_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+        finally:
+            await self.producer.stop()
+
+    async def _consume(self) -> None:
+        self.consumer = manual_consumer(
+            self.settings.kafka_bootstrap, "rx-writer" + self.settings.group_suffix, "rx-writer"
+        )
         self.consumer.subscribe([XERO_COMMANDS])
         await self.consumer.start()
         self.kafka_ok = True
@@ -101,15 +144,19 @@ class Writer:
                         await self._accept(tp, record.offset, record.value, record.key)
                 await self._commit()
         finally:
-            await self._drain()
+            self.kafka_ok = False
+            if self._stopping.is_set():
+                await self._drain()
+            await self._commit()
             await self.consumer.stop()
-            await self.producer.stop()
 
     def stop(self) -> None:
         self._stopping.set()
         self._capacity.set()
 
-    async def _accept(self, tp: TopicPartition, offset: int, value: bytes | None, key: bytes | None) -> None:
+    async def _accept(
+        self, tp: TopicPartition, offset: int, value: bytes | None, key: bytes | None
+    ) -> None:
         progress = self.progress[tp]
         progress.next_offset = offset + 1
         try:
@@ -132,6 +179,8 @@ class Writer:
             )
 
     async def _commit(self) -> None:
+        if self.consumer is None:
+            return
         offsets = {
             tp: OffsetAndMetadata(pos, "")
             for tp, p in self.progress.items()
@@ -144,24 +193,33 @@ class Writer:
                 log.warning("commit_failed", error=repr(exc))
 
     async def _drain(self) -> None:
-        # Graceful shutdown: lanes finish the batch in hand; what is queued is re-read next time.
-        for task in self.lane_tasks.values():
-            task.cancel()
-        await asyncio.gather(*self.lane_tasks.values(), return_exceptions=True)
-        await self._commit()
+        """Graceful shutdown: each lane finishes the batch in hand (bounded), then stops.
+
+        What is still queued was never attempted; it is read again after the restart.
+        """
+        lanes = [t for t in self.lane_tasks.values() if not t.done()]
+        if lanes:
+            _, late = await asyncio.wait(lanes, timeout=self.settings.xero_timeout_s + 5)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     # ---- executing -------------------------------------------------------------------------
 
     def _next_batch(self, lane: deque[Item]) -> list[Item]:
         first = lane.popleft()
         batch = [first]
-        while lane and len(batch) < self.settings.xero_batch_size and lane[0].command.kind == first.command.kind:
+        while (
+            lane
+            and len(batch) < self.settings.xero_batch_size
+            and lane[0].command.kind == first.command.kind
+        ):
             batch.append(lane.popleft())
         return batch
 
     async def _run_lane(self, company_id: str) -> None:
         lane = self.lanes[company_id]
-        while lane:
+        while lane and not self._stopping.is_set():
             batch = self._next_batch(lane)
             QUEUED.dec(len(batch))
             BATCH.observe(len(batch))
@@ -182,14 +240,26 @@ class Writer:
             if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
                 self._capacity.set()
 
-    async def _carry_out(self, company_id: str, commands: list[executor.Command]) -> list[XeroResult]:
-        log_ctx = {"company_id": company_id, "commands": [c.command_id for c in commands], "kind": commands[0].kind}
+    async def _carry_out(
+        self, company_id: str, commands: list[executor.Command]
+    ) -> list[XeroResult]:
+        log_ctx = {
+            "company_id": company_id,
+            "commands": [c.command_id for c in commands],
+            "kind": commands[0].kind,
+        }
         try:
             access = await self.tokens.access(company_id, self.xero.refresh)
         except NotConnected:
-            return [self._waiting(c, "not_connected: the company has no Xero connection") for c in commands]
+            return [
+                self._waiting(c, "not_connected: the company has no Xero connection")
+                for c in commands
+            ]
         except NeedsReconnect:
-            return [self._waiting(c, "needs_reconnect: Xero refused the refresh token") for c in commands]
+            return [
+                self._waiting(c, "needs_reconnect: Xero refused the refresh token")
+                for c in commands
+            ]
         except Unavailable as exc:
             return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
         foreign = [c for c in commands if c.tenant_id != access.tenant_id]
@@ -197,51 +267,65 @@ class Writer:
             # Never act on an organisation the company is not connected to.
             log.error("tenant_mismatch", **log_ctx)
             mine = [c for c in commands if c.tenant_id == access.tenant_id]
-            refused = [executor.failed(c, "the command names an organisation this company is not connected to")
-                       for c in foreign]
+            refused = [
+                executor.failed(
+                    c, "the command names an organisation this company is not connected to"
+                )
+                for c in foreign
+            ]
             return refused + (await self._carry_out(company_id, mine) if mine else [])
         earlier = await self.attempts.begin(company_id, [c.command_id for c in commands])
         limiter = self.limiters.setdefault(
             access.tenant_id,
-            OrgLimiter(self.settings.xero_calls_per_minute, self.settings.xero_concurrent_calls,
-                       self.settings.xero_calls_per_day),
+            OrgLimiter(
+                self.settings.xero_calls_per_minute,
+                self.settings.xero_concurrent_calls,
+                self.settings.xero_calls_per_day,
+            ),
         )
-        state = {"access": access, "refreshed": False}
-
-        async def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
-            async with limiter.call():
-                try:
-                    answer = await self.xero.call(method, path, tenant_id=access.tenant_id,
-                                                  access_token=state["access"].access_token, **kw)  # type: ignore[union-attr]
-                except Exception as exc:
-                    CALLS.labels(type(exc).__name__).inc()
-                    raise
-                CALLS.labels("ok").inc()
-                return answer
+        session = _OrgSession(self.xero, limiter, access)
+        call = session.call
 
         for attempt, backoff in enumerate((*UNAVAILABLE_BACKOFF_S, None)):
             try:
                 return await executor.execute(call, commands, earlier)
             except RateLimited as exc:
                 limiter.pause(exc.retry_after_s)
-                log.warning("xero_rate_limited", retry_after_s=exc.retry_after_s, problem=exc.problem, **log_ctx)
+                log.warning(
+                    "xero_rate_limited",
+                    retry_after_s=exc.retry_after_s,
+                    problem=exc.problem,
+                    **log_ctx,
+                )
             except Unavailable as exc:
                 # The call may have been applied: every later attempt looks up first.
                 earlier = {c.command_id for c in commands}
                 if backoff is None:
-                    return await self._park(commands, f"Xero unavailable after {attempt + 1} attempts: {exc.detail}")
+                    return await self._park(
+                        commands, f"Xero unavailable after {attempt + 1} attempts: {exc.detail}"
+                    )
                 log.warning("xero_unavailable", detail=exc.detail, attempt=attempt + 1, **log_ctx)
                 await asyncio.sleep(backoff)
             except Unauthorized as exc:
-                if state["refreshed"]:
-                    return [self._waiting(c, f"Xero refused our token: {exc.detail}") for c in commands]
-                state["refreshed"] = True
+                if session.refreshed:
+                    return [
+                        self._waiting(c, f"Xero refused our token: {exc.detail}") for c in commands
+                    ]
+                session.refreshed = True
                 try:
-                    state["access"] = await self.tokens.access(company_id, self.xero.refresh, force=True)
+                    session.access = await self.tokens.access(
+                        company_id, self.xero.refresh, force=True
+                    )
                 except (NeedsReconnect, NotConnected):
-                    return [self._waiting(c, "needs_reconnect: Xero refused the refresh token") for c in commands]
+                    return [
+                        self._waiting(c, "needs_reconnect: Xero refused the refresh token")
+                        for c in commands
+                    ]
             except Forbidden as exc:
-                return [self._waiting(c, f"Xero refused access to the organisation: {exc.detail}") for c in commands]
+                return [
+                    self._waiting(c, f"Xero refused access to the organisation: {exc.detail}")
+                    for c in commands
+                ]
             except Refused as exc:
                 # The whole request was refused: find the culprit by sending each command alone.
                 log.warning("xero_refused_batch", message=exc.message, **log_ctx)
@@ -257,11 +341,16 @@ class Writer:
     async def _park(self, commands: list[executor.Command], reason: str) -> list[XeroResult]:
         for c in commands:
             await self._dead_letter(encode(c), c.company_id.encode(), reason)
-        return [self._waiting(c, f"{reason}; parked in {XERO_COMMANDS_DLQ} for replay") for c in commands]
+        return [
+            self._waiting(c, f"{reason}; parked in {XERO_COMMANDS_DLQ} for replay")
+            for c in commands
+        ]
 
     async def _dead_letter(self, value: bytes, key: bytes | None, reason: str) -> None:
-        headers = [("rx-dlq-reason", reason[:4000].encode()),
-                   ("rx-dlq-failed-at", datetime.now(UTC).isoformat().encode())]
+        headers = [
+            ("rx-dlq-reason", reason[:4000].encode()),
+            ("rx-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
         await self.producer.send_and_wait(XERO_COMMANDS_DLQ, value, key=key, headers=headers)
         log.warning("command_dead_lettered", reason=reason)
 
@@ -273,5 +362,11 @@ class Writer:
         await asyncio.gather(*futures)
         for r in results:
             RESULTS.labels(r.type).inc()
-            log.info("xero_result", company_id=r.company_id, command_id=r.command_id, type=r.type,
-                     xero_id=r.xero_id, message=r.message)
+            log.info(
+                "xero_result",
+                company_id=r.company_id,
+                command_id=r.command_id,
+                type=r.type,
+                xero_id=r.xero_id,
+                message=r.message,
+            )

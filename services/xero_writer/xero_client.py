@@ -81,8 +81,14 @@ def _refusal_message(body: Any, text: str) -> str:
 
 
 class XeroClient:
-    def __init__(self, accounting_url: str, token_url: str, client_id: str, client_secret: str,
-                 timeout_s: float) -> None:
+    def __init__(
+        self,
+        accounting_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout_s: float,
+    ) -> None:
         self._base = accounting_url.rstrip("/")
         self._token_url = token_url
         self._client_auth = (client_id, client_secret)
@@ -105,7 +111,9 @@ class XeroClient:
         if response.status_code >= 500:
             raise Unavailable(f"token endpoint answered {response.status_code}")
         if response.status_code != 200:
-            raise Refused(response.status_code, f"token refresh refused: {response.text[:200]}", None)
+            raise Refused(
+                response.status_code, f"token refresh refused: {response.text[:200]}", None
+            )
         return response.json()  # type: ignore[no-any-return]
 
     async def call(

@@ -1,4 +1,4 @@
-"""Bills, contacts and payments from Roger events to the Xero sandbox, over real Kafka and PostgreSQL."""
+"""Bills, contacts and payments from Roger events to the Xero sandbox, on real Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -37,13 +37,18 @@ def check_ledger(ledger: dict[str, Any], expected: Expected) -> None:
         assert bill["InvoiceNumber"] == want["number"]
         assert Decimal(str(bill["Total"])) == want["total"], (bill_id, bill["Total"], want["total"])
         assert len(bill["LineItems"]) == want["lines"]
-        assert bill["Status"] == ("PAID" if want["paid"] else "AUTHORISED"), (bill_id, bill["Status"])
+        assert bill["Status"] == ("PAID" if want["paid"] else "AUTHORISED"), (
+            bill_id,
+            bill["Status"],
+        )
     payments = [p for p in ledger["payments"] if p.get("Status", "AUTHORISED") != "DELETED"]
     assert sorted(Decimal(str(p["Amount"])) for p in payments) == sorted(expected.payments.values())
     assert len({p["Reference"] for p in payments}) == len(expected.payments)
 
 
-def test_twenty_companies_every_event_three_times_in_shuffled_order(pipeline: Pipeline, kafka_bootstrap: str) -> None:
+def test_twenty_companies_every_event_three_times_in_shuffled_order(
+    pipeline: Pipeline, kafka_bootstrap: str
+) -> None:
     rng = random.Random(20261125)
     run = uuid.uuid4().hex[:6]
     scenarios = [company_events(f"e2e-{run}-{i}", 25, rng) for i in range(20)]

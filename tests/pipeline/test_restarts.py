@@ -7,11 +7,13 @@ import uuid
 
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.pipeline.delivery import deliver
-from tests.pipeline.test_end_to_end import all_synced, check_ledger
 from tests.pipeline.scenario import company_events
+from tests.pipeline.test_end_to_end import all_synced, check_ledger
 
 
-def test_services_killed_mid_stream_leave_each_document_once(pipeline: Pipeline, kafka_bootstrap: str) -> None:
+def test_services_killed_mid_stream_leave_each_document_once(
+    pipeline: Pipeline, kafka_bootstrap: str
+) -> None:
     rng = random.Random(4242)
     run = uuid.uuid4().hex[:6]
     scenarios = [company_events(f"crash-{run}-{i}", 20, rng) for i in range(4)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from services.projector.domain.state import Bill, CompanyState, Connection, Payment, VendorLink
 from shared.commands import BillLine, CreateBill, CreatePayment, EnsureContact, command_id
@@ -20,6 +20,11 @@ from shared.results import XeroResult
 from shared.roger_events import Vendor
 
 DocKey = tuple[str, str]  # (kind, roger id)
+LINE_AMOUNT_TYPES: dict[str, Literal["Exclusive", "Inclusive", "NoTax"]] = {
+    "exclusive": "Exclusive",
+    "inclusive": "Inclusive",
+    "no_tax": "NoTax",
+}
 Command = EnsureContact | CreateBill | CreatePayment
 
 NOT_CONNECTED = "not_connected: the company has no Xero connection yet"
@@ -95,7 +100,10 @@ def apply_fact(state: CompanyState, fact: DomainEvent) -> Effects:
             bill.data, bill.version_at = data, at
             if is_edit:
                 # Updating a synced bill is its own command (not built yet): say so, never skip.
-                bill.state, bill.reason = "failed", "editing a bill already in Xero is not supported yet"
+                bill.state, bill.reason = (
+                    "failed",
+                    "editing a bill already in Xero is not supported yet",
+                )
         bill.updated_at = at
         effects.note(("bill", bill.bill_id), entry)
     elif fact.type == "BillDeleted":
@@ -105,7 +113,10 @@ def apply_fact(state: CompanyState, fact: DomainEvent) -> Effects:
         if bill.xero_id is None:
             bill.state, bill.reason = "deleted", None
         else:
-            bill.state, bill.reason = "failed", "deleting a bill already in Xero is not supported yet"
+            bill.state, bill.reason = (
+                "failed",
+                "deleting a bill already in Xero is not supported yet",
+            )
         effects.note(("bill", bill.bill_id), entry)
     elif fact.type == "BillPaid":
         bill = _bill(state, data["bill_id"])
@@ -223,7 +234,9 @@ def retry(state: CompanyState, bill_id: str) -> Effects:
     return effects
 
 
-def decide(state: CompanyState, touched: set[DocKey], issued_at: datetime, app_url: str) -> list[Command]:
+def decide(
+    state: CompanyState, touched: set[DocKey], issued_at: datetime, app_url: str
+) -> list[Command]:
     """The commands the touched documents need now, marking what waits and why."""
     commands: list[Command] = []
     for kind, doc_id in sorted(touched):
@@ -305,7 +318,9 @@ def _create_bill(
         for line in data["lines"]
     )
     return CreateBill(
-        command_id=command_id(state.company_id, "bill", bill.bill_id, bill.version_at or "", str(bill.attempt)),
+        command_id=command_id(
+            state.company_id, "bill", bill.bill_id, bill.version_at or "", str(bill.attempt)
+        ),
         company_id=state.company_id,
         tenant_id=conn.tenant_id,
         issued_at=at,
@@ -316,15 +331,15 @@ def _create_bill(
         issue_date=data["issue_date"],
         due_date=data["due_date"],
         currency=data["currency"],
-        line_amount_types={"exclusive": "Exclusive", "inclusive": "Inclusive", "no_tax": "NoTax"}[
-            data["amount_type"]
-        ],
+        line_amount_types=LINE_AMOUNT_TYPES[data["amount_type"]],
         lines=lines,
         url=f"{app_url}/companies/{state.company_id}/bills/{bill.bill_id}",
     )
 
 
-def _decide_payments(state: CompanyState, bill: Bill, conn: Connection, at: datetime) -> list[Command]:
+def _decide_payments(
+    state: CompanyState, bill: Bill, conn: Connection, at: datetime
+) -> list[Command]:
     commands: list[Command] = []
     for payment in sorted(bill.payments.values(), key=lambda p: p.payment_id):
         if payment.data is None or payment.reversed or payment.xero_id or payment.outstanding:
@@ -333,7 +348,9 @@ def _decide_payments(state: CompanyState, bill: Bill, conn: Connection, at: date
             continue
         data = payment.data
         cmd = CreatePayment(
-            command_id=command_id(state.company_id, "payment", payment.payment_id, str(payment.attempt)),
+            command_id=command_id(
+                state.company_id, "payment", payment.payment_id, str(payment.attempt)
+            ),
             company_id=state.company_id,
             tenant_id=conn.tenant_id,
             issued_at=at,

@@ -1,0 +1,224 @@
+"""The projector's sync rules, decided without Kafka, storage or Xero."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.projector.domain import rules
+from services.projector.domain.state import CompanyState
+from shared.commands import CreateBill, CreatePayment, EnsureContact
+from shared.domain_events import DomainEvent
+from shared.results import XeroResult
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+APP = "https://app.roger.example"
+VENDOR = {"id": "ven_1", "name": "Nordic Paper Supply ApS"}
+
+
+def fact(
+    type_: str, data: dict[str, Any], day: int = 20, event_id: str | None = None
+) -> DomainEvent:
+    return DomainEvent(
+        event_id=event_id or str(uuid.uuid4()),
+        type=type_,  # type: ignore[arg-type]
+        company_id="acme",
+        occurred_at=datetime(2026, 11, day, 9, tzinfo=UTC),
+        source="http",
+        data=data,
+    )
+
+
+def bill(
+    bill_id: str = "b1", day: int = 20, total: str = "21.00", number: str | None = "INV-1"
+) -> DomainEvent:
+    return fact(
+        "BillSubmitted",
+        {
+            "bill_id": bill_id,
+            "vendor": VENDOR,
+            "invoice_number": number,
+            "issue_date": "2026-11-02",
+            "due_date": "2026-12-02",
+            "currency": "DKK",
+            "amount_type": "inclusive",
+            "total": total,
+            "attachments": [],
+            "lines": [
+                {
+                    "description": "Paper",
+                    "quantity": "2",
+                    "unit_amount": "10.50",
+                    "category_code": None,
+                    "tax_type": "INPUT2",
+                    "tracking": [],
+                }
+            ],
+        },
+        day=day,
+    )
+
+
+def paid(payment_id: str = "p1", amount: str = "21.00", account: str | None = None) -> DomainEvent:
+    return fact(
+        "BillPaid",
+        {
+            "bill_id": "b1",
+            "payment_id": payment_id,
+            "amount": amount,
+            "currency": "DKK",
+            "paid_on": "2026-11-24",
+            "payment_account_code": account,
+        },
+        day=24,
+    )
+
+
+CONNECTED = fact(
+    "XeroConnectionEstablished",
+    {
+        "tenant_id": "tenant-a",
+        "default_account_code": "429",
+        "default_payment_account_code": "090",
+    },
+    day=1,
+)
+
+
+def step(state: CompanyState, event: DomainEvent | XeroResult) -> list[rules.Command]:
+    effects = (
+        rules.apply_fact(state, event)
+        if isinstance(event, DomainEvent)
+        else rules.apply_result(state, event)
+    )
+    return rules.decide(state, effects.touched, NOW, APP)
+
+
+def answer(cmd: rules.Command, type_: str, **fields: Any) -> XeroResult:
+    return XeroResult(
+        result_id=cmd.command_id,
+        type=type_,
+        command_id=cmd.command_id,  # type: ignore[arg-type]
+        command_kind=cmd.kind,
+        company_id=cmd.company_id,
+        document_kind=cmd.document_kind,
+        document_id=cmd.document_id,
+        **fields,
+    )
+
+
+def test_a_bill_waits_for_the_connection_then_the_contact_then_is_created() -> None:
+    state = CompanyState("acme")
+    assert step(state, bill()) == []
+    assert state.bills["b1"].state == "waiting" and "not_connected" in (
+        state.bills["b1"].reason or ""
+    )
+
+    [ensure] = step(state, CONNECTED)
+    assert isinstance(ensure, EnsureContact) and ensure.tenant_id == "tenant-a"
+    assert state.bills["b1"].reason == rules.WAITING_FOR_CONTACT
+
+    [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="contact-1"))
+    assert isinstance(create, CreateBill)
+    assert create.contact_id == "contact-1"
+    assert create.invoice_number == "INV-1"
+    assert create.line_amount_types == "Inclusive"
+    assert [line.account_code for line in create.lines] == ["429"]  # the connection's default
+    assert create.url.endswith("/companies/acme/bills/b1")
+
+    assert (
+        step(state, answer(create, "XeroBillCreated", xero_id="inv-1", xero_total=Decimal("21.00")))
+        == []
+    )
+    assert state.bills["b1"].state == "synced" and state.bills["b1"].xero_id == "inv-1"
+    assert state.bills["b1"].warnings == []
+
+
+def connected_bill(state: CompanyState) -> None:
+    step(state, CONNECTED)
+    [ensure] = step(state, bill())
+    [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="contact-1"))
+    step(state, answer(create, "XeroBillCreated", xero_id="inv-1", xero_total=Decimal("21.00")))
+
+
+def test_a_payment_before_its_bill_waits_visibly_and_goes_out_once_the_bill_is_in_xero() -> None:
+    state = CompanyState("acme")
+    step(state, CONNECTED)
+    assert step(state, paid()) == []
+    payment = state.bills["b1"].payments["p1"]
+    assert payment.state == "waiting" and payment.reason == rules.WAITING_FOR_BILL_EVENT
+    [ensure] = step(state, bill())
+    [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
+    assert payment.reason == rules.WAITING_FOR_BILL
+    [pay] = step(state, answer(create, "XeroBillCreated", xero_id="inv-1"))
+    assert isinstance(pay, CreatePayment)
+    assert (
+        pay.invoice_id == "inv-1" and pay.account_code == "090" and pay.amount == Decimal("21.00")
+    )
+
+
+def test_an_older_version_is_recorded_but_changes_nothing() -> None:
+    state = CompanyState("acme")
+    step(state, bill(day=22, total="21.00"))
+    effects = rules.apply_fact(state, bill(day=21, total="99.00"))
+    assert state.bills["b1"].data["total"] == "21.00"  # type: ignore[index]
+    assert "older" in effects.history[0][1]["note"]
+
+
+def test_a_deleted_bill_is_never_created_whatever_arrives_later() -> None:
+    state = CompanyState("acme")
+    step(state, CONNECTED)
+    assert step(state, fact("BillDeleted", {"bill_id": "b1"}, day=25)) == []
+    assert step(state, bill(day=20)) == []
+    assert state.bills["b1"].state == "deleted"
+    assert not state.outstanding
+
+
+def test_a_reversed_payment_is_never_created_even_if_the_reversal_comes_first() -> None:
+    state = CompanyState("acme")
+    step(state, fact("PaymentReversed", {"bill_id": "b1", "payment_id": "p1", "reason": "bounced"}))
+    connected_bill(state)
+    assert step(state, paid()) == []
+    assert state.bills["b1"].payments["p1"].state == "deleted"
+
+
+def test_a_duplicate_event_is_applied_once() -> None:
+    state = CompanyState("acme")
+    connected_bill(state)
+    first = paid()
+    [pay] = step(state, first)
+    assert step(state, first) == []
+    assert len([c for c in state.outstanding if c == pay.command_id]) == 1
+
+
+def test_xero_refusal_is_shown_with_xeros_message_and_retry_sends_a_new_command() -> None:
+    state = CompanyState("acme")
+    step(state, CONNECTED)
+    [ensure] = step(state, bill())
+    [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
+    message = "Account code '999' is not a valid code for this document."
+    step(state, answer(create, "XeroCommandFailed", message=message))
+    assert state.bills["b1"].state == "failed" and state.bills["b1"].reason == message
+    [again] = step(state, fact("DocumentRetryRequested", {"kind": "bill", "roger_id": "b1"}))
+    assert isinstance(again, CreateBill) and again.command_id != create.command_id
+
+
+def test_the_same_decision_gives_the_same_command_id() -> None:
+    one, two = CompanyState("acme"), CompanyState("acme")
+    for state in (one, two):
+        step(state, CONNECTED)
+    [a] = step(one, bill())
+    [b] = step(two, bill())
+    assert a.command_id == b.command_id
+
+
+def test_exclusive_total_differing_from_xero_is_a_warning() -> None:
+    state = CompanyState("acme")
+    step(state, CONNECTED)
+    [ensure] = step(state, bill(total="21.00"))
+    [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
+    step(state, answer(create, "XeroBillCreated", xero_id="inv", xero_total=Decimal("26.25")))
+    assert state.bills["b1"].state == "synced"
+    assert state.bills["b1"].warnings and "26.25" in state.bills["b1"].warnings[0]

@@ -1,4 +1,4 @@
-"""Bills, contacts and payments from Roger events to the Xero sandbox, on real Kafka and PostgreSQL."""
+"""Bills, contacts and payments from Roger events to the Xero sandbox, on real Kafka and PG."""
 
 from __future__ import annotations
 

@@ -12,14 +12,18 @@ install:
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-# Long-lived local servers on fixed ports (Kafka 19092, PostgreSQL 15432), data under .run/.
+# The whole stack in the background on fixed ports (Kafka 19092, PostgreSQL 15432, sandbox 9090,
+# ingest 8080, projector 8081, writer 8082), data under .run/; prints URLs and dev secrets.
 up: install
 	$(PY) -m deploy.stack up
+	$(PY) -m deploy.apps up
 
 down:
+	-$(PY) -m deploy.apps down
 	$(PY) -m deploy.stack down
 
 status:
+	-$(PY) -m deploy.apps status
 	$(PY) -m deploy.stack status
 
 lint: install

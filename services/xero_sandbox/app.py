@@ -11,7 +11,6 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import admin, auth
 from .accounting import router
-from .accounting.common import ApiError, Ctx
+from .accounting.common import ApiError, Ctx, Raw
 from .faults import plan_for
 from .idempotency import (
     MAX_KEY_LENGTH,
@@ -39,15 +38,6 @@ from .wire import dumps, problem
 log = logging.getLogger("xero_sandbox")
 
 JSON = "application/json; charset=utf-8"
-
-
-@dataclass
-class Raw:
-    """A handler answer that is not a JSON envelope (attachment bytes)."""
-
-    body: bytes
-    media_type: str
-    status: int = 200
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

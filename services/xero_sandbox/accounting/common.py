@@ -53,6 +53,15 @@ def validation_failed(message: str, element: dict[str, Any] | None = None) -> Ap
     return ApiError(400, validation_exception([item]))
 
 
+@dataclass
+class Raw:
+    """A handler answer that is not a JSON envelope (attachment bytes)."""
+
+    body: bytes
+    media_type: str
+    status: int = 200
+
+
 class ElementInvalid(Exception):
     """One element of a batch broke Xero's rules."""
 

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import contacts, invoices, payments, settings_api
+from . import (
+    attachments,
+    bank_transactions,
+    contacts,
+    credit_notes,
+    invoices,
+    payments,
+    settings_api,
+)
 from .common import Ctx
 
 Handler = Callable[[Ctx], Any]
@@ -51,6 +59,27 @@ route("PUT", "Payments", "payments", payments.put_payments)
 route("POST", "Payments", "payments", payments.post_payment)
 route("GET", "Payments/{id}", "payments", payments.get_payment)
 route("POST", "Payments/{id}", "payments", payments.delete_payment)
+route("GET", "CreditNotes", "creditnotes", credit_notes.get_notes)
+route("PUT", "CreditNotes", "creditnotes", credit_notes.write_notes)
+route("POST", "CreditNotes", "creditnotes", credit_notes.write_notes)
+route("GET", "CreditNotes/{id}", "creditnotes", credit_notes.get_note)
+route("POST", "CreditNotes/{id}", "creditnotes", credit_notes.write_notes)
+route("PUT", "CreditNotes/{id}/Allocations", "creditnotes", credit_notes.allocate)
+route("DELETE", "CreditNotes/{id}/Allocations/{allocation_id}", "creditnotes",
+      credit_notes.delete_allocation)
+route("GET", "BankTransactions", "banktransactions", bank_transactions.get_transactions)
+route("PUT", "BankTransactions", "banktransactions", bank_transactions.write_transactions)
+route("POST", "BankTransactions", "banktransactions", bank_transactions.write_transactions)
+route("GET", "BankTransactions/{id}", "banktransactions", bank_transactions.get_transaction)
+route("POST", "BankTransactions/{id}", "banktransactions", bank_transactions.write_transactions)
+for _collection in ("Invoices", "CreditNotes", "BankTransactions"):
+    route("GET", f"{{collection={_collection}}}/{{id}}/Attachments", "attachments",
+          attachments.listing)
+    route("GET", f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}", "attachments",
+          attachments.content)
+    for _method in ("PUT", "POST"):
+        route(_method, f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}",
+              "attachments", attachments.upload, raw=True)
 
 
 def match(method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:
@@ -63,9 +92,10 @@ def match(method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:
         params: dict[str, str] = {}
         for pattern, part in zip(spec.segments, parts, strict=True):
             if pattern.startswith("{"):
-                if not part:
+                name, _, fixed = pattern[1:-1].partition("=")
+                if not part or (fixed and fixed.lower() != part.lower()):
                     break
-                params[pattern[1:-1]] = part
+                params[name] = part
             elif pattern.lower() != part.lower():
                 break
         else:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import admin, auth
-from .accounting import router
+from .accounting import router, validation
 from .accounting.common import ApiError, Ctx, Raw
 from .faults import plan_for
 from .idempotency import (
@@ -229,6 +229,7 @@ def _run(
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
         now=sandbox.now(),
+        path="/" + request.path_params.get("rest", ""),
     )
     if len(body) > sandbox.settings.request_max_bytes and not route.raw_body:
         return StoredResponse(413, b"Request Entity Too Large", "text/plain", {})
@@ -274,6 +275,7 @@ def create_app(state: Path | None = None, sandbox: Sandbox | None = None) -> Any
         Route("/identity/connect/authorize", auth.authorize_submit, methods=["POST"]),
         *admin.routes(),
     ]
+    validation.warm_up()
     app = Starlette(routes=routes)
     app.state.sandbox = runtime
     return _AbortAware(app)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.sandbox import SandboxProcess
+from tests.sandbox.spec_check import problems
 
 _counter = itertools.count(1)
 
@@ -56,9 +57,14 @@ def books(xero_sandbox: SandboxProcess) -> Iterator[Books]:
 
 
 @pytest.fixture(autouse=True)
-def _no_sandbox_crash(xero_sandbox: SandboxProcess) -> Iterator[None]:
-    """Every test also checks the sandbox never hit an unhandled exception."""
+def _answers_are_xero_shaped(xero_sandbox: SandboxProcess) -> Iterator[None]:
+    """Every test also checks that the sandbox never crashed and that every answer it gave
+    during the test validates against the spec's response schemas."""
     before = len(xero_sandbox.errors())
+    seen = xero_sandbox.exchanges()
+    last = seen[-1]["seq"] if seen else 0
     yield
     errors = xero_sandbox.errors()[before:]
     assert not errors, "sandbox raised:\n" + "\n".join(errors)
+    wrong = [p for e in xero_sandbox.exchanges(after=last) for p in problems(e)]
+    assert not wrong, "answers not matching the spec:\n" + "\n".join(wrong)

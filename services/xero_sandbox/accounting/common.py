@@ -83,6 +83,8 @@ class Ctx:
     now: datetime
     changed: bool = False
     warnings: list[dict[str, str]] = field(default_factory=list)
+    path: str = ""  # below /api.xro/2.0, for the spec's request schema
+    _parsed: Any = None
 
     @property
     def today(self) -> date:
@@ -96,12 +98,19 @@ class Ctx:
         return default if value is None else value
 
     def json(self) -> Any:
+        if self._parsed is not None:
+            return self._parsed
         if not self.body.strip():
             raise bad_data("Invalid Json data")
         try:
-            return loads(self.body)
+            data = loads(self.body)
         except (ValueError, RecursionError) as exc:
             raise bad_data(f"Invalid Json data: {str(exc)[:200]}") from exc
+        from .validation import check_body
+
+        check_body(self.method, self.path, data)
+        self._parsed = data
+        return data
 
     def elements(self, plural: str, singular_ok: bool = True) -> list[Any]:
         """The elements of a write: `{"Invoices":[...]}`; Xero also takes a lone object."""

@@ -275,10 +275,10 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
         if not sep:
             raise OAuthError("invalid_client")
         return client_id, secret
-    client_id = form.get("client_id")
-    if not client_id:
+    posted_id = form.get("client_id")
+    if not posted_id:
         raise OAuthError("invalid_client")
-    return client_id, form.get("client_secret")
+    return posted_id, form.get("client_secret")
 
 
 def _authenticate_client(

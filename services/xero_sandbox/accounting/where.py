@@ -158,7 +158,7 @@ class _Parser:
                     parts.append(int(self.take().value))
                 self.take(")")
                 try:
-                    moment = datetime(*parts[:6], tzinfo=UTC)  # type: ignore[misc]
+                    moment = datetime(*parts[:6], tzinfo=UTC)  # type: ignore[misc,arg-type]
                 except (TypeError, ValueError) as exc:
                     raise WhereError("invalid DateTime") from exc
                 return lambda o: moment

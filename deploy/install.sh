@@ -2,7 +2,8 @@
 # Install everything the tests and `make up` need, from the package registries only:
 #   - the Python virtualenv (.venv) with the project and its dev extras,
 #   - the Kafka broker jars (deploy/kafka/libs, from Maven Central via deploy/kafka/pom.xml),
-#   - PostgreSQL's server binaries (Debian's postgresql), plus java/mvn if a machine lacks them.
+#   - PostgreSQL's server binaries (Debian's postgresql), plus java/mvn if a machine lacks them,
+#   - Debian's chromium for the browser test of the setup page.
 # Idempotent and fast when nothing changed: each step keeps a stamp holding the hash of the file
 # it was made from, so an edit of pyproject.toml or pom.xml redoes just that step.
 set -euo pipefail
@@ -39,6 +40,8 @@ system_packages() {
     have_pg_server || wanted+=(postgresql)
     command -v java >/dev/null || wanted+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || wanted+=(maven)
+    # The setup page's browser test drives Debian's Chromium (Playwright never downloads one).
+    [ -x /usr/bin/chromium ] || wanted+=(chromium)
     [ "${#wanted[@]}" -eq 0 ] && return
     say "apt-get install ${wanted[*]}"
     as_root apt-get update -qq

@@ -39,6 +39,11 @@ DomainEventType = Literal[
     "VendorUpdated",
     "XeroConnectionEstablished",
     "XeroConnectionLost",
+    # The connect flow's facts (services/ingest/connect), for the connection's history; a
+    # disconnect is XeroConnectionLost with reason "disconnected".
+    "XeroConnectionAuthorized",
+    "XeroOrganisationChosen",
+    "XeroConnectionNeedsReconnect",
     "DocumentRetryRequested",
 ]
 

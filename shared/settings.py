@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     xero_authorize_url: str = "http://127.0.0.1:9090/identity/connect/authorize"
     xero_timeout_s: float = 20.0
 
+    # The connect flow (services/ingest/connect). Where people and Xero reach ingest; Xero's
+    # redirect target defaults to <ingest_public_url>/v1/xero/callback (registered at Xero).
+    ingest_public_url: str = "http://127.0.0.1:8080"
+    xero_redirect_uri: str | None = None
+    connect_state_ttl_s: int = 600
+    setup_session_ttl_s: int = 1800
+
     # Where Roger shows a document; Xero's "Go to Roger" link and our lookup key.
     roger_app_url: str = "https://app.roger.example"
 

@@ -5,6 +5,12 @@ two processes never spend the same refresh token, and the new pair is committed
 before anyone uses it. If we crash after Xero answered but before the commit,
 the previous refresh token stays valid for 30 minutes at Xero, and the next
 refresh simply uses it again.
+
+A row's ``status`` is the connection's life as far as tokens go:
+``pending_setup`` (Xero granted access, the company has not chosen where to
+sync), ``connected``, ``needs_reconnect`` (Xero refused the refresh token).
+Disconnecting deletes the row. Every change of status records its fact in the
+connection outbox (``shared.connection_outbox``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, MultiFernet
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from shared import connection_outbox
+from shared.connection_outbox import OutboxRow
 from shared.db import ensure_schema
 
 DDL = """
@@ -27,11 +36,16 @@ CREATE TABLE IF NOT EXISTS xero_connections (
     token_ciphertext BYTEA NOT NULL,
     status TEXT NOT NULL DEFAULT 'connected',
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)
+);
+ALTER TABLE xero_connections ADD COLUMN IF NOT EXISTS refreshed_at TIMESTAMPTZ;
 """
 
 # Refresh this long before the access token expires, so a call never starts with a dead token.
 REFRESH_MARGIN_S = 120
+
+PENDING_SETUP = "pending_setup"
+CONNECTED = "connected"
+NEEDS_RECONNECT = "needs_reconnect"
 
 
 class NeedsReconnect(Exception):
@@ -48,7 +62,21 @@ class Access:
     access_token: str
 
 
+@dataclass(frozen=True)
+class Row:
+    """What may be read about a connection without decrypting anything."""
+
+    tenant_id: str  # "" until an organisation is chosen
+    status: str
+
+
 Refresher = Callable[[str], Awaitable[dict[str, Any]]]
+# More work for the same transaction (e.g. the connect flow's own tables).
+Also = Callable[[AsyncConnection[Any]], Awaitable[None]]
+
+
+async def _nothing(_: AsyncConnection[Any]) -> None:
+    return None
 
 
 class TokenStore:
@@ -57,7 +85,7 @@ class TokenStore:
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
 
     async def setup(self) -> None:
-        await ensure_schema(self._pool, DDL)
+        await ensure_schema(self._pool, DDL + connection_outbox.DDL)
 
     def _seal(self, token_set: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(json.dumps(token_set).encode())
@@ -65,45 +93,114 @@ class TokenStore:
     def _open(self, ciphertext: bytes) -> dict[str, Any]:
         return json.loads(self._fernet.decrypt(bytes(ciphertext)))  # type: ignore[no-any-return]
 
-    async def put(self, company_id: str, tenant_id: str, token_set: dict[str, Any]) -> None:
+    async def put(
+        self,
+        company_id: str,
+        tenant_id: str,
+        token_set: dict[str, Any],
+        *,
+        status: str = CONNECTED,
+        facts: tuple[OutboxRow, ...] = (),
+        also: Also = _nothing,
+    ) -> None:
         expires_at = token_set.get("expires_at") or time.time() + float(
             token_set.get("expires_in", 1800)
         )
         token_set = {**token_set, "expires_at": expires_at}
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO xero_connections (company_id, tenant_id, token_ciphertext, status) "
-                "VALUES (%s, %s, %s, 'connected') ON CONFLICT (company_id) DO UPDATE SET "
+                "INSERT INTO xero_connections "
+                "(company_id, tenant_id, token_ciphertext, status, refreshed_at) "
+                "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (company_id) DO UPDATE SET "
                 "tenant_id = EXCLUDED.tenant_id, token_ciphertext = EXCLUDED.token_ciphertext, "
-                "status = 'connected', updated_at = now()",
-                (company_id, tenant_id, self._seal(token_set)),
+                "status = EXCLUDED.status, refreshed_at = now(), updated_at = now()",
+                (company_id, tenant_id, self._seal(token_set), status),
             )
+            await connection_outbox.add(conn, *facts)
+            await also(conn)
 
     async def status(self, company_id: str) -> str | None:
+        row = await self.row(company_id)
+        return row.status if row else None
+
+    async def row(self, company_id: str) -> Row | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT status FROM xero_connections WHERE company_id = %s", (company_id,)
+                "SELECT tenant_id, status FROM xero_connections WHERE company_id = %s",
+                (company_id,),
             )
-            row = await cur.fetchone()
-        return row[0] if row else None
+            found = await cur.fetchone()
+        return Row(tenant_id=found[0], status=found[1]) if found else None
 
-    async def access(self, company_id: str, refresh: Refresher, *, force: bool = False) -> Access:
-        """A valid access token for the company's organisation, refreshing it if due."""
+    async def choose(
+        self,
+        company_id: str,
+        tenant_id: str,
+        status: str,
+        *facts: OutboxRow,
+        also: Also = _nothing,
+    ) -> bool:
+        """Sets the organisation (and status) of a usable connection; False if there is none."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "UPDATE xero_connections SET tenant_id = %s, status = %s, updated_at = now() "
+                "WHERE company_id = %s AND status IN (%s, %s)",
+                (tenant_id, status, company_id, PENDING_SETUP, CONNECTED),
+            )
+            if cur.rowcount != 1:
+                return False
+            await connection_outbox.add(conn, *facts)
+            await also(conn)
+        return True
+
+    async def remove(
+        self, company_id: str, *facts: OutboxRow, also: Also = _nothing
+    ) -> dict[str, Any] | None:
+        """Deletes the company's tokens; returns the last token set (to revoke it), if any."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM xero_connections WHERE company_id = %s RETURNING token_ciphertext",
+                (company_id,),
+            )
+            found = await cur.fetchone()
+            await connection_outbox.add(conn, *facts)
+            await also(conn)
+        return self._open(found[0]) if found else None
+
+    async def access(
+        self,
+        company_id: str,
+        refresh: Refresher,
+        *,
+        force: bool = False,
+        allow_pending: bool = False,
+    ) -> Access:
+        """A valid access token for the company's organisation, refreshing it if due.
+
+        ``force`` refreshes even when the token looks valid (Xero answered 401), unless
+        another process refreshed it while this one waited for the lock.
+        ``allow_pending`` serves the connect flow before an organisation is chosen.
+        """
+        refused = False
         async with self._pool.connection() as conn:
             async with conn.transaction():
+                cur = await conn.execute("SELECT clock_timestamp()")
+                asked_at = (await cur.fetchone())[0]  # type: ignore[index]
                 cur = await conn.execute(
-                    "SELECT tenant_id, token_ciphertext, status FROM xero_connections "
-                    "WHERE company_id = %s FOR UPDATE",
+                    "SELECT tenant_id, token_ciphertext, status, refreshed_at "
+                    "FROM xero_connections WHERE company_id = %s FOR UPDATE",
                     (company_id,),
                 )
                 row = await cur.fetchone()
-                if row is None or row[2] == "disconnected":
-                    raise NotConnected(company_id)
-                if row[2] == "needs_reconnect":
+                usable = (CONNECTED, PENDING_SETUP) if allow_pending else (CONNECTED,)
+                if row is not None and row[2] == NEEDS_RECONNECT:
                     raise NeedsReconnect(company_id)
-                tenant_id, token_set = row[0], self._open(row[1])
+                if row is None or row[2] not in usable:
+                    raise NotConnected(company_id)
+                tenant_id, token_set, refreshed_at = row[0], self._open(row[1]), row[3]
                 due = float(token_set.get("expires_at", 0)) - time.time() < REFRESH_MARGIN_S
-                if not (force or due):
+                fresh_enough = refreshed_at is not None and refreshed_at >= asked_at
+                if not due and (not force or fresh_enough):
                     return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
                 try:
                     fresh = await refresh(token_set["refresh_token"])
@@ -114,16 +211,29 @@ class TokenStore:
                         **fresh,
                         "expires_at": time.time() + float(fresh.get("expires_in", 1800)),
                     }
+                    # Committed before the new token is handed out: Xero has already
+                    # retired the old refresh token (after its grace period).
                     await conn.execute(
-                        "UPDATE xero_connections SET token_ciphertext = %s, updated_at = now() "
+                        "UPDATE xero_connections SET token_ciphertext = %s, "
+                        "refreshed_at = clock_timestamp(), updated_at = now() "
                         "WHERE company_id = %s",
                         (self._seal(token_set), company_id),
                     )
                     return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
-            # Outside the row's transaction, so the status sticks.
-            await conn.execute(
-                "UPDATE xero_connections SET status = 'needs_reconnect', updated_at = now() "
-                "WHERE company_id = %s",
-                (company_id,),
-            )
+                # Still holding the row lock: the status and its fact commit together.
+                await conn.execute(
+                    "UPDATE xero_connections SET status = %s, updated_at = now() "
+                    "WHERE company_id = %s",
+                    (NEEDS_RECONNECT, company_id),
+                )
+                await connection_outbox.add(
+                    conn,
+                    connection_outbox.connection_fact(
+                        company_id,
+                        "XeroConnectionNeedsReconnect",
+                        {"tenant_id": tenant_id, "reason": "Xero refused the refresh token"},
+                    ),
+                )
+                refused = True
+        assert refused
         raise NeedsReconnect(company_id)

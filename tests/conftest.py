@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.sandbox", "tests.fixtures.pipeline"]
+pytest_plugins = [
+    "tests.fixtures.stack",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.pipeline",
+    "tests.fixtures.connect",
+]

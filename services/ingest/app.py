@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import Counter
 
+from services.ingest.connect.routes import connect_router
 from services.ingest.intake import Intake, read_body, read_record
 from services.ingest.seen import SeenEvents
 from services.ingest.signature import verify
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"kafka": kafka_ok, "database": db_ok}
 
     install_common(app, ready)
+    app.include_router(connect_router(settings, broker))
 
     @app.post("/v1/events", status_code=202)
     async def post_events(request: Request) -> JSONResponse:

@@ -1,0 +1,410 @@
+"""The connect flow's steps, one method each; the HTTP API and the setup page both call these.
+
+Every state change goes through the token store with its fact in the connection
+outbox (same transaction), so the connection's history on Kafka is exactly what
+happened here. Failures become ``ApiError``s with a code a person can act on;
+none carries a token, a code or Xero's raw answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from cryptography.fernet import Fernet, MultiFernet
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from services.ingest.connect import oauth, profiles
+from services.ingest.connect.pending import PendingStates
+from services.ingest.connect.setup_rules import (
+    account_view,
+    categories_event,
+    connection_view,
+    organisation_view,
+    setup_problems,
+)
+from services.ingest.connect.xero_api import XeroApi, XeroCallFailed, XeroUnauthorized
+from shared import connection_outbox
+from shared.connection_outbox import connection_fact
+from shared.domain_events import ConnectionData
+from shared.http import ApiError
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.token_store import (
+    CONNECTED,
+    PENDING_SETUP,
+    NeedsReconnect,
+    NotConnected,
+    TokenStore,
+)
+from shared.topics import ROGER_CATEGORIES
+
+log = get_logger("ingest.connect")
+
+T = TypeVar("T")
+
+_NOT_CONNECTED = ApiError(409, "not_connected", "the company is not connected to Xero")
+_NEEDS_RECONNECT = ApiError(
+    409,
+    "needs_reconnect",
+    "Xero no longer accepts this company's connection: connect it again",
+)
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """Where the callback sends the browser, or why it refuses to (no redirect)."""
+
+    redirect: str | None
+    refusal: ApiError | None = None
+
+
+def redirect_uri(settings: Settings) -> str:
+    return settings.xero_redirect_uri or settings.ingest_public_url.rstrip("/") + (
+        "/v1/xero/callback"
+    )
+
+
+class Connector:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool,
+        wake_relay: Callable[[], None],
+        xero: XeroApi | None = None,
+    ) -> None:
+        keys = [k.get_secret_value() for k in settings.token_keys]
+        self.settings, self.pool, self._wake = settings, pool, wake_relay
+        self.tokens = TokenStore(pool, keys)
+        self.states = PendingStates(
+            pool, MultiFernet([Fernet(k.encode()) for k in keys]), settings.connect_state_ttl_s
+        )
+        self.xero = xero or XeroApi(
+            client_id=settings.xero_client_id,
+            client_secret=settings.xero_client_secret.get_secret_value(),
+            token_url=settings.xero_token_url,
+            revoke_url=settings.xero_revoke_url,
+            identity_url=settings.xero_identity_url,
+            accounting_url=settings.xero_accounting_url,
+            timeout_s=settings.xero_timeout_s,
+        )
+        self.redirect_uri = redirect_uri(settings)
+
+    async def setup(self) -> None:
+        await self.tokens.setup()
+        await self.states.setup()
+        await profiles.setup(self.pool)
+
+    async def aclose(self) -> None:
+        await self.xero.aclose()
+
+    # ---------------------------------------------------------------- OAuth
+
+    async def start(
+        self, company_id: str, redirect_after: str, browser_key: str | None = None
+    ) -> str:
+        if not oauth.redirect_after_ok(redirect_after):
+            raise ApiError(
+                422, "invalid_redirect_after", "redirect_after must be an http(s) URL or a path"
+            )
+        state, verifier = await self.states.start(company_id, redirect_after, browser_key)
+        log.info("connect_started", company_id=company_id)
+        return oauth.authorize_url(
+            self.settings.xero_authorize_url,
+            self.settings.xero_client_id,
+            self.redirect_uri,
+            state,
+            verifier,
+        )
+
+    async def callback(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None,
+        browser_key: str | None,
+    ) -> CallbackOutcome:
+        if not state:
+            return CallbackOutcome(None, ApiError(400, "missing_state", "no state in callback"))
+        pending = await self.states.take(state)
+        if pending is None:
+            log.warning("connect_state_refused", reason="unknown_or_used")
+            return CallbackOutcome(
+                None,
+                ApiError(400, "unknown_state", "this sign-in link is unknown or already used"),
+            )
+        company_id = pending.company_id
+        back = pending.redirect_after
+        if pending.browser_key is not None and not (
+            browser_key and hmac.compare_digest(pending.browser_key, browser_key)
+        ):
+            # Started in another browser: someone else's sign-in must not land in this company.
+            log.warning("connect_state_refused", company_id=company_id, reason="foreign")
+            return CallbackOutcome(
+                None,
+                ApiError(400, "foreign_state", "this sign-in was started in another browser"),
+            )
+        if oauth.expired(pending, datetime.now(UTC)):
+            log.warning("connect_state_refused", company_id=company_id, reason="expired")
+            return CallbackOutcome(oauth.with_status(back, "error", "state_expired"))
+        if error:
+            reason = error if error.replace("_", "").isalnum() and len(error) < 64 else "refused"
+            log.info("connect_declined", company_id=company_id, reason=reason)
+            return CallbackOutcome(oauth.with_status(back, "error", reason))
+        if not code:
+            return CallbackOutcome(oauth.with_status(back, "error", "missing_code"))
+        try:
+            token_set = await self.xero.exchange_code(code, pending.verifier, self.redirect_uri)
+            connections = await self.xero.connections(token_set["access_token"])
+        except XeroCallFailed as exc:
+            log.warning("connect_exchange_failed", company_id=company_id, reason=exc.code)
+            return CallbackOutcome(oauth.with_status(back, "error", exc.code))
+        fact = connection_fact(
+            company_id, "XeroConnectionAuthorized", {"organisations": len(connections)}
+        )
+
+        async def mark(conn: AsyncConnection[Any]) -> None:
+            await profiles.authorized(conn, company_id)
+
+        await self.tokens.put(
+            company_id, "", token_set, status=PENDING_SETUP, facts=(fact,), also=mark
+        )
+        self._wake()
+        log.info("connect_authorized", company_id=company_id, organisations=len(connections))
+        return CallbackOutcome(oauth.with_status(back, "connected"))
+
+    # ---------------------------------------------------------------- Xero reads
+
+    async def _with_token(self, company_id: str, call: Callable[[str, str], Awaitable[T]]) -> T:
+        """Runs ``call(access_token, tenant_id)``; one forced refresh if Xero answers 401."""
+        try:
+            access = await self.tokens.access(company_id, self.xero.refresh, allow_pending=True)
+            try:
+                return await call(access.access_token, access.tenant_id)
+            except XeroUnauthorized:
+                access = await self.tokens.access(
+                    company_id, self.xero.refresh, force=True, allow_pending=True
+                )
+                return await call(access.access_token, access.tenant_id)
+        except NotConnected as exc:
+            raise _NOT_CONNECTED from exc
+        except NeedsReconnect as exc:
+            self._wake()  # the store recorded the fact; let it out now
+            raise _NEEDS_RECONNECT from exc
+        except XeroCallFailed as exc:
+            status = 403 if exc.code == "organisation_not_accessible" else 502
+            raise ApiError(status, exc.code, f"Xero could not answer: {exc.code}") from exc
+
+    async def organisations(self, company_id: str) -> list[dict[str, Any]]:
+        async def read(token: str, _: str) -> list[dict[str, Any]]:
+            views = []
+            for c in await self.xero.connections(token):
+                try:
+                    org = await self.xero.organisation(token, c["tenantId"])
+                except XeroUnauthorized:
+                    raise
+                except XeroCallFailed:
+                    org = {}
+                views.append(organisation_view(c, org))
+            return views
+
+        return await self._with_token(company_id, read)
+
+    async def _granted(self, company_id: str, tenant_id: str) -> None:
+        async def read(token: str, _: str) -> set[str]:
+            return {c["tenantId"] for c in await self.xero.connections(token)}
+
+        if tenant_id not in await self._with_token(company_id, read):
+            raise ApiError(
+                422,
+                "unknown_organisation",
+                "this company's Xero connection does not include that organisation",
+            )
+
+    async def _chart(self, company_id: str, tenant_id: str) -> list[dict[str, Any]]:
+        async def read(token: str, _: str) -> list[dict[str, Any]]:
+            return await self.xero.accounts(token, tenant_id)
+
+        return await self._with_token(company_id, read)
+
+    async def _organisation(self, company_id: str, tenant_id: str) -> dict[str, Any]:
+        async def read(token: str, _: str) -> dict[str, Any]:
+            return await self.xero.organisation(token, tenant_id)
+
+        return await self._with_token(company_id, read)
+
+    async def _chosen_tenant(self, company_id: str, tenant_id: str | None) -> str:
+        row = await self.tokens.row(company_id)
+        if row is None:
+            raise _NOT_CONNECTED
+        if tenant_id and tenant_id != row.tenant_id:
+            await self._granted(company_id, tenant_id)
+            return tenant_id
+        if not row.tenant_id:
+            raise ApiError(409, "no_organisation", "choose the Xero organisation first")
+        return row.tenant_id
+
+    async def accounts(self, company_id: str, tenant_id: str | None) -> list[dict[str, Any]]:
+        tenant = await self._chosen_tenant(company_id, tenant_id)
+        return [account_view(a) for a in await self._chart(company_id, tenant)]
+
+    # ---------------------------------------------------------------- setup
+
+    async def choose_organisation(self, company_id: str, tenant_id: str) -> dict[str, Any]:
+        await self._granted(company_id, tenant_id)
+        org = await self._organisation(company_id, tenant_id)
+        name, currency = org.get("Name"), org.get("BaseCurrency")
+        fact = connection_fact(
+            company_id,
+            "XeroOrganisationChosen",
+            {"tenant_id": tenant_id, "organisation_name": name, "base_currency": currency},
+        )
+
+        async def mark(conn: AsyncConnection[Any]) -> None:
+            await profiles.organisation_chosen(conn, company_id, tenant_id, name, currency)
+
+        # Choosing (again) means setting defaults again: the status goes back to pending.
+        if not await self.tokens.choose(company_id, tenant_id, PENDING_SETUP, fact, also=mark):
+            raise _NOT_CONNECTED
+        self._wake()
+        return await self.connection(company_id)
+
+    async def finish(
+        self,
+        company_id: str,
+        tenant_id: str,
+        default_account_code: str,
+        default_payment_account_code: str,
+        import_categories: bool,
+    ) -> dict[str, Any]:
+        await self._granted(company_id, tenant_id)
+        org = await self._organisation(company_id, tenant_id)
+        chart = await self._chart(company_id, tenant_id)
+        problems = setup_problems(chart, default_account_code, default_payment_account_code)
+        if problems:
+            raise ApiError(
+                422, "invalid_defaults", "; ".join(p["message"] for p in problems), problems
+            )
+        name, currency = org.get("Name"), org.get("BaseCurrency")
+        data = ConnectionData(
+            tenant_id=tenant_id,
+            organisation_name=name,
+            base_currency=currency,
+            default_account_code=default_account_code,
+            default_payment_account_code=default_payment_account_code,
+        )
+        row = await self.tokens.row(company_id)
+        facts = []
+        if row is not None and row.tenant_id != tenant_id:
+            facts.append(
+                connection_fact(
+                    company_id,
+                    "XeroOrganisationChosen",
+                    {"tenant_id": tenant_id, "organisation_name": name, "base_currency": currency},
+                )
+            )
+        facts.append(connection_fact(company_id, "XeroConnectionEstablished", data.model_dump()))
+
+        async def mark(conn: AsyncConnection[Any]) -> None:
+            await profiles.organisation_chosen(conn, company_id, tenant_id, name, currency)
+            await profiles.finished(
+                conn, company_id, default_account_code, default_payment_account_code
+            )
+            if import_categories:
+                await connection_outbox.add(conn, self._categories_row(company_id, chart))
+
+        if not await self.tokens.choose(company_id, tenant_id, CONNECTED, *facts, also=mark):
+            raise _NOT_CONNECTED
+        self._wake()
+        log.info("connect_finished", company_id=company_id, categories=import_categories)
+        return await self.connection(company_id)
+
+    def _categories_row(
+        self, company_id: str, chart: list[dict[str, Any]]
+    ) -> connection_outbox.OutboxRow:
+        body = categories_event(company_id, chart, datetime.now(UTC))
+        return connection_outbox.json_row(
+            str(uuid.uuid4()), company_id, ROGER_CATEGORIES, "categories", body
+        )
+
+    async def import_categories(self, company_id: str) -> int:
+        row = await self.tokens.row(company_id)
+        if row is None or row.status != CONNECTED:
+            if row is not None and row.status == "needs_reconnect":
+                raise _NEEDS_RECONNECT
+            raise ApiError(409, "not_connected", "finish the Xero setup before importing")
+        chart = await self._chart(company_id, row.tenant_id)
+        categories = self._categories_row(company_id, chart)
+        async with self.pool.connection() as conn, conn.transaction():
+            await connection_outbox.add(conn, categories)
+        self._wake()
+        log.info("categories_import_queued", company_id=company_id)
+        return sum(1 for a in chart if a.get("Code"))
+
+    async def connection(self, company_id: str) -> dict[str, Any]:
+        row = await self.tokens.row(company_id)
+        view = connection_view(
+            row.status if row else None, await profiles.get(self.pool, company_id)
+        )
+        view["history"] = await profiles.history(self.pool, company_id)
+        return view
+
+    # ---------------------------------------------------------------- disconnect
+
+    async def disconnect(self, company_id: str) -> dict[str, Any]:
+        row = await self.tokens.row(company_id)
+        if row is None:
+            view = await self.connection(company_id)
+            return {**view, "revoked_at_xero": False}
+        connection_deleted = await self._delete_at_xero(company_id, row.tenant_id)
+        # XeroConnectionLost: the projector already makes later documents wait on it.
+        fact = connection_fact(
+            company_id,
+            "XeroConnectionLost",
+            {"tenant_id": row.tenant_id or None, "reason": "disconnected"},
+        )
+
+        async def mark(conn: AsyncConnection[Any]) -> None:
+            await profiles.disconnected(conn, company_id)
+
+        # Ours go first: should revocation fail, nothing of the grant is left on our side.
+        token_set = await self.tokens.remove(company_id, fact, also=mark)
+        self._wake()
+        revoked = False
+        if token_set and token_set.get("refresh_token"):
+            try:
+                await self.xero.revoke(token_set["refresh_token"])
+                revoked = True
+            except XeroCallFailed as exc:
+                log.warning("revoke_failed", company_id=company_id, reason=exc.code)
+        log.info(
+            "disconnected",
+            company_id=company_id,
+            revoked=revoked,
+            connection_deleted=connection_deleted,
+        )
+        return {**await self.connection(company_id), "revoked_at_xero": revoked}
+
+    async def _delete_at_xero(self, company_id: str, tenant_id: str) -> bool:
+        if not tenant_id:
+            return False
+
+        async def delete(token: str, _: str) -> bool:
+            done = False
+            for c in await self.xero.connections(token):
+                if c["tenantId"] == tenant_id:
+                    done = await self.xero.delete_connection(token, c["id"])
+            return done
+
+        try:
+            return await self._with_token(company_id, delete)
+        except ApiError as exc:
+            # A dead grant has no connection left to delete; revocation still runs.
+            log.info("xero_connection_not_deleted", company_id=company_id, reason=exc.code)
+            return False

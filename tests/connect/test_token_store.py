@@ -1,0 +1,198 @@
+"""Refresh-token rotation across processes: one refresh at a time, crash-safe, key rotation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from services.ingest.connect.xero_api import XeroApi
+from shared.db import open_pool
+from shared.token_store import NeedsReconnect, NotConnected, TokenStore
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = Fernet.generate_key().decode()
+
+
+class Setup:
+    def __init__(self, dsn: str, sandbox: Any) -> None:
+        self.dsn, self.sandbox = dsn, sandbox
+        self.client_id = "rx-store-" + uuid.uuid4().hex[:8]
+        self.client_secret = "secret-" + uuid.uuid4().hex
+        sandbox.register_client(self.client_id, self.client_secret, [])
+        self.tenant = sandbox.create_org("Token Store ApS")
+        self.env = {
+            **os.environ,
+            "RX_XERO_CLIENT_ID": self.client_id,
+            "RX_XERO_CLIENT_SECRET": self.client_secret,
+            "RX_XERO_TOKEN_URL": sandbox.token_url,
+            "RX_TOKEN_KEYS": KEY,
+        }
+
+    def grant(self) -> dict[str, Any]:
+        scopes = ["offline_access", "accounting.settings.read"]
+        return self.sandbox.grant(self.client_id, [self.tenant], scopes)  # type: ignore[no-any-return]
+
+    def xero(self) -> XeroApi:
+        return XeroApi(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_url=self.sandbox.token_url,
+            revoke_url=self.sandbox.revocation_url,
+            identity_url=self.sandbox.base_url,
+            accounting_url=self.sandbox.accounting_url,
+            timeout_s=10,
+        )
+
+    def works(self, access_token: str) -> bool:
+        r = httpx.get(
+            f"{self.sandbox.accounting_url}/Organisation",
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "xero-tenant-id": self.tenant,
+                "Accept": "application/json",
+            },
+            timeout=10,
+        )
+        return r.status_code == 200
+
+    def worker(self, company: str, mode: str, force: bool) -> subprocess.Popen[str]:
+        args = [sys.executable, "-m", "tests.connect.refresh_worker", self.dsn, company, mode]
+        return subprocess.Popen(
+            args + (["force"] if force else []),
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+def setup(fresh_database: str, xero_sandbox: Any) -> Setup:
+    return Setup(fresh_database, xero_sandbox)
+
+
+@pytest.fixture
+async def store(setup: Setup) -> AsyncIterator[TokenStore]:
+    pool = await open_pool(setup.dsn, max_size=4)
+    store = TokenStore(pool, [KEY])
+    await store.setup()
+    yield store
+    await pool.close()
+
+
+def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["due", "forced"])
+async def test_two_processes_refreshing_at_once_leave_one_pair(
+    setup: Setup, store: TokenStore, force: bool
+) -> None:
+    grant = setup.grant()
+    due = {**grant, "expires_at": 1} if not force else grant
+    await store.put("co", setup.tenant, due)
+
+    first = setup.worker("co", "hold", force)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "refreshing"  # it holds the row lock now
+    second = setup.worker("co", "plain", force)
+    a, b = _result(first), _result(second)
+
+    # Exactly one process spent the refresh token; both use the pair it stored.
+    assert [a["refreshed"], b["refreshed"]] == [True, False]
+    assert a["token_sha"] == b["token_sha"]
+    stored = await store.access("co", _never)
+    assert hashlib.sha256(stored.access_token.encode()).hexdigest() == a["token_sha"]
+    assert setup.works(stored.access_token)
+    # The stored refresh token is the live one: it refreshes.
+    xero = setup.xero()
+    try:
+        again = await store.access("co", xero.refresh, force=True)
+    finally:
+        await xero.aclose()
+    assert setup.works(again.access_token)
+
+
+async def _never(_: str) -> dict[str, Any]:
+    raise AssertionError("no refresh expected")
+
+
+async def test_crash_after_xeros_answer_recovers(setup: Setup, store: TokenStore) -> None:
+    grant = setup.grant()
+    await store.put("co", setup.tenant, {**grant, "expires_at": 1})
+
+    crashed = setup.worker("co", "crash", False)
+    crashed.communicate(timeout=60)
+    assert crashed.returncode == 3  # died after Xero rotated the token, before our write
+
+    xero = setup.xero()
+    try:
+        # Our copy still holds the previous refresh token; Xero's grace period honours it.
+        access = await store.access("co", xero.refresh)
+    finally:
+        await xero.aclose()
+    assert access.access_token != grant["access_token"]
+    assert setup.works(access.access_token)
+
+
+async def test_invalid_grant_marks_needs_reconnect_once(setup: Setup, store: TokenStore) -> None:
+    grant = setup.grant()
+    await store.put("co", setup.tenant, {**grant, "expires_at": 1})
+    async with httpx.AsyncClient(timeout=10) as http:
+        revoked = await http.post(
+            setup.sandbox.revocation_url,
+            data={"token": grant["refresh_token"]},
+            auth=(setup.client_id, setup.client_secret),
+        )
+    revoked.raise_for_status()
+    xero = setup.xero()
+    try:
+        with pytest.raises(NeedsReconnect):
+            await store.access("co", xero.refresh)
+    finally:
+        await xero.aclose()
+    assert await store.status("co") == "needs_reconnect"
+    with pytest.raises(NeedsReconnect):
+        await store.access("co", _never)  # no second call to Xero
+    async with store._pool.connection() as conn:
+        cur = await conn.execute("SELECT kind, payload FROM xero_connection_outbox")
+        rows = await cur.fetchall()
+    assert [r[0] for r in rows] == ["XeroConnectionNeedsReconnect"]
+    assert grant["refresh_token"] not in bytes(rows[0][1]).decode()
+
+
+async def test_pending_setup_is_not_usable_by_the_writer(setup: Setup, store: TokenStore) -> None:
+    await store.put("co", "", setup.grant(), status="pending_setup")
+    with pytest.raises(NotConnected):
+        await store.access("co", _never)
+    assert (await store.access("co", _never, allow_pending=True)).tenant_id == ""
+
+
+async def test_older_keys_still_decrypt(setup: Setup, store: TokenStore) -> None:
+    grant = setup.grant()
+    await store.put("co", setup.tenant, grant)  # sealed with KEY
+    newer = Fernet.generate_key().decode()
+    rotated = TokenStore(store._pool, [newer, KEY])
+    assert (await rotated.access("co", _never)).access_token == grant["access_token"]
+    await rotated.put("co", setup.tenant, grant)  # sealed with the newer key now
+    only_new = TokenStore(store._pool, [newer])
+    assert (await only_new.access("co", _never)).access_token == grant["access_token"]
+    async with store._pool.connection() as conn:
+        cur = await conn.execute("SELECT token_ciphertext FROM xero_connections")
+        sealed = bytes((await cur.fetchone())[0])  # type: ignore[index]
+    assert grant["access_token"].encode() not in sealed
+    assert grant["refresh_token"].encode() not in sealed

@@ -31,8 +31,8 @@ class _Command(BaseModel):
     tenant_id: str
     issued_at: datetime
     # The Roger document this command serves, for logs and the read API.
-    document_kind: Literal["vendor", "bill", "receipt", "credit_note", "payment"]
-    document_id: str
+    document_kind: Literal["vendor", "bill", "receipt", "credit_note"]
+    document_id: str  # the Roger id of that document (the vendor's, for contact commands)
 
 
 class EnsureContact(_Command):
@@ -53,18 +53,51 @@ class BillLine(BaseModel):
     tracking: tuple[Tracking, ...] = ()
 
 
-class CreateBill(_Command):
-    """Create an AUTHORISED ACCPAY invoice (looked up first if an attempt may have landed)."""
+class _DocumentBody(_Command):
+    """What Xero is told about a bill or credit note: the same for creating and updating."""
 
-    kind: Literal["CreateBill"] = "CreateBill"
     contact_id: str
-    invoice_number: str
+    number: str
     issue_date: date
-    due_date: date
+    due_date: date | None = None
     currency: str
     line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"]
     lines: tuple[BillLine, ...]
-    url: str  # unique per Roger document: how the writer recognises a bill it made
+    url: str  # unique per Roger document: how the writer recognises one it made
+
+
+class CreateBill(_DocumentBody):
+    """Create an AUTHORISED ACCPAY invoice (looked up first if an attempt may have landed)."""
+
+    kind: Literal["CreateBill"] = "CreateBill"
+
+
+class UpdateBill(_DocumentBody):
+    """Replace the Xero bill's lines, dates, number and amounts with Roger's latest version."""
+
+    kind: Literal["UpdateBill"] = "UpdateBill"
+    invoice_id: str
+
+
+class VoidBill(_Command):
+    kind: Literal["VoidBill"] = "VoidBill"
+    invoice_id: str
+
+
+class CreateCreditNote(_DocumentBody):
+    """Create an AUTHORISED ACCPAYCREDIT credit note."""
+
+    kind: Literal["CreateCreditNote"] = "CreateCreditNote"
+
+
+class AllocateCreditNote(_Command):
+    """Allocate the credit note to its bill, up to what is still due on either."""
+
+    kind: Literal["AllocateCreditNote"] = "AllocateCreditNote"
+    credit_note_id: str
+    invoice_id: str
+    amount: Decimal  # the most Roger wants allocated: the credit note's total
+    allocated_on: date
 
 
 class CreatePayment(_Command):
@@ -73,18 +106,55 @@ class CreatePayment(_Command):
     invoice_id: str
     account_code: str
     paid_on: date
-    amount: Decimal
+    amount: Decimal | None = None  # None: whatever is still due (a receipt is paid in full)
     currency: str
     reference: str  # unique per Roger payment: how the writer recognises a payment it made
 
 
-Command = Annotated[EnsureContact | CreateBill | CreatePayment, Field(discriminator="kind")]
-COMMAND = TypeAdapter(Command)
+class DeletePayment(_Command):
+    kind: Literal["DeletePayment"] = "DeletePayment"
+    payment_id: str
+    xero_payment_id: str
 
 
-def encode(command: EnsureContact | CreateBill | CreatePayment) -> bytes:
+class UpdateContact(_Command):
+    kind: Literal["UpdateContact"] = "UpdateContact"
+    contact_id: str
+    vendor: Vendor
+
+
+class UploadAttachment(_Command):
+    """Fetch Roger's file, check it, and attach it to the Xero document."""
+
+    kind: Literal["UploadAttachment"] = "UploadAttachment"
+    target: Literal["Invoices", "CreditNotes"]
+    xero_document_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+AnyCommand = (
+    EnsureContact
+    | UpdateContact
+    | CreateBill
+    | UpdateBill
+    | VoidBill
+    | CreateCreditNote
+    | AllocateCreditNote
+    | CreatePayment
+    | DeletePayment
+    | UploadAttachment
+)
+Command = Annotated[AnyCommand, Field(discriminator="kind")]
+COMMAND: TypeAdapter[AnyCommand] = TypeAdapter(Command)
+
+
+def encode(command: AnyCommand) -> bytes:
     return command.model_dump_json().encode()
 
 
-def decode(raw: bytes) -> EnsureContact | CreateBill | CreatePayment:
+def decode(raw: bytes) -> AnyCommand:
     return COMMAND.validate_json(raw)

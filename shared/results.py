@@ -10,8 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ResultType = Literal[
     "XeroContactLinked",
+    "XeroContactUpdated",
     "XeroBillCreated",
+    "XeroBillUpdated",
+    "XeroBillVoided",
+    "XeroCreditNoteCreated",
+    "XeroCreditNoteAllocated",
     "XeroPaymentCreated",
+    "XeroPaymentDeleted",
+    "XeroAttachmentUploaded",
     "XeroCommandFailed",  # Xero refused: its own message is in ``message``
     "XeroCommandWaiting",  # cannot run now (no connection, needs reconnect): retried later
 ]
@@ -32,7 +39,8 @@ class XeroResult(BaseModel):
     xero_number: str | None = None
     xero_total: Decimal | None = None
     xero_status: str | None = None
-    message: str | None = None
+    amount: Decimal | None = None  # what Xero applied (payments, allocations)
+    message: str | None = None  # Xero's own words: the refusal, or a warning
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

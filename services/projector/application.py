@@ -133,7 +133,4 @@ class SyncApplication(Application[uuid.UUID]):
 
 
 def _history_key(cmd: Command) -> tuple[str, str]:
-    """Payments' history belongs to their bill; a contact's to its vendor."""
-    if cmd.document_kind == "payment":
-        return "bill", cmd.document_id.partition("/")[0]
     return cmd.document_kind, cmd.document_id

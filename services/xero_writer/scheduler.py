@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from services.xero_writer import executor
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.limits import OrgLimiter
+from services.xero_writer.outcomes import failed, result
 from services.xero_writer.xero_client import (
     Forbidden,
     RateLimited,
@@ -31,7 +32,7 @@ from services.xero_writer.xero_client import (
     Unavailable,
     XeroClient,
 )
-from shared.commands import decode, encode
+from shared.commands import AnyCommand, decode, encode
 from shared.kafka import durable_producer, manual_consumer
 from shared.logging import get_logger
 from shared.results import XeroResult
@@ -54,7 +55,7 @@ UNAVAILABLE_BACKOFF_S = (1, 2, 4, 8, 16, 30)
 class Item:
     tp: TopicPartition
     offset: int
-    command: executor.Command
+    command: AnyCommand
 
 
 @dataclass
@@ -207,14 +208,20 @@ class Writer:
     # ---- executing -------------------------------------------------------------------------
 
     def _next_batch(self, lane: deque[Item]) -> list[Item]:
-        first = lane.popleft()
-        batch = [first]
-        while (
-            lane
-            and len(batch) < self.settings.xero_batch_size
-            and lane[0].command.kind == first.command.kind
-        ):
-            batch.append(lane.popleft())
+        """The oldest command and up to a batch of others of its kind, wherever they queue.
+
+        Commands in flight never depend on each other (the projector sends the next step
+        only after Xero answered the last), so taking them out of order is safe.
+        """
+        kind = lane[0].command.kind
+        # Kinds Xero takes in batches share one call; the others are one call each, so a
+        # short run of them keeps answers flowing.
+        limit = self.settings.xero_batch_size if executor.batchable(kind) else 5
+        batch = [item for item in lane if item.command.kind == kind][:limit]
+        taken = {id(item) for item in batch}
+        rest = [item for item in lane if id(item) not in taken]
+        lane.clear()
+        lane.extend(rest)
         return batch
 
     async def _run_lane(self, company_id: str) -> None:
@@ -240,9 +247,7 @@ class Writer:
             if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
                 self._capacity.set()
 
-    async def _carry_out(
-        self, company_id: str, commands: list[executor.Command]
-    ) -> list[XeroResult]:
+    async def _carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
         log_ctx = {
             "company_id": company_id,
             "commands": [c.command_id for c in commands],
@@ -268,9 +273,7 @@ class Writer:
             log.error("tenant_mismatch", **log_ctx)
             mine = [c for c in commands if c.tenant_id == access.tenant_id]
             refused = [
-                executor.failed(
-                    c, "the command names an organisation this company is not connected to"
-                )
+                failed(c, "the command names an organisation this company is not connected to")
                 for c in foreign
             ]
             return refused + (await self._carry_out(company_id, mine) if mine else [])
@@ -335,10 +338,10 @@ class Writer:
                 return singles
         return await self._park(commands, "Xero kept answering 429")
 
-    def _waiting(self, cmd: executor.Command, reason: str) -> XeroResult:
-        return executor.result(cmd, "XeroCommandWaiting", message=reason)
+    def _waiting(self, cmd: AnyCommand, reason: str) -> XeroResult:
+        return result(cmd, "XeroCommandWaiting", message=reason)
 
-    async def _park(self, commands: list[executor.Command], reason: str) -> list[XeroResult]:
+    async def _park(self, commands: list[AnyCommand], reason: str) -> list[XeroResult]:
         for c in commands:
             await self._dead_letter(encode(c), c.company_id.encode(), reason)
         return [

@@ -125,17 +125,20 @@ class XeroClient:
         access_token: str,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        content: bytes | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
+        """One Accounting API call: ``body`` as JSON, or ``content`` as raw bytes (files)."""
         headers = {
             "Authorization": f"Bearer {access_token}",
             "xero-tenant-id": tenant_id,
             "Accept": "application/json",
         }
-        content = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body, default=_json_default).encode()
+        elif content is not None:
+            headers["Content-Type"] = "application/octet-stream"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         try:

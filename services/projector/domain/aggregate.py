@@ -40,7 +40,7 @@ class CompanySync(Aggregate):
 
     def _decide(self, effects: rules.Effects, decided_at: datetime) -> None:
         self.last_effects = effects
-        self.last_commands = rules.decide(self.state, effects.touched, decided_at, self.app_url)
+        self.last_commands = rules.decide(self.state, effects, decided_at, self.app_url)
 
     @event("FactRecorded")
     def record_fact(self, fact: dict[str, Any], decided_at: datetime) -> None:

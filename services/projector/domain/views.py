@@ -4,30 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.projector.domain.state import Bill, CompanyState
+from services.projector.domain.state import CompanyState, DocKey, Document
 
 
-def bill_view(company_id: str, bill: Bill) -> dict[str, Any]:
+def document_view(company_id: str, doc: Document) -> dict[str, Any]:
+    warnings = list(doc.warnings)
+    if doc.allocation and doc.allocation.state in ("waiting", "pending"):
+        warnings.append(
+            f"allocation to bill {doc.allocation.bill_id}: {doc.allocation.reason or 'pending'}"
+        )
     return {
         "company_id": company_id,
-        "kind": "bill",
-        "roger_id": bill.bill_id,
-        "state": bill.state,
-        "reason": bill.reason,
-        "xero_id": bill.xero_id,
-        "xero_number": bill.xero_number,
-        "warnings": list(bill.warnings),
+        "kind": doc.kind,
+        "roger_id": doc.roger_id,
+        "state": doc.state,
+        "reason": doc.reason,
+        "xero_id": doc.xero_id,
+        "xero_number": doc.xero_number,
+        "warnings": warnings,
         "payments": [
             {"payment_id": p.payment_id, "state": p.state, "reason": p.reason, "xero_id": p.xero_id}
-            for p in sorted(bill.payments.values(), key=lambda p: p.payment_id)
+            for p in sorted(doc.payments.values(), key=lambda p: p.payment_id)
             if p.data is not None or p.reversed
         ],
     }
 
 
-def views_for(state: CompanyState, touched: set[tuple[str, str]]) -> list[dict[str, Any]]:
+def views_for(state: CompanyState, touched: set[DocKey]) -> list[dict[str, Any]]:
     return [
-        bill_view(state.company_id, state.bills[doc_id])
-        for kind, doc_id in sorted(touched)
-        if kind == "bill" and doc_id in state.bills
+        document_view(state.company_id, state.docs[key])
+        for key in sorted(touched)
+        if key in state.docs
     ]

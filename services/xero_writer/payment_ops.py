@@ -1,0 +1,168 @@
+"""Payments on bills and credit-note allocations, each recognisable after a lost answer.
+
+A payment carries a ``Reference`` unique per Roger payment; an allocation is
+unique per (credit note, bill). Both are looked up before an attempted command
+is sent again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from services.xero_writer.outcomes import Call, batch_key, failed, money, result
+from services.xero_writer.xero_client import validation_messages
+from shared.commands import AllocateCreditNote, CreatePayment, DeletePayment
+from shared.results import XeroResult
+
+
+async def _invoices(call: Call, ids: set[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    answer = await call("GET", "/Invoices", params={"IDs": ",".join(sorted(ids)), "page": "1"})
+    return {inv["InvoiceID"]: inv for inv in answer.get("Invoices") or []}
+
+
+def _payment_body(cmd: CreatePayment, amount: Decimal) -> dict[str, Any]:
+    return {
+        "Invoice": {"InvoiceID": cmd.invoice_id},
+        "Account": {"Code": cmd.account_code},
+        "Date": cmd.paid_on.isoformat(),
+        "Amount": amount,
+        "Reference": cmd.reference,
+    }
+
+
+async def create_payments(
+    call: Call, commands: list[CreatePayment], earlier: set[str]
+) -> list[XeroResult]:
+    results: list[XeroResult] = []
+    todo = commands
+    retried = earlier & {c.command_id for c in commands}
+    # "Pay in full" (receipts) needs the amount due; a retry needs the payments already made.
+    need = {c.invoice_id for c in commands if c.amount is None or c.command_id in retried}
+    invoices = await _invoices(call, need)
+    if retried:
+        made = {
+            p["Reference"]: p
+            for inv in invoices.values()
+            for p in inv.get("Payments") or []
+            if p.get("Reference") and p.get("Status", "AUTHORISED") != "DELETED"
+        }
+        results += [
+            result(
+                c,
+                "XeroPaymentCreated",
+                xero_id=made[c.reference]["PaymentID"],
+                amount=money(made[c.reference].get("Amount")),
+            )
+            for c in commands
+            if c.reference in made
+        ]
+        todo = [c for c in commands if c.reference not in made]
+    payable: list[tuple[CreatePayment, Decimal]] = []
+    for cmd in todo:
+        amount = cmd.amount
+        if amount is None:
+            amount = money(invoices.get(cmd.invoice_id, {}).get("AmountDue")) or Decimal("0")
+        payable.append((cmd, amount))
+    if not payable:
+        return results
+    answer = await call(
+        "PUT",
+        "/Payments",
+        params={"summarizeErrors": "false"},
+        body={"Payments": [_payment_body(c, a) for c, a in payable]},
+        idempotency_key=batch_key([c for c, _ in payable], "payments"),
+    )
+    for (cmd, _), element in zip(payable, answer.get("Payments") or [], strict=False):
+        messages = validation_messages(element)
+        if (
+            messages
+            or element.get("StatusAttributeString") == "ERROR"
+            or not element.get("PaymentID")
+        ):
+            results.append(failed(cmd, "; ".join(messages) or "Xero refused the payment"))
+        else:
+            results.append(
+                result(
+                    cmd,
+                    "XeroPaymentCreated",
+                    xero_id=element["PaymentID"],
+                    amount=money(element.get("Amount")),
+                    xero_status=element.get("Status"),
+                )
+            )
+    return results
+
+
+async def delete_payment(call: Call, cmd: DeletePayment, earlier: bool) -> XeroResult:
+    if earlier:
+        answer = await call("GET", f"/Payments/{cmd.xero_payment_id}")
+        [payment] = answer.get("Payments") or [{}]
+        if payment.get("Status") == "DELETED":
+            return result(cmd, "XeroPaymentDeleted", xero_id=cmd.xero_payment_id)
+    answer = await call(
+        "POST",
+        f"/Payments/{cmd.xero_payment_id}",
+        body={"Status": "DELETED"},
+        idempotency_key=f"rx-{cmd.command_id}",
+    )
+    [element] = answer.get("Payments") or [{}]
+    messages = validation_messages(element)
+    if messages:
+        return failed(cmd, "; ".join(messages))
+    return result(cmd, "XeroPaymentDeleted", xero_id=cmd.xero_payment_id)
+
+
+async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: bool) -> XeroResult:
+    answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}")
+    [credit_note] = answer.get("CreditNotes") or [{}]
+    for allocation in credit_note.get("Allocations") or []:
+        if (allocation.get("Invoice") or {}).get("InvoiceID") == cmd.invoice_id:
+            return result(
+                cmd,
+                "XeroCreditNoteAllocated",
+                xero_id=cmd.credit_note_id,
+                amount=money(allocation.get("Amount")),
+            )
+    invoices = await _invoices(call, {cmd.invoice_id})
+    due = money(invoices.get(cmd.invoice_id, {}).get("AmountDue")) or Decimal("0")
+    remaining = money(credit_note.get("RemainingCredit"))
+    remaining = cmd.amount if remaining is None else remaining
+    amount = min(cmd.amount, remaining, due)
+    if amount <= 0:
+        return result(
+            cmd,
+            "XeroCreditNoteAllocated",
+            xero_id=cmd.credit_note_id,
+            amount=Decimal("0"),
+            message=f"nothing is due on the bill: the credit of {remaining} stays open in Xero",
+        )
+    answer = await call(
+        "PUT",
+        f"/CreditNotes/{cmd.credit_note_id}/Allocations",
+        body={
+            "Allocations": [
+                {
+                    "Invoice": {"InvoiceID": cmd.invoice_id},
+                    "Amount": amount,
+                    "Date": cmd.allocated_on.isoformat(),
+                }
+            ]
+        },
+        idempotency_key=f"rx-{cmd.command_id}",
+    )
+    [element] = answer.get("Allocations") or [{}]
+    messages = validation_messages(element)
+    if messages:
+        return failed(cmd, "; ".join(messages))
+    warning = None
+    if amount < cmd.amount:
+        warning = (
+            f"allocated {amount} of {cmd.amount}: the bill had only {due} due; "
+            f"{remaining - amount} stays an open credit in Xero"
+        )
+    return result(
+        cmd, "XeroCreditNoteAllocated", xero_id=cmd.credit_note_id, amount=amount, message=warning
+    )

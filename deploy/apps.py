@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from deploy.stack import DEFAULT_KAFKA_PORT, DEFAULT_PG_PORT, DEFAULT_RUN_DIR, pid_alive, terminate
+from services.ingest.connect.oauth import SCOPES  # what the connect flow asks for
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("sandbox", "ingest", "projector", "writer")
@@ -34,7 +35,6 @@ DEV_SECRETS = {
     "RX_XERO_CLIENT_SECRET": "roger-dev-secret",
     "RX_TOKEN_KEYS": "ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=",
 }
-SCOPES = ["offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"]
 
 
 def dev_env(kafka_bootstrap: str, database_url: str, sandbox_url: str) -> dict[str, str]:

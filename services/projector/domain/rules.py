@@ -382,7 +382,7 @@ def _check_total(doc: Document, xero_total: Decimal | None) -> None:
         return
     expected = Decimal(doc.data["total"])
     if abs(expected - xero_total) > Decimal("0.01"):
-        doc.warn(f"Xero's total {xero_total} differs from Roger's total {expected}")
+        doc.warn(f"Xero's total {xero_total:.2f} differs from Roger's total {expected:.2f}")
 
 
 # ---- decisions ------------------------------------------------------------------------------

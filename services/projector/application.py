@@ -111,7 +111,10 @@ class SyncApplication(Application[uuid.UUID]):
             documents=views_for(company.state, effects.touched),
             history=history,
             outbox=[(c.command_id, company_id, encode(c)) for c in commands],
-            answered=[answer.command_id] if answer else [],
+            # A "waiting" answer is not final: the outbox keeps the command to send again.
+            answered=[answer.command_id] if answer and answer.type != "XeroCommandWaiting" else [],
+            # After a (re)connect, whatever waited for it goes out again at once.
+            resend_for=[company_id] if fact and fact.type == "XeroConnectionEstablished" else [],
         )
         try:
             self._record(event)

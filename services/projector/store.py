@@ -90,6 +90,12 @@ class ReadModelRecorder(PostgresProcessRecorder):
                 "ON CONFLICT (command_id) DO NOTHING",
                 (command_id, company_id, payload),
             )
+        for company_id in kwargs.get("resend_for", ()):
+            curs.execute(
+                "UPDATE projector_outbox SET published_at = NULL "
+                "WHERE company_id = %s AND answered_at IS NULL",
+                (company_id,),
+            )
         for command_id in kwargs.get("answered", ()):
             curs.execute(
                 "UPDATE projector_outbox SET answered_at = now() WHERE command_id = %s",

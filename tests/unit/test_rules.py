@@ -132,7 +132,10 @@ def test_a_bill_waits_for_the_connection_then_the_contact_then_is_created() -> N
         step(state, answer(create, "XeroBillCreated", xero_id="inv-1", xero_total=Decimal("21.00")))
         == []
     )
-    assert state.docs[("bill", "b1")].state == "synced" and state.docs[("bill", "b1")].xero_id == "inv-1"
+    assert (
+        state.docs[("bill", "b1")].state == "synced"
+        and state.docs[("bill", "b1")].xero_id == "inv-1"
+    )
     assert state.docs[("bill", "b1")].warnings == []
 
 
@@ -200,7 +203,10 @@ def test_xero_refusal_is_shown_with_xeros_message_and_retry_sends_a_new_command(
     [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
     message = "Account code '999' is not a valid code for this document."
     step(state, answer(create, "XeroCommandFailed", message=message))
-    assert state.docs[("bill", "b1")].state == "failed" and state.docs[("bill", "b1")].reason == message
+    assert (
+        state.docs[("bill", "b1")].state == "failed"
+        and state.docs[("bill", "b1")].reason == message
+    )
     [again] = step(state, fact("DocumentRetryRequested", {"kind": "bill", "roger_id": "b1"}))
     assert isinstance(again, CreateBill) and again.command_id != create.command_id
 
@@ -222,3 +228,17 @@ def test_exclusive_total_differing_from_xero_is_a_warning() -> None:
     step(state, answer(create, "XeroBillCreated", xero_id="inv", xero_total=Decimal("26.25")))
     assert state.docs[("bill", "b1")].state == "synced"
     assert state.docs[("bill", "b1")].warnings and "26.25" in state.docs[("bill", "b1")].warnings[0]
+
+
+def test_a_command_that_must_wait_stays_outstanding_until_it_can_run() -> None:
+    state = CompanyState("acme")
+    connected_bill(state)
+    [pay] = step(state, paid())
+    reason = "needs_reconnect: Xero refused the refresh token"
+    assert step(state, answer(pay, "XeroCommandWaiting", message=reason)) == []
+    payment = state.docs[("bill", "b1")].payments["p1"]
+    assert (payment.state, payment.reason) == ("waiting", reason)
+    # Reconnecting decides nothing new: the same command is sent again by the outbox.
+    assert step(state, fact("XeroConnectionEstablished", dict(CONNECTED.data), day=25)) == []
+    step(state, answer(pay, "XeroPaymentCreated", xero_id="pay-1"))
+    assert (payment.state, payment.xero_id) == ("synced", "pay-1")

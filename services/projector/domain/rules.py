@@ -210,6 +210,9 @@ def retry(doc: Document) -> None:
             payment.state, payment.reason, payment.attempt = "pending", None, payment.attempt + 1
     if doc.allocation and doc.allocation.state == "failed":
         doc.allocation.state, doc.allocation.attempt = "pending", doc.allocation.attempt + 1
+    for attachment in doc.attachments.values():
+        if attachment.state == "failed":
+            attachment.state, attachment.attempt = "pending", attachment.attempt + 1
 
 
 # ---- Xero's answers -------------------------------------------------------------------------
@@ -219,8 +222,14 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
     effects = Effects()
     if result.command_id in state.answered:
         return effects
-    state.answered.add(result.command_id)
-    target = state.outstanding.pop(result.command_id, None)
+    if result.type == "XeroCommandWaiting":
+        # Not a final answer: the command stays outstanding, and the projector's outbox sends
+        # it again (at once after a reconnect, else after a while), so the document resumes
+        # under the same command id, and a dead letter replayed by an SRE is still heard.
+        target = state.outstanding.get(result.command_id)
+    else:
+        state.answered.add(result.command_id)
+        target = state.outstanding.pop(result.command_id, None)
     entry: dict[str, Any] = {
         "at": result.recorded_at.isoformat(),
         "source": "xero",
@@ -233,6 +242,9 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
         entry["note"] = "answer to a command this state did not send"
         effects.history.append(((result.document_kind, result.document_id), entry))
         return effects
+    if result.type == "XeroCommandWaiting":
+        _waiting(state, target, result.message or "waiting", effects, entry)
+        return effects
     if target.vendor_id is not None:
         _vendor_answer(state, state.vendors[target.vendor_id], target, result, effects, entry)
         return effects
@@ -242,6 +254,26 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
     handler = _ANSWERS[target.command_kind]
     handler(state, doc, target, result, effects)
     return effects
+
+
+def _waiting(
+    state: CompanyState, target: Outstanding, reason: str, effects: Effects, entry: dict[str, Any]
+) -> None:
+    """Shows why a command cannot run now; it stays outstanding, so nothing is re-decided."""
+    if target.vendor_id is not None:
+        docs = [d for d in _docs_of_vendor(state, target.vendor_id) if d.xero_id is None]
+    else:
+        assert target.doc is not None
+        docs = [state.docs[target.doc]]
+    for doc in docs:
+        effects.note(doc.key, entry)
+        if target.command_kind in ("CreatePayment", "DeletePayment") and target.sub_id:
+            payment = doc.payments[target.sub_id]
+            payment.state, payment.reason = "waiting", reason
+        elif target.command_kind == "AllocateCreditNote" and doc.allocation:
+            doc.allocation.state, doc.allocation.reason = "waiting", reason
+        elif target.command_kind != "UploadAttachment" and doc.state != "failed":
+            doc.state, doc.reason = "waiting", reason
 
 
 def _vendor_answer(
@@ -274,9 +306,6 @@ def _vendor_answer(
 def _refused(doc: Document, result: XeroResult) -> bool:
     if result.type == "XeroCommandFailed":
         doc.state, doc.reason = "failed", result.message
-        return True
-    if result.type == "XeroCommandWaiting":
-        doc.state, doc.reason = "waiting", result.message
         return True
     return False
 
@@ -328,8 +357,6 @@ def _payment_answer(
         payment.state = "deleted"
     elif result.type == "XeroCommandFailed":
         payment.state, payment.reason = "failed", result.message
-    elif result.type == "XeroCommandWaiting":
-        payment.state, payment.reason = "waiting", result.message
 
 
 def _allocation_answer(
@@ -345,8 +372,6 @@ def _allocation_answer(
     elif result.type == "XeroCommandFailed":
         allocation.state, allocation.reason = "failed", result.message
         doc.warn(f"not allocated to bill {allocation.bill_id}: {result.message}")
-    else:
-        allocation.state, allocation.reason = "waiting", result.message
 
 
 def _attachment_answer(
@@ -633,7 +658,14 @@ def _decide_attachments(d: _Decider, doc: Document) -> None:
         file = files.get(name)
         if attachment.state != "pending" or attachment.outstanding or file is None:
             continue
-        parts = ("attachment", doc.kind, doc.roger_id, name, attachment.sha256)
+        parts = (
+            "attachment",
+            doc.kind,
+            doc.roger_id,
+            name,
+            attachment.sha256,
+            str(attachment.attempt),
+        )
         cmd = UploadAttachment(
             **d.base(doc.kind, doc.roger_id, *parts),
             target="CreditNotes" if doc.kind == "credit_note" else "Invoices",

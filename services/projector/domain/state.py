@@ -68,6 +68,7 @@ class AttachmentSync:
     state: DocState = "pending"
     reason: str | None = None
     xero_id: str | None = None
+    attempt: int = 0
     outstanding: str | None = None
 
 

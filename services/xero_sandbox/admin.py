@@ -95,8 +95,12 @@ async def list_organisations(request: Request) -> Response:
     sandbox = _sandbox(request)
     return _json(
         [
-            {"tenant_id": o.tenant_id, "name": o.name, "base_currency": o.base_currency,
-             "currencies": o.currencies}
+            {
+                "tenant_id": o.tenant_id,
+                "name": o.name,
+                "base_currency": o.base_currency,
+                "currencies": o.currencies,
+            }
             for o in sandbox.state.organisations.values()
         ]
     )
@@ -149,7 +153,8 @@ async def put_settings(request: Request) -> Response:
             raise SettingsError("settings must be a JSON object")
         advance = patch.get("advance_clock_seconds")
         if advance is not None and (
-            isinstance(advance, bool) or not isinstance(advance, int | float)
+            isinstance(advance, bool)
+            or not isinstance(advance, int | float)
             and not hasattr(advance, "is_finite")
         ):
             raise SettingsError("advance_clock_seconds must be a number")

@@ -79,8 +79,13 @@ class _Drop(Response):
         if abort is not None and abort():
             return
         # Fallback when the transport is out of reach: promise a body, then fail mid-way.
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"1000")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1000")],
+            }
+        )
         raise ConnectionAbortedError("sandbox dropped the connection")
 
 
@@ -177,8 +182,11 @@ async def _admitted(
     entry = None
     if key is not None and method in ("POST", "PUT", "PATCH"):
         if len(key) > MAX_KEY_LENGTH:
-            body_400 = {"ErrorNumber": 10, "Type": "ValidationException",
-                        "Message": too_long_message(key)}
+            body_400 = {
+                "ErrorNumber": 10,
+                "Type": "ValidationException",
+                "Message": too_long_message(key),
+            }
             return StoredResponse(400, dumps(body_400).encode(), JSON, {}), False
         fp = fingerprint(method, request.url.path, request.url.query, tenant_id, body)
         while True:
@@ -189,8 +197,11 @@ async def _admitted(
                 )
                 break
             if existing.fingerprint != fp:
-                body_400 = {"ErrorNumber": 10, "Type": "ValidationException",
-                            "Message": mismatch_message(key)}
+                body_400 = {
+                    "ErrorNumber": 10,
+                    "Type": "ValidationException",
+                    "Message": mismatch_message(key),
+                }
                 return StoredResponse(400, dumps(body_400).encode(), JSON, {}), False
             await existing.done.wait()
             if existing.response is not None:
@@ -279,4 +290,3 @@ def create_app(state: Path | None = None, sandbox: Sandbox | None = None) -> Any
     app = Starlette(routes=routes)
     app.state.sandbox = runtime
     return _AbortAware(app)
-

@@ -235,13 +235,9 @@ def _scope_rule(collections: list[str], write: set[str]) -> None:
 
 _scope_rule(["invoices", "creditnotes"], {"accounting.transactions", "accounting.invoices"})
 _scope_rule(["payments"], {"accounting.transactions", "accounting.payments"})
-_scope_rule(
-    ["banktransactions"], {"accounting.transactions", "accounting.banktransactions"}
-)
+_scope_rule(["banktransactions"], {"accounting.transactions", "accounting.banktransactions"})
 _scope_rule(["contacts"], {"accounting.contacts"})
-_scope_rule(
-    ["accounts", "taxrates", "currencies", "organisation"], {"accounting.settings"}
-)
+_scope_rule(["accounts", "taxrates", "currencies", "organisation"], {"accounting.settings"})
 _scope_rule(["attachments"], {"accounting.attachments"})
 
 
@@ -446,7 +442,8 @@ async def connections_endpoint(request: Request) -> Response:
     rows = [
         _connection_json(sandbox, c)
         for c in sandbox.state.connections.values()
-        if c.client_id == grant.client_id and c.user_id == grant.user_id
+        if c.client_id == grant.client_id
+        and c.user_id == grant.user_id
         and (not event or c.auth_event_id == event)
     ]
     return JSONResponse(rows)
@@ -460,8 +457,10 @@ async def connection_delete_endpoint(request: Request) -> Response:
         return _identity_error(exc)
     connection = sandbox.state.connections.get(request.path_params["id"].lower())
     grant = caller.grant
-    if connection is None or connection.client_id != grant.client_id or (
-        connection.user_id != grant.user_id
+    if (
+        connection is None
+        or connection.client_id != grant.client_id
+        or (connection.user_id != grant.user_id)
     ):
         return Response(status_code=404)
     del sandbox.state.connections[connection.id]
@@ -515,11 +514,14 @@ async def authorize_page(request: Request) -> Response:
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in params.items()
     )
-    orgs = "\n".join(
-        f'<label><input type="checkbox" name="tenant_id" value="{org.tenant_id}" checked> '
-        f"{html.escape(org.name)} ({org.base_currency})</label><br>"
-        for org in sandbox.state.organisations.values()
-    ) or "<p>No organisations yet: create one with POST /_sandbox/organisations.</p>"
+    orgs = (
+        "\n".join(
+            f'<label><input type="checkbox" name="tenant_id" value="{org.tenant_id}" checked> '
+            f"{html.escape(org.name)} ({org.base_currency})</label><br>"
+            for org in sandbox.state.organisations.values()
+        )
+        or "<p>No organisations yet: create one with POST /_sandbox/organisations.</p>"
+    )
     page = _PAGE.format(
         client=html.escape(sandbox.state.clients[client_id].name),
         scopes=html.escape(params.get("scope", "")),

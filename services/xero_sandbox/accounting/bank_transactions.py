@@ -30,9 +30,24 @@ NO_CONTACT = (
     "Name, ContactID, ContactNumber"
 )
 FIELDS = {
-    "Type", "Contact", "LineItems", "BankAccount", "IsReconciled", "Date", "Reference",
-    "CurrencyCode", "CurrencyRate", "Url", "Status", "LineAmountTypes", "SubTotal", "TotalTax",
-    "Total", "BankTransactionID", "UpdatedDateUTC", "HasAttachments",
+    "Type",
+    "Contact",
+    "LineItems",
+    "BankAccount",
+    "IsReconciled",
+    "Date",
+    "Reference",
+    "CurrencyCode",
+    "CurrencyRate",
+    "Url",
+    "Status",
+    "LineAmountTypes",
+    "SubTotal",
+    "TotalTax",
+    "Total",
+    "BankTransactionID",
+    "UpdatedDateUTC",
+    "HasAttachments",
 }
 
 
@@ -42,8 +57,10 @@ def _bank_account(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         raise ElementInvalid(["A valid BankAccount must be specified."])
     account_id = uuid_field(given, "AccountID")
     code = text(given, "Code")
-    account = ctx.org.accounts.get(account_id) if account_id else (
-        ctx.org.account_by_code(code) if code else None
+    account = (
+        ctx.org.accounts.get(account_id)
+        if account_id
+        else (ctx.org.account_by_code(code) if code else None)
     )
     if account is None or account["Status"] != "ACTIVE" or account["Type"] != "BANK":
         raise ElementInvalid(["A valid BankAccount must be specified."])
@@ -58,8 +75,11 @@ def render(ctx: Ctx, transaction: dict[str, Any]) -> dict[str, Any]:
         "BankTransactionID": transaction["BankTransactionID"],
         "Type": transaction["Type"],
         "Contact": contacts.summary(contact) if contact else {},
-        "BankAccount": {"AccountID": account["AccountID"], "Code": account.get("Code", ""),
-                        "Name": account["Name"]},
+        "BankAccount": {
+            "AccountID": account["AccountID"],
+            "Code": account.get("Code", ""),
+            "Name": account["Name"],
+        },
         "IsReconciled": transaction["IsReconciled"],
         "DateString": date_string(transaction["Date"]),
         "Date": transaction["Date"],
@@ -99,8 +119,9 @@ def create_transaction(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     lines = build_lines(ctx, element, amount_types, needs_accounts=True, allow_discount=False)
     if lines.total < 0:
         raise ElementInvalid(["The Total for this document must be greater than or equal to zero."])
-    contact = resolve_contact(ctx, element, NO_CONTACT,
-                              "supplier" if kind == "SPEND" else "customer")
+    contact = resolve_contact(
+        ctx, element, NO_CONTACT, "supplier" if kind == "SPEND" else "customer"
+    )
     transaction: dict[str, Any] = {
         "BankTransactionID": str(uuid.uuid4()),
         "Type": kind,
@@ -129,8 +150,12 @@ def update_transaction(
     ctx: Ctx, transaction: dict[str, Any], element: dict[str, Any]
 ) -> dict[str, Any]:
     if transaction["Status"] != "AUTHORISED":
-        raise ElementInvalid(["This Bank Transaction cannot be edited as it has been "
-                              f"{transaction['Status'].lower()}."])
+        raise ElementInvalid(
+            [
+                "This Bank Transaction cannot be edited as it has been "
+                f"{transaction['Status'].lower()}."
+            ]
+        )
     wanted = (text(element, "Status") or "AUTHORISED").upper()
     if wanted not in ("AUTHORISED", "DELETED", "VOIDED"):
         raise ElementInvalid([f"'{wanted}' is not a valid status for a bank transaction."])
@@ -141,14 +166,22 @@ def update_transaction(
     else:
         if "LineItems" in element or "LineAmountTypes" in element:
             amount_types = line_amount_types(element, transaction["LineAmountTypes"])
-            source = element if "LineItems" in element else {
-                "LineItems": transaction["LineItems"]
-            }
-            lines = build_lines(ctx, source, amount_types, needs_accounts=True,
-                                allow_discount=False, previous=transaction["LineItems"])
-            transaction.update(LineAmountTypes=amount_types, LineItems=lines.items,
-                               SubTotal=lines.sub_total, TotalTax=lines.total_tax,
-                               Total=lines.total)
+            source = element if "LineItems" in element else {"LineItems": transaction["LineItems"]}
+            lines = build_lines(
+                ctx,
+                source,
+                amount_types,
+                needs_accounts=True,
+                allow_discount=False,
+                previous=transaction["LineItems"],
+            )
+            transaction.update(
+                LineAmountTypes=amount_types,
+                LineItems=lines.items,
+                SubTotal=lines.sub_total,
+                TotalTax=lines.total_tax,
+                Total=lines.total,
+            )
         for key in ("Reference", "Url"):
             if key in element:
                 transaction[key] = text(element, key) or ""
@@ -186,8 +219,9 @@ def write_transactions(ctx: Ctx) -> dict[str, Any]:
             return render(ctx, update_transaction(ctx, existing, element))
         return render(ctx, create_transaction(ctx, element))
 
-    return run_batch(ctx, "BankTransactions", elements, process, "BankTransactionID",
-                     "HasValidationErrors")
+    return run_batch(
+        ctx, "BankTransactions", elements, process, "BankTransactionID", "HasValidationErrors"
+    )
 
 
 def get_transactions(ctx: Ctx) -> dict[str, Any]:
@@ -195,16 +229,21 @@ def get_transactions(ctx: Ctx) -> dict[str, Any]:
     views = []
     for transaction in items:
         view = dict(transaction)
-        view["BankAccount"] = {"AccountID": transaction["BankAccountID"],
-                               "Code": ctx.org.accounts[transaction["BankAccountID"]].get("Code")}
+        view["BankAccount"] = {
+            "AccountID": transaction["BankAccountID"],
+            "Code": ctx.org.accounts[transaction["BankAccountID"]].get("Code"),
+        }
         view["Contact"] = {"ContactID": transaction["ContactID"]}
         views.append(view)
     views = filtered(ctx, views, FIELDS, "BankTransaction", default_order="UpdatedDateUTC")
     page, pagination = page_of(ctx, views)
     extra = {"pagination": pagination} if pagination else {}
-    return ok(ctx, "BankTransactions",
-              [render(ctx, ctx.org.bank_transactions[v["BankTransactionID"]]) for v in page],
-              **extra)
+    return ok(
+        ctx,
+        "BankTransactions",
+        [render(ctx, ctx.org.bank_transactions[v["BankTransactionID"]]) for v in page],
+        **extra,
+    )
 
 
 def get_transaction(ctx: Ctx) -> dict[str, Any]:

@@ -27,18 +27,48 @@ from .filtering import filtered
 # Fields a client may write; everything else in a request (HasAttachments, IsSupplier, …)
 # is read-only and ignored, as Xero ignores what the SDK injects.
 WRITABLE = (
-    "ContactNumber", "AccountNumber", "ContactStatus", "Name", "FirstName", "LastName",
-    "CompanyNumber", "EmailAddress", "ContactPersons", "BankAccountDetails", "TaxNumber",
-    "TaxNumberType", "AccountsReceivableTaxType", "AccountsPayableTaxType", "Addresses",
-    "Phones", "SalesDefaultLineAmountType", "PurchasesDefaultLineAmountType", "DefaultCurrency",
-    "XeroNetworkKey", "SalesDefaultAccountCode", "PurchasesDefaultAccountCode",
-    "SalesTrackingCategories", "PurchasesTrackingCategories", "TrackingCategoryName",
-    "TrackingCategoryOption", "PaymentTerms", "BatchPayments",
+    "ContactNumber",
+    "AccountNumber",
+    "ContactStatus",
+    "Name",
+    "FirstName",
+    "LastName",
+    "CompanyNumber",
+    "EmailAddress",
+    "ContactPersons",
+    "BankAccountDetails",
+    "TaxNumber",
+    "TaxNumberType",
+    "AccountsReceivableTaxType",
+    "AccountsPayableTaxType",
+    "Addresses",
+    "Phones",
+    "SalesDefaultLineAmountType",
+    "PurchasesDefaultLineAmountType",
+    "DefaultCurrency",
+    "XeroNetworkKey",
+    "SalesDefaultAccountCode",
+    "PurchasesDefaultAccountCode",
+    "SalesTrackingCategories",
+    "PurchasesTrackingCategories",
+    "TrackingCategoryName",
+    "TrackingCategoryOption",
+    "PaymentTerms",
+    "BatchPayments",
 )
 REFERENCE_ONLY = {"ContactID", "Name", "ContactNumber"}
 FIELDS = set(WRITABLE) | {
-    "ContactID", "IsSupplier", "IsCustomer", "UpdatedDateUTC", "ContactGroups", "Website",
-    "HasAttachments", "HasValidationErrors", "Balances", "Discount", "MergedToContactID",
+    "ContactID",
+    "IsSupplier",
+    "IsCustomer",
+    "UpdatedDateUTC",
+    "ContactGroups",
+    "Website",
+    "HasAttachments",
+    "HasValidationErrors",
+    "Balances",
+    "Discount",
+    "MergedToContactID",
 }
 _ADDRESS_TYPES = ("POBOX", "STREET")
 _PHONE_TYPES = ("DEFAULT", "DDI", "FAX", "MOBILE")
@@ -261,8 +291,14 @@ def get_contacts(ctx: Ctx) -> dict[str, Any]:
         items = [c for c in items if c["ContactStatus"] != "ARCHIVED"]
     term = (ctx.q("searchTerm") or "").strip().lower()
     if term:
-        searched = ("Name", "FirstName", "LastName", "ContactNumber", "CompanyNumber",
-                    "EmailAddress")
+        searched = (
+            "Name",
+            "FirstName",
+            "LastName",
+            "ContactNumber",
+            "CompanyNumber",
+            "EmailAddress",
+        )
         items = [c for c in items if any(term in str(c.get(k) or "").lower() for k in searched)]
     items = newer_than(items, modified_since(ctx))
     items = filtered(ctx, items, FIELDS, "Contact", default_order="Name")

@@ -34,10 +34,29 @@ from .filtering import filtered
 
 TYPES = {"ACCPAYCREDIT": "ACCPAY", "ACCRECCREDIT": "ACCREC"}
 FIELDS = {
-    "Type", "Contact", "Date", "DueDate", "Status", "LineAmountTypes", "LineItems", "SubTotal",
-    "TotalTax", "Total", "UpdatedDateUTC", "CurrencyCode", "FullyPaidOnDate", "CreditNoteID",
-    "CreditNoteNumber", "Reference", "SentToContact", "CurrencyRate", "RemainingCredit",
-    "Allocations", "AppliedAmount", "Payments", "HasAttachments",
+    "Type",
+    "Contact",
+    "Date",
+    "DueDate",
+    "Status",
+    "LineAmountTypes",
+    "LineItems",
+    "SubTotal",
+    "TotalTax",
+    "Total",
+    "UpdatedDateUTC",
+    "CurrencyCode",
+    "FullyPaidOnDate",
+    "CreditNoteID",
+    "CreditNoteNumber",
+    "Reference",
+    "SentToContact",
+    "CurrencyRate",
+    "RemainingCredit",
+    "Allocations",
+    "AppliedAmount",
+    "Payments",
+    "HasAttachments",
 }
 NOT_OUTSTANDING = "Credit Note cannot be allocated as amount is greater than amount outstanding"
 PAID_OFF = "The invoice you are trying to allocate to has already been paid off"
@@ -47,13 +66,19 @@ WRONG_TYPE = "Credit Note cannot be allocated to an incorrect invoice type"
 def settle(ctx: Ctx, note: dict[str, Any]) -> None:
     org = ctx.org
     allocated = sum(
-        (a["Amount"] for a in org.allocations.values()
-         if a["CreditNoteID"] == note["CreditNoteID"] and not a.get("IsDeleted")),
+        (
+            a["Amount"]
+            for a in org.allocations.values()
+            if a["CreditNoteID"] == note["CreditNoteID"] and not a.get("IsDeleted")
+        ),
         Decimal("0.00"),
     )
     refunded = sum(
-        (p["Amount"] for p in org.payments.values()
-         if p.get("CreditNoteID") == note["CreditNoteID"] and p["Status"] == "AUTHORISED"),
+        (
+            p["Amount"]
+            for p in org.payments.values()
+            if p.get("CreditNoteID") == note["CreditNoteID"] and p["Status"] == "AUTHORISED"
+        ),
         Decimal("0.00"),
     )
     note["AppliedAmount"] = allocated
@@ -83,10 +108,25 @@ def render_allocation(ctx: Ctx, allocation: dict[str, Any]) -> dict[str, Any]:
         summary = invoices.render(ctx, invoice, with_lines=False)
         body["Invoice"] = {
             k: summary[k]
-            for k in ("Type", "InvoiceID", "InvoiceNumber", "Contact", "Status", "AmountDue",
-                      "AmountPaid", "AmountCredited", "Total", "CurrencyCode", "LineItems",
-                      "Payments", "CreditNotes", "Prepayments", "Overpayments", "HasErrors",
-                      "IsDiscounted")
+            for k in (
+                "Type",
+                "InvoiceID",
+                "InvoiceNumber",
+                "Contact",
+                "Status",
+                "AmountDue",
+                "AmountPaid",
+                "AmountCredited",
+                "Total",
+                "CurrencyCode",
+                "LineItems",
+                "Payments",
+                "CreditNotes",
+                "Prepayments",
+                "Overpayments",
+                "HasErrors",
+                "IsDiscounted",
+            )
         }
     if note is not None:
         body["CreditNote"] = {
@@ -110,9 +150,15 @@ def render(ctx: Ctx, note: dict[str, Any], with_lines: bool = True) -> dict[str,
         "Type": note["Type"],
         "Reference": note.get("Reference", ""),
         "Payments": [
-            {"PaymentID": p["PaymentID"], "Date": p["Date"], "Amount": p["Amount"],
-             "Reference": p.get("Reference", ""), "CurrencyRate": p["CurrencyRate"],
-             "HasAccount": False, "HasValidationErrors": False}
+            {
+                "PaymentID": p["PaymentID"],
+                "Date": p["Date"],
+                "Amount": p["Amount"],
+                "Reference": p.get("Reference", ""),
+                "CurrencyRate": p["CurrencyRate"],
+                "HasAccount": False,
+                "HasValidationErrors": False,
+            }
             for p in org.payments.values()
             if p.get("CreditNoteID") == note["CreditNoteID"] and p["Status"] == "AUTHORISED"
         ],
@@ -121,11 +167,17 @@ def render(ctx: Ctx, note: dict[str, Any], with_lines: bool = True) -> dict[str,
                 "AllocationID": a["AllocationID"],
                 "Amount": a["Amount"],
                 "Date": a["Date"],
-                "Invoice": {"InvoiceID": a["InvoiceID"],
-                            "InvoiceNumber": org.invoices[a["InvoiceID"]].get("InvoiceNumber", ""),
-                            "Payments": [], "CreditNotes": [], "Prepayments": [],
-                            "Overpayments": [], "HasErrors": False, "IsDiscounted": False,
-                            "LineItems": []},
+                "Invoice": {
+                    "InvoiceID": a["InvoiceID"],
+                    "InvoiceNumber": org.invoices[a["InvoiceID"]].get("InvoiceNumber", ""),
+                    "Payments": [],
+                    "CreditNotes": [],
+                    "Prepayments": [],
+                    "Overpayments": [],
+                    "HasErrors": False,
+                    "IsDiscounted": False,
+                    "LineItems": [],
+                },
                 "IsDeleted": False,
             }
             for a in org.allocations.values()
@@ -167,8 +219,9 @@ def _next_number(ctx: Ctx) -> str:
 def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     kind = (text(element, "Type") or "").upper()
     if kind not in TYPES:
-        raise ElementInvalid(["A valid credit note Type must be specified (ACCPAYCREDIT or "
-                              "ACCRECCREDIT)."])
+        raise ElementInvalid(
+            ["A valid credit note Type must be specified (ACCPAYCREDIT or ACCRECCREDIT)."]
+        )
     errors: list[str] = []
     status = (text(element, "Status") or "DRAFT").upper()
     if status not in invoices.CREATE_STATUSES:
@@ -178,29 +231,36 @@ def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         )
     amount_types = line_amount_types(element)
     code, rate = currency_of(ctx, element)
-    lines = build_lines(ctx, element, amount_types, needs_accounts=status != "DRAFT",
-                        allow_discount=False)
+    lines = build_lines(
+        ctx, element, amount_types, needs_accounts=status != "DRAFT", allow_discount=False
+    )
     if lines.total < 0:
         errors.append("The Total for this document must be greater than or equal to zero.")
     number = text(element, "CreditNoteNumber")
-    if kind == "ACCRECCREDIT" and number and any(
-        n.get("CreditNoteNumber", "").lower() == number.lower() and n["Type"] == kind
-        for n in ctx.org.credit_notes.values()
+    if (
+        kind == "ACCRECCREDIT"
+        and number
+        and any(
+            n.get("CreditNoteNumber", "").lower() == number.lower() and n["Type"] == kind
+            for n in ctx.org.credit_notes.values()
+        )
     ):
         errors.append("Credit Note # must be unique.")
     if errors:
         raise ElementInvalid(errors)
     contact = resolve_contact(
-        ctx, element, "A Contact must be specified for this type of transaction",
+        ctx,
+        element,
+        "A Contact must be specified for this type of transaction",
         "supplier" if kind == "ACCPAYCREDIT" else "customer",
     )
     note: dict[str, Any] = {
         "CreditNoteID": str(uuid.uuid4()),
         "Type": kind,
         "ContactID": contact["ContactID"],
-        "CreditNoteNumber": number if number is not None else (
-            _next_number(ctx) if kind == "ACCRECCREDIT" else ""
-        ),
+        "CreditNoteNumber": number
+        if number is not None
+        else (_next_number(ctx) if kind == "ACCRECCREDIT" else ""),
         "Reference": text(element, "Reference") or "",
         "Date": date_field(element, "Date") or ctx.today,
         "LineAmountTypes": amount_types,
@@ -232,8 +292,11 @@ def update_note(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> dict
     if current in ("DELETED", "VOIDED"):
         raise ElementInvalid(["Credit note not of valid status for modification"])
     settled = note["RemainingCredit"] != note["Total"]
-    financial = [k for k in ("LineItems", "Contact", "CurrencyCode", "LineAmountTypes", "Date")
-                 if k in element]
+    financial = [
+        k
+        for k in ("LineItems", "Contact", "CurrencyCode", "LineAmountTypes", "Date")
+        if k in element
+    ]
     if settled and (financial or wanted != current):
         raise ElementInvalid([invoices.LOCKED_MESSAGE])
     if wanted != current and wanted not in _ALLOWED.get(current, set()):
@@ -247,11 +310,22 @@ def update_note(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> dict
     if "LineItems" in element or "LineAmountTypes" in element or wanted != "DRAFT":
         amount_types = line_amount_types(element, note["LineAmountTypes"])
         source = element if "LineItems" in element else {"LineItems": note["LineItems"]}
-        lines = build_lines(ctx, source, amount_types, needs_accounts=wanted != "DRAFT",
-                            allow_discount=False, previous=note["LineItems"])
-        merged.update(LineAmountTypes=amount_types, LineItems=lines.items,
-                      SubTotal=lines.sub_total, TotalTax=lines.total_tax, Total=lines.total,
-                      RemainingCredit=lines.total)
+        lines = build_lines(
+            ctx,
+            source,
+            amount_types,
+            needs_accounts=wanted != "DRAFT",
+            allow_discount=False,
+            previous=note["LineItems"],
+        )
+        merged.update(
+            LineAmountTypes=amount_types,
+            LineItems=lines.items,
+            SubTotal=lines.sub_total,
+            TotalTax=lines.total_tax,
+            Total=lines.total,
+            RemainingCredit=lines.total,
+        )
     if "CurrencyCode" in element:
         code, rate = currency_of(ctx, element)
         merged.update(CurrencyCode=code, CurrencyRate=rate)
@@ -262,7 +336,9 @@ def update_note(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> dict
             merged[key] = text(element, key) or ""
     if "Contact" in element:
         contact = resolve_contact(
-            ctx, element, "A Contact must be specified for this type of transaction",
+            ctx,
+            element,
+            "A Contact must be specified for this type of transaction",
             "supplier" if note["Type"] == "ACCPAYCREDIT" else "customer",
         )
         merged["ContactID"] = contact["ContactID"]
@@ -317,8 +393,12 @@ def get_notes(ctx: Ctx) -> dict[str, Any]:
     views = filtered(ctx, views, FIELDS, "CreditNote", default_order="UpdatedDateUTC")
     page, pagination = page_of(ctx, views)
     extra = {"pagination": pagination} if pagination else {}
-    return ok(ctx, "CreditNotes",
-              [render(ctx, ctx.org.credit_notes[v["CreditNoteID"]]) for v in page], **extra)
+    return ok(
+        ctx,
+        "CreditNotes",
+        [render(ctx, ctx.org.credit_notes[v["CreditNoteID"]]) for v in page],
+        **extra,
+    )
 
 
 def get_note(ctx: Ctx) -> dict[str, Any]:
@@ -326,8 +406,9 @@ def get_note(ctx: Ctx) -> dict[str, Any]:
     try:
         note = ctx.org.credit_notes.get(str(uuid.UUID(key)))
     except ValueError:
-        note = next((n for n in ctx.org.credit_notes.values()
-                     if n.get("CreditNoteNumber") == key), None)
+        note = next(
+            (n for n in ctx.org.credit_notes.values() if n.get("CreditNoteNumber") == key), None
+        )
     if note is None:
         raise not_found()
     return ok(ctx, "CreditNotes", [render(ctx, note)])

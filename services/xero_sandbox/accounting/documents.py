@@ -23,9 +23,19 @@ from .common import (
 
 LINE_AMOUNT_TYPES = ("Exclusive", "Inclusive", "NoTax")
 # Accounts a line item may never post to: Xero keeps these for its own journals.
-_SYSTEM_ONLY = {"DEBTORS", "CREDITORS", "GST", "UNPAIDEXPCLM", "RETAINEDEARNINGS", "HISTORICAL",
-                "ROUNDING", "TRACKINGTRANSFERS", "BANKCURRENCYGAIN", "UNREALISEDCURRENCYGAIN",
-                "REALISEDCURRENCYGAIN"}
+_SYSTEM_ONLY = {
+    "DEBTORS",
+    "CREDITORS",
+    "GST",
+    "UNPAIDEXPCLM",
+    "RETAINEDEARNINGS",
+    "HISTORICAL",
+    "ROUNDING",
+    "TRACKINGTRANSFERS",
+    "BANKCURRENCYGAIN",
+    "UNREALISEDCURRENCYGAIN",
+    "REALISEDCURRENCYGAIN",
+}
 _APPLIES = {
     "ASSET": "CanApplyToAssets",
     "EQUITY": "CanApplyToEquity",
@@ -154,7 +164,13 @@ def build_lines(
         if discount is not None and not Decimal(0) <= discount <= Decimal(100):
             errors.append("Discount rate must be between 0 and 100.")
         numbers = line_figures(
-            quantity, unit_amount, given_amount, tax_override, rate, amount_types, unit_dp,
+            quantity,
+            unit_amount,
+            given_amount,
+            tax_override,
+            rate,
+            amount_types,
+            unit_dp,
             discount if allow_discount else None,
         )
         if needs_accounts and account is None and numbers.line_amount != 0:

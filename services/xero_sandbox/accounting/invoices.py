@@ -32,11 +32,34 @@ LOCKED_MESSAGE = (
 )
 STATUS_MESSAGE = "Invoice not of valid status for modification"
 FIELDS = {
-    "Type", "Contact", "LineItems", "Date", "DueDate", "LineAmountTypes", "InvoiceNumber",
-    "Reference", "BrandingThemeID", "Url", "CurrencyCode", "CurrencyRate", "Status",
-    "SentToContact", "ExpectedPaymentDate", "PlannedPaymentDate", "SubTotal", "TotalTax", "Total",
-    "InvoiceID", "HasAttachments", "AmountDue", "AmountPaid", "FullyPaidOnDate",
-    "AmountCredited", "UpdatedDateUTC", "IsDiscounted", "TotalDiscount",
+    "Type",
+    "Contact",
+    "LineItems",
+    "Date",
+    "DueDate",
+    "LineAmountTypes",
+    "InvoiceNumber",
+    "Reference",
+    "BrandingThemeID",
+    "Url",
+    "CurrencyCode",
+    "CurrencyRate",
+    "Status",
+    "SentToContact",
+    "ExpectedPaymentDate",
+    "PlannedPaymentDate",
+    "SubTotal",
+    "TotalTax",
+    "Total",
+    "InvoiceID",
+    "HasAttachments",
+    "AmountDue",
+    "AmountPaid",
+    "FullyPaidOnDate",
+    "AmountCredited",
+    "UpdatedDateUTC",
+    "IsDiscounted",
+    "TotalDiscount",
 }
 # Changing any of these moves money, so Xero refuses once payments or credits exist.
 _FINANCIAL = ("LineItems", "Contact", "CurrencyCode", "CurrencyRate", "LineAmountTypes", "Date")
@@ -49,13 +72,19 @@ def settle(ctx: Ctx, invoice: dict[str, Any]) -> None:
     """Recompute AmountPaid/AmountCredited/AmountDue and the PAID status from the ledger."""
     org = ctx.org
     paid = sum(
-        (p["Amount"] for p in org.payments.values()
-         if p.get("InvoiceID") == invoice["InvoiceID"] and p["Status"] == "AUTHORISED"),
+        (
+            p["Amount"]
+            for p in org.payments.values()
+            if p.get("InvoiceID") == invoice["InvoiceID"] and p["Status"] == "AUTHORISED"
+        ),
         Decimal("0.00"),
     )
     credited = sum(
-        (a["Amount"] for a in org.allocations.values()
-         if a["InvoiceID"] == invoice["InvoiceID"] and not a.get("IsDeleted")),
+        (
+            a["Amount"]
+            for a in org.allocations.values()
+            if a["InvoiceID"] == invoice["InvoiceID"] and not a.get("IsDeleted")
+        ),
         Decimal("0.00"),
     )
     invoice["AmountPaid"] = paid
@@ -74,10 +103,12 @@ def settle(ctx: Ctx, invoice: dict[str, Any]) -> None:
 
 def _last_settlement(ctx: Ctx, invoice: dict[str, Any]) -> Any:
     dates = [
-        p["Date"] for p in ctx.org.payments.values()
+        p["Date"]
+        for p in ctx.org.payments.values()
         if p.get("InvoiceID") == invoice["InvoiceID"] and p["Status"] == "AUTHORISED"
     ] + [
-        a["Date"] for a in ctx.org.allocations.values()
+        a["Date"]
+        for a in ctx.org.allocations.values()
         if a["InvoiceID"] == invoice["InvoiceID"] and not a.get("IsDeleted")
     ]
     return max(dates) if dates else ctx.today
@@ -173,8 +204,7 @@ def _credit_summary(ctx: Ctx, allocation: dict[str, Any]) -> dict[str, Any]:
 
 def _next_number(ctx: Ctx) -> str:
     numbers = [
-        inv.get("InvoiceNumber", "") for inv in ctx.org.invoices.values()
-        if inv["Type"] == "ACCREC"
+        inv.get("InvoiceNumber", "") for inv in ctx.org.invoices.values() if inv["Type"] == "ACCREC"
     ]
     highest = 0
     for number in numbers:
@@ -203,8 +233,11 @@ def create_invoice(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     kind = (text(element, "Type") or "").upper()
     if kind not in TYPES:
         raise ElementInvalid(
-            ["Invoice Type must be specified." if not kind else f"'{kind}' is not a valid "
-             "invoice type for this endpoint."]
+            [
+                "Invoice Type must be specified."
+                if not kind
+                else f"'{kind}' is not a valid invoice type for this endpoint."
+            ]
         )
     status = (text(element, "Status") or "DRAFT").upper()
     if status not in CREATE_STATUSES:
@@ -214,7 +247,10 @@ def create_invoice(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     amount_types = line_amount_types(element)
     code, rate = currency_of(ctx, element)
     lines = build_lines(
-        ctx, element, amount_types, needs_accounts=status != "DRAFT",
+        ctx,
+        element,
+        amount_types,
+        needs_accounts=status != "DRAFT",
         allow_discount=kind == "ACCREC",
     )
     issued = date_field(element, "Date") or ctx.today
@@ -228,16 +264,18 @@ def create_invoice(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ElementInvalid(errors)
     contact = resolve_contact(
-        ctx, element, "A Contact must be specified for this type of transaction",
+        ctx,
+        element,
+        "A Contact must be specified for this type of transaction",
         "supplier" if kind == "ACCPAY" else "customer",
     )
     invoice: dict[str, Any] = {
         "InvoiceID": str(uuid.uuid4()),
         "Type": kind,
         "ContactID": contact["ContactID"],
-        "InvoiceNumber": number if number is not None else (
-            _next_number(ctx) if kind == "ACCREC" else ""
-        ),
+        "InvoiceNumber": number
+        if number is not None
+        else (_next_number(ctx) if kind == "ACCREC" else ""),
         "Reference": text(element, "Reference") or "",
         "Date": issued,
         "DueDate": due,
@@ -294,18 +332,28 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
         amount_types = line_amount_types(element, invoice["LineAmountTypes"])
         source = element if "LineItems" in element else {"LineItems": invoice["LineItems"]}
         lines = build_lines(
-            ctx, source, amount_types, needs_accounts=wanted != "DRAFT",
-            allow_discount=invoice["Type"] == "ACCREC", previous=invoice["LineItems"],
+            ctx,
+            source,
+            amount_types,
+            needs_accounts=wanted != "DRAFT",
+            allow_discount=invoice["Type"] == "ACCREC",
+            previous=invoice["LineItems"],
         )
         merged.update(
-            LineAmountTypes=amount_types, LineItems=lines.items, SubTotal=lines.sub_total,
-            TotalTax=lines.total_tax, Total=lines.total,
+            LineAmountTypes=amount_types,
+            LineItems=lines.items,
+            SubTotal=lines.sub_total,
+            TotalTax=lines.total_tax,
+            Total=lines.total,
         )
     elif wanted != "DRAFT" and current == "DRAFT":
         # Approving re-checks the lines: a draft may lack accounts that approval needs.
         build_lines(
-            ctx, {"LineItems": invoice["LineItems"]}, invoice["LineAmountTypes"],
-            needs_accounts=True, allow_discount=invoice["Type"] == "ACCREC",
+            ctx,
+            {"LineItems": invoice["LineItems"]},
+            invoice["LineAmountTypes"],
+            needs_accounts=True,
+            allow_discount=invoice["Type"] == "ACCREC",
             previous=invoice["LineItems"],
         )
     if "CurrencyCode" in element or "CurrencyRate" in element:
@@ -327,7 +375,9 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
         raise ElementInvalid(errors)
     if "Contact" in element:
         contact = resolve_contact(
-            ctx, element, "A Contact must be specified for this type of transaction",
+            ctx,
+            element,
+            "A Contact must be specified for this type of transaction",
             "supplier" if invoice["Type"] == "ACCPAY" else "customer",
         )
         merged["ContactID"] = contact["ContactID"]
@@ -406,7 +456,8 @@ def get_invoices(ctx: Ctx) -> dict[str, Any]:
     term = (ctx.q("searchTerm") or "").strip().lower()
     if term:
         items = [
-            i for i in items
+            i
+            for i in items
             if term in i.get("InvoiceNumber", "").lower() or term in i.get("Reference", "").lower()
         ]
     items = newer_than(items, modified_since(ctx))
@@ -423,8 +474,11 @@ def get_invoices(ctx: Ctx) -> dict[str, Any]:
 def _filter_view(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, Any]:
     view = dict(invoice)
     contact = ctx.org.contacts.get(invoice["ContactID"], {})
-    view["Contact"] = {"ContactID": invoice["ContactID"], "Name": contact.get("Name", ""),
-                       "ContactNumber": contact.get("ContactNumber")}
+    view["Contact"] = {
+        "ContactID": invoice["ContactID"],
+        "Name": contact.get("Name", ""),
+        "ContactNumber": contact.get("ContactNumber"),
+    }
     return view
 
 

@@ -29,9 +29,23 @@ from .common import (
 from .filtering import filtered
 
 FIELDS = {
-    "Invoice", "CreditNote", "Account", "Date", "CurrencyRate", "Amount", "BankAmount",
-    "Reference", "IsReconciled", "Status", "PaymentType", "UpdatedDateUTC", "PaymentID",
-    "HasAccount", "Code", "InvoiceNumber", "CreditNoteNumber",
+    "Invoice",
+    "CreditNote",
+    "Account",
+    "Date",
+    "CurrencyRate",
+    "Amount",
+    "BankAmount",
+    "Reference",
+    "IsReconciled",
+    "Status",
+    "PaymentType",
+    "UpdatedDateUTC",
+    "PaymentID",
+    "HasAccount",
+    "Code",
+    "InvoiceNumber",
+    "CreditNoteNumber",
 }
 _TYPE_OF = {
     "ACCPAY": "ACCPAYPAYMENT",
@@ -52,10 +66,17 @@ def _document(ctx: Ctx, element: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     invoice_id = uuid_field(invoice, "InvoiceID")
     number = text(invoice, "InvoiceNumber") or text(element, "InvoiceNumber")
     if invoice_id or number:
-        found = org.invoices.get(invoice_id) if invoice_id else next(
-            (i for i in org.invoices.values()
-             if i.get("InvoiceNumber") == number and i["Status"] not in ("DELETED", "VOIDED")),
-            None,
+        found = (
+            org.invoices.get(invoice_id)
+            if invoice_id
+            else next(
+                (
+                    i
+                    for i in org.invoices.values()
+                    if i.get("InvoiceNumber") == number and i["Status"] not in ("DELETED", "VOIDED")
+                ),
+                None,
+            )
         )
         if found is None:
             raise ElementInvalid(["Document could not be found"])
@@ -63,16 +84,22 @@ def _document(ctx: Ctx, element: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     note_id = uuid_field(note, "CreditNoteID")
     note_number = text(note, "CreditNoteNumber") or text(element, "CreditNoteNumber")
     if note_id or note_number:
-        found = org.credit_notes.get(note_id) if note_id else next(
-            (c for c in org.credit_notes.values() if c.get("CreditNoteNumber") == note_number),
-            None,
+        found = (
+            org.credit_notes.get(note_id)
+            if note_id
+            else next(
+                (c for c in org.credit_notes.values() if c.get("CreditNoteNumber") == note_number),
+                None,
+            )
         )
         if found is None:
             raise ElementInvalid(["Document could not be found"])
         return "credit_note", found
     raise ElementInvalid(
-        ["You must specify either an Invoice ID or Invoice Number or CreditNote ID or "
-         "CreditNote Number for the payment"]
+        [
+            "You must specify either an Invoice ID or Invoice Number or CreditNote ID or "
+            "CreditNote Number for the payment"
+        ]
     )
 
 
@@ -112,7 +139,8 @@ def create_payment(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         raise ElementInvalid([TOO_MUCH])
     account_currency = account.get("CurrencyCode")
     if account_currency and account_currency not in (
-        document["CurrencyCode"], ctx.org.base_currency
+        document["CurrencyCode"],
+        ctx.org.base_currency,
     ):
         raise ElementInvalid(["The currency of the bank account must match the document's."])
     rate = decimal_field(element, "CurrencyRate") or document["CurrencyRate"]
@@ -162,8 +190,11 @@ def render(ctx: Ctx, payment: dict[str, Any]) -> dict[str, Any]:
         "UpdatedDateUTC": payment["UpdatedDateUTC"],
         "HasAccount": True,
         "IsReconciled": payment["IsReconciled"],
-        "Account": {"AccountID": account["AccountID"], "Code": account.get("Code", ""),
-                    "Name": account["Name"]},
+        "Account": {
+            "AccountID": account["AccountID"],
+            "Code": account.get("Code", ""),
+            "Name": account["Name"],
+        },
         "HasValidationErrors": False,
     }
     if payment.get("InvoiceID"):
@@ -172,9 +203,22 @@ def render(ctx: Ctx, payment: dict[str, Any]) -> dict[str, Any]:
         body["Invoice"] = {
             k: summary[k]
             for k in (
-                "Type", "InvoiceID", "InvoiceNumber", "Contact", "Payments", "CreditNotes",
-                "Prepayments", "Overpayments", "HasErrors", "IsDiscounted", "LineItems",
-                "CurrencyCode", "AmountDue", "AmountPaid", "Status", "Total",
+                "Type",
+                "InvoiceID",
+                "InvoiceNumber",
+                "Contact",
+                "Payments",
+                "CreditNotes",
+                "Prepayments",
+                "Overpayments",
+                "HasErrors",
+                "IsDiscounted",
+                "LineItems",
+                "CurrencyCode",
+                "AmountDue",
+                "AmountPaid",
+                "Status",
+                "Total",
             )
             if k in summary
         }
@@ -185,8 +229,17 @@ def render(ctx: Ctx, payment: dict[str, Any]) -> dict[str, Any]:
         summary = credit_notes.render(ctx, note, with_lines=False)
         body["CreditNote"] = {
             k: summary[k]
-            for k in ("Type", "CreditNoteID", "CreditNoteNumber", "Contact", "Status",
-                      "CurrencyCode", "RemainingCredit", "Total", "LineItems")
+            for k in (
+                "Type",
+                "CreditNoteID",
+                "CreditNoteNumber",
+                "Contact",
+                "Status",
+                "CurrencyCode",
+                "RemainingCredit",
+                "Total",
+                "LineItems",
+            )
             if k in summary
         }
     return body
@@ -205,8 +258,14 @@ def post_payment(ctx: Ctx) -> dict[str, Any]:
     """POST /Payments: a single payment, no summarizeErrors."""
     elements = ctx.elements("Payments")
     if len(elements) != 1:
-        raise ApiError(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException",
-                             "Message": "POST /Payments takes exactly one payment."})
+        raise ApiError(
+            400,
+            {
+                "ErrorNumber": 14,
+                "Type": "PostDataInvalidException",
+                "Message": "POST /Payments takes exactly one payment.",
+            },
+        )
     ctx.query.pop("summarizeerrors", None)
 
     def process(element: dict[str, Any]) -> dict[str, Any]:
@@ -258,9 +317,12 @@ def _view(ctx: Ctx, payment: dict[str, Any]) -> dict[str, Any]:
     view["Account"] = {"AccountID": account["AccountID"], "Code": account.get("Code")}
     if payment.get("InvoiceID"):
         invoice = ctx.org.invoices[payment["InvoiceID"]]
-        view["Invoice"] = {"InvoiceID": invoice["InvoiceID"],
-                           "InvoiceNumber": invoice.get("InvoiceNumber"),
-                           "Type": invoice["Type"], "Contact": {"ContactID": invoice["ContactID"]}}
+        view["Invoice"] = {
+            "InvoiceID": invoice["InvoiceID"],
+            "InvoiceNumber": invoice.get("InvoiceNumber"),
+            "Type": invoice["Type"],
+            "Contact": {"ContactID": invoice["ContactID"]},
+        }
     return view
 
 

@@ -65,21 +65,38 @@ route("POST", "CreditNotes", "creditnotes", credit_notes.write_notes)
 route("GET", "CreditNotes/{id}", "creditnotes", credit_notes.get_note)
 route("POST", "CreditNotes/{id}", "creditnotes", credit_notes.write_notes)
 route("PUT", "CreditNotes/{id}/Allocations", "creditnotes", credit_notes.allocate)
-route("DELETE", "CreditNotes/{id}/Allocations/{allocation_id}", "creditnotes",
-      credit_notes.delete_allocation)
+route(
+    "DELETE",
+    "CreditNotes/{id}/Allocations/{allocation_id}",
+    "creditnotes",
+    credit_notes.delete_allocation,
+)
 route("GET", "BankTransactions", "banktransactions", bank_transactions.get_transactions)
 route("PUT", "BankTransactions", "banktransactions", bank_transactions.write_transactions)
 route("POST", "BankTransactions", "banktransactions", bank_transactions.write_transactions)
 route("GET", "BankTransactions/{id}", "banktransactions", bank_transactions.get_transaction)
 route("POST", "BankTransactions/{id}", "banktransactions", bank_transactions.write_transactions)
 for _collection in ("Invoices", "CreditNotes", "BankTransactions"):
-    route("GET", f"{{collection={_collection}}}/{{id}}/Attachments", "attachments",
-          attachments.listing)
-    route("GET", f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}", "attachments",
-          attachments.content)
+    route(
+        "GET",
+        f"{{collection={_collection}}}/{{id}}/Attachments",
+        "attachments",
+        attachments.listing,
+    )
+    route(
+        "GET",
+        f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}",
+        "attachments",
+        attachments.content,
+    )
     for _method in ("PUT", "POST"):
-        route(_method, f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}",
-              "attachments", attachments.upload, raw=True)
+        route(
+            _method,
+            f"{{collection={_collection}}}/{{id}}/Attachments/{{name}}",
+            "attachments",
+            attachments.upload,
+            raw=True,
+        )
 
 
 def match(method: str, path: str) -> tuple[RouteSpec, dict[str, str]] | None:

@@ -83,10 +83,25 @@ def get_organisation(ctx: Ctx) -> dict[str, Any]:
 # ---------------------------------------------------------------- accounts
 
 ACCOUNT_FIELDS = {
-    "Code", "Name", "AccountID", "Type", "BankAccountNumber", "Status", "Description",
-    "BankAccountType", "CurrencyCode", "TaxType", "EnablePaymentsToAccount",
-    "ShowInExpenseClaims", "Class", "SystemAccount", "ReportingCode", "ReportingCodeName",
-    "HasAttachments", "UpdatedDateUTC", "AddToWatchlist",
+    "Code",
+    "Name",
+    "AccountID",
+    "Type",
+    "BankAccountNumber",
+    "Status",
+    "Description",
+    "BankAccountType",
+    "CurrencyCode",
+    "TaxType",
+    "EnablePaymentsToAccount",
+    "ShowInExpenseClaims",
+    "Class",
+    "SystemAccount",
+    "ReportingCode",
+    "ReportingCodeName",
+    "HasAttachments",
+    "UpdatedDateUTC",
+    "AddToWatchlist",
 }
 
 
@@ -141,8 +156,10 @@ def _create_account(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         errors.append("Please enter a unique Name.")
     tax_type = text(element, "TaxType") or "NONE"
     if tax_type not in org.tax_rates:
-        errors.append(f"The TaxType code {tax_type} does not exist or cannot be used for this "
-                      "type of transaction.")
+        errors.append(
+            f"The TaxType code {tax_type} does not exist or cannot be used for this "
+            "type of transaction."
+        )
     if errors:
         raise ElementInvalid(errors)
     account: dict[str, Any] = {
@@ -205,9 +222,18 @@ def update_account(ctx: Ctx) -> dict[str, Any]:
 # ---------------------------------------------------------------- tax rates and currencies
 
 TAX_RATE_FIELDS = {
-    "Name", "TaxType", "TaxComponents", "Status", "ReportTaxType", "CanApplyToAssets",
-    "CanApplyToEquity", "CanApplyToExpenses", "CanApplyToLiabilities", "CanApplyToRevenue",
-    "DisplayTaxRate", "EffectiveRate",
+    "Name",
+    "TaxType",
+    "TaxComponents",
+    "Status",
+    "ReportTaxType",
+    "CanApplyToAssets",
+    "CanApplyToEquity",
+    "CanApplyToExpenses",
+    "CanApplyToLiabilities",
+    "CanApplyToRevenue",
+    "DisplayTaxRate",
+    "EffectiveRate",
 }
 
 

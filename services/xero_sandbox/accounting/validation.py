@@ -58,7 +58,7 @@ def _convert(node: Any) -> Any:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "$ref" and isinstance(value, str) and value.startswith(_REF):
-            out[key] = "#/definitions/" + value[len(_REF):]
+            out[key] = "#/definitions/" + value[len(_REF) :]
         elif key in ("required", "example", "examples", "discriminator", "xml"):
             continue
         elif key.startswith("x-"):
@@ -106,8 +106,10 @@ def _validator(method: str, path: str) -> Any:
     for op_method, segments, schema in operations:
         if op_method != method or len(segments) != len(parts):
             continue
-        if all(s.startswith("{") or s.lower() == p.lower() for s, p in zip(segments, parts,
-                                                                             strict=True)):
+        if all(
+            s.startswith("{") or s.lower() == p.lower()
+            for s, p in zip(segments, parts, strict=True)
+        ):
             document = dict(_convert(schema))
             document["definitions"] = definitions
             return _Validator(document)

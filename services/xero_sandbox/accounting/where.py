@@ -210,8 +210,10 @@ def _method(node: Node, name: str, args: list[Node]) -> Node:
 
         return test
     if name in ("tolower", "toupper") and not args:
-        return lambda o: None if node(o) is None else (
-            str(node(o)).lower() if name == "tolower" else str(node(o)).upper()
+        return lambda o: (
+            None
+            if node(o) is None
+            else (str(node(o)).lower() if name == "tolower" else str(node(o)).upper())
         )
     raise WhereError(f"No applicable method '{name}' exists")
 

@@ -81,6 +81,26 @@ def connect_dev(
     typer.echo(f"{company_id} connected to {tenant_id}")
 
 
+@app.command()
+def rebuild(
+    company: Annotated[list[str] | None, typer.Option(help="only these companies")] = None,
+) -> None:
+    """Rebuild the read model from the event store (stop the projector first)."""
+    from services.projector.application import SyncApplication
+    from services.projector.rebuild import rebuild_read_model
+    from shared.settings import Settings
+
+    settings = Settings()
+    es_app = SyncApplication(settings.database_url, settings.roger_app_url)
+    try:
+        counts = rebuild_read_model(es_app, settings.database_url, set(company or ()) or None)
+    finally:
+        es_app.close()
+    for company_id, documents in sorted(counts.items()):
+        typer.echo(f"{company_id}: {documents} document(s)")
+    typer.echo(f"rebuilt {len(counts)} compan{'y' if len(counts) == 1 else 'ies'}")
+
+
 @dlq.command("list")
 def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
     """Print dead letters with their reasons (JSON lines)."""
@@ -93,13 +113,22 @@ def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
 
 @dlq.command("replay")
 def dlq_replay(
-    topic: str = "roger.events.dlq", offset: Annotated[list[int] | None, typer.Option()] = None
+    topic: str = "roger.events.dlq",
+    record: Annotated[
+        list[str] | None, typer.Option(help="PARTITION:OFFSET of a dead letter; default all")
+    ] = None,
 ) -> None:
-    """Send dead letters back to the topic they came from (all, or the given offsets)."""
+    """Send dead letters back to the topic they came from (all, or the records named)."""
     from services.dead_letters import replay_dead_letters
     from shared.settings import Settings
 
-    count = asyncio.run(replay_dead_letters(Settings(), topic, set(offset or ())))
+    chosen: set[tuple[int, int]] = set()
+    for spec in record or ():
+        partition, _, offset = spec.partition(":")
+        if not (partition.isdigit() and offset.isdigit()):
+            raise typer.BadParameter(f"{spec!r} is not PARTITION:OFFSET", param_hint="--record")
+        chosen.add((int(partition), int(offset)))
+    count = asyncio.run(replay_dead_letters(Settings(), topic, chosen))
     typer.echo(f"replayed {count} record(s)")
 
 

@@ -65,12 +65,13 @@ async def list_dead_letters(settings: Settings, topic: str, limit: int) -> list[
     ]
 
 
-async def replay_dead_letters(settings: Settings, topic: str, offsets: set[int]) -> int:
+async def replay_dead_letters(settings: Settings, topic: str, chosen: set[tuple[int, int]]) -> int:
+    """Republishes the chosen (partition, offset) records, or all, to their origin topic."""
     origin = ORIGIN[topic]
     records = [
         r
         for r in await read_topic(settings.kafka_bootstrap, topic)
-        if not offsets or r.offset in offsets
+        if not chosen or (r.partition, r.offset) in chosen
     ]
     producer = durable_producer(settings.kafka_bootstrap, "rx-dlq-replay")
     await producer.start()

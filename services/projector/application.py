@@ -94,17 +94,7 @@ class SyncApplication(Application[uuid.UUID]):
             company.record_answer(answer.model_dump(mode="json"), now)
         commands = list(company.last_commands)
         effects = company.last_effects
-        history = [(company_id, kind, doc_id, entry) for (kind, doc_id), entry in effects.history]
-        for cmd in commands:
-            kind, doc_id = _history_key(cmd)
-            entry = {
-                "at": now.isoformat(),
-                "source": "projector",
-                "type": f"{cmd.kind}Sent",
-                "command_id": cmd.command_id,
-                "document": cmd.document_id,
-            }
-            history.append((company_id, kind, doc_id, entry))
+        history = history_rows(company, now)
         event = ProcessingEvent[uuid.UUID](tracking)
         event.collect_events(
             company,
@@ -135,5 +125,22 @@ class SyncApplication(Application[uuid.UUID]):
         return commands
 
 
-def _history_key(cmd: Command) -> tuple[str, str]:
-    return cmd.document_kind, cmd.document_id
+HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
+
+
+def history_rows(company: CompanySync, at: datetime) -> list[HistoryRow]:
+    """What the company's last event added to its documents' histories, commands included."""
+    rows = [
+        (company.company_id, kind, doc_id, entry)
+        for (kind, doc_id), entry in company.last_effects.history
+    ]
+    for cmd in company.last_commands:
+        entry = {
+            "at": at.isoformat(),
+            "source": "projector",
+            "type": f"{cmd.kind}Sent",
+            "command_id": cmd.command_id,
+            "document": cmd.document_id,
+        }
+        rows.append((company.company_id, cmd.document_kind, cmd.document_id, entry))
+    return rows

@@ -9,6 +9,7 @@ command unsent or a document view behind its state.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -65,6 +66,22 @@ ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
 """
 
 
+def upsert_documents(curs: Any, views: Iterable[dict[str, Any]]) -> None:
+    for view in views:
+        row = dict(
+            view, warnings=json.dumps(view["warnings"]), payments=json.dumps(view["payments"])
+        )
+        curs.execute(UPSERT_DOCUMENT, row)
+
+
+def insert_history(curs: Any, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
+    for company_id, kind, roger_id, entry in rows:
+        curs.execute(
+            "INSERT INTO sync_history (company_id, kind, roger_id, entry) VALUES (%s, %s, %s, %s)",
+            (company_id, kind, roger_id, json.dumps(entry, default=str)),
+        )
+
+
 class ReadModelRecorder(PostgresProcessRecorder):
     def _create_table(self, curs: Any) -> None:
         super()._create_table(curs)
@@ -72,17 +89,8 @@ class ReadModelRecorder(PostgresProcessRecorder):
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        for doc in kwargs.get("documents", ()):
-            row = dict(
-                doc, warnings=json.dumps(doc["warnings"]), payments=json.dumps(doc["payments"])
-            )
-            curs.execute(UPSERT_DOCUMENT, row)
-        for company_id, kind, roger_id, entry in kwargs.get("history", ()):
-            curs.execute(
-                "INSERT INTO sync_history (company_id, kind, roger_id, entry) "
-                "VALUES (%s, %s, %s, %s)",
-                (company_id, kind, roger_id, json.dumps(entry, default=str)),
-            )
+        upsert_documents(curs, kwargs.get("documents", ()))
+        insert_history(curs, kwargs.get("history", ()))
         for command_id, company_id, payload in kwargs.get("outbox", ()):
             curs.execute(
                 "INSERT INTO projector_outbox (command_id, company_id, payload) "

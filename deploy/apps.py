@@ -87,6 +87,11 @@ def spawn(
 
 def seed_sandbox(sandbox_url: str, env: dict[str, str], company_id: str, run_dir: Path) -> str:
     """Our OAuth client, one organisation, and the company connected to it; returns the tenant."""
+    register_client(sandbox_url, env)
+    return connect_company(sandbox_url, env, company_id, run_dir)
+
+
+def register_client(sandbox_url: str, env: dict[str, str]) -> None:
     httpx.post(
         f"{sandbox_url}/_sandbox/clients",
         json={
@@ -95,10 +100,20 @@ def seed_sandbox(sandbox_url: str, env: dict[str, str], company_id: str, run_dir
             "redirect_uris": ["http://127.0.0.1:8080/v1/xero/callback"],
         },
     ).raise_for_status()
+
+
+def connect_company(
+    sandbox_url: str,
+    env: dict[str, str],
+    company_id: str,
+    run_dir: Path,
+    organisation: str = "Acme Danmark ApS",
+) -> str:
+    """A new sandbox organisation with the company connected to it; returns the tenant."""
     org = httpx.post(
         f"{sandbox_url}/_sandbox/organisations",
         json={
-            "name": "Acme Danmark ApS",
+            "name": organisation,
             "base_currency": "DKK",
             "currencies": ["EUR", "USD"],
         },
@@ -110,7 +125,7 @@ def seed_sandbox(sandbox_url: str, env: dict[str, str], company_id: str, run_dir
         json={
             "client_id": env["RX_XERO_CLIENT_ID"],
             "tenant_ids": [tenant],
-            "scopes": SCOPES,
+            "scopes": list(SCOPES),
         },
     )
     grant.raise_for_status()

@@ -1,0 +1,190 @@
+"""Throughput and memory of the whole pipeline against the sandbox; prints its figures.
+
+    python -m deploy.bench [--companies 20] [--bills 50]
+
+Starts its own Kafka, PostgreSQL, sandbox and services (like ``make demo``), sends every
+company's bills (1-5 lines, half of them paid) over HTTP, and measures how long ingest takes
+to accept them, how long until every document and payment is synced in Xero, how many Xero
+calls that took, and each process's resident memory at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.apps import (
+    DEV_SECRETS,
+    SERVICES,
+    connect_company,
+    dev_env,
+    register_client,
+    spawn,
+    wait,
+)
+from deploy.stack import free_port, rss_mib, start_kafka, start_postgres, terminate
+from deploy.topics import ensure_topics
+from services.ingest.signature import sign
+
+
+def events_for(company: str, bills: int, rng: random.Random) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for b in range(bills):
+        lines, total = [], 0
+        for n in range(rng.randint(1, 5)):
+            qty, cents = rng.randint(1, 9), rng.randint(100, 99999)
+            lines.append(
+                {
+                    "description": f"Item {n}",
+                    "quantity": str(qty),
+                    "unit_amount": f"{cents // 100}.{cents % 100:02d}",
+                    "category_code": "429",
+                    "tax_type": "INPUT2",
+                    "tracking": [],
+                }
+            )
+            total += qty * cents
+        money = f"{total // 100}.{total % 100:02d}"
+        vendor = {"id": f"v{b % 7}", "name": f"Vendor {b % 7}"}
+        data = {
+            "bill_id": f"b{b}",
+            "vendor": vendor,
+            "invoice_number": f"INV-{b}",
+            "issue_date": "2026-11-02",
+            "due_date": "2026-12-02",
+            "currency": "DKK",
+            "amount_type": "inclusive",
+            "lines": lines,
+            "total": money,
+            "attachments": [],
+        }
+        out.append(_event("bill.submitted", company, data))
+        if b % 2 == 0:
+            out.append(
+                _event(
+                    "bill.paid",
+                    company,
+                    {
+                        "bill_id": f"b{b}",
+                        "payment_id": f"p{b}",
+                        "amount": money,
+                        "currency": "DKK",
+                        "paid_on": "2026-11-24",
+                        "payment_account_code": None,
+                    },
+                )
+            )
+    return out
+
+
+def _event(type_: str, company: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": type_,
+        "version": 1,
+        "company_id": company,
+        "occurred_at": "2026-11-20T09:00:00+01:00",
+        "data": data,
+    }
+
+
+def metric(text: str, name: str) -> float:
+    return sum(float(m) for m in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--companies", type=int, default=20)
+    parser.add_argument("--bills", type=int, default=50)
+    args = parser.parse_args()
+    run = Path(tempfile.mkdtemp(prefix="rx-bench-"))
+    run.chmod(0o755)
+    procs: list[subprocess.Popen[bytes]] = []
+    kafka = pg = None
+    try:
+        kafka, pg = start_kafka(run / "kafka"), start_postgres(run / "pg")
+        ensure_topics(kafka.bootstrap)
+        ports = {name: free_port() for name in SERVICES}
+        sandbox = f"http://127.0.0.1:{ports['sandbox']}"
+        env = dev_env(kafka.bootstrap, pg.create_database("rogerxero"), sandbox)
+        for name in SERVICES:
+            procs.append(spawn(name, ports[name], env, run / f"{name}.log"))
+        rng = random.Random(1)
+        companies = [f"bench-{i}" for i in range(args.companies)]
+        register_client(sandbox, env)
+        tenants = [
+            connect_company(sandbox, env, c, run, organisation=f"Org {c}") for c in companies
+        ]
+        events = [e for c in companies for e in events_for(c, args.bills, rng)]
+        started = time.monotonic()
+        for i in range(0, len(events), 500):
+            body = json.dumps({"events": events[i : i + 500]}).encode()
+            r = httpx.post(
+                f"http://127.0.0.1:{ports['ingest']}/v1/events",
+                content=body,
+                timeout=60,
+                headers={
+                    "Roger-Signature": sign(
+                        DEV_SECRETS["RX_WEBHOOK_SECRETS"], int(time.time()), body
+                    )
+                },
+            )
+            r.raise_for_status()
+        accepted = time.monotonic() - started
+        auth = {"Authorization": f"Bearer {DEV_SECRETS['RX_SERVICE_TOKENS']}"}
+
+        def all_synced() -> bool:
+            for c in companies:
+                summary = httpx.get(
+                    f"http://127.0.0.1:{ports['projector']}/v1/companies/{c}/summary", headers=auth
+                ).json()
+                if summary["counts"]["bill"]["synced"] != args.bills:
+                    return False
+            for tenant in tenants:
+                ledger = httpx.get(f"{sandbox}/_sandbox/organisations/{tenant}/ledger").json()
+                if len(ledger["payments"]) != (args.bills + 1) // 2:
+                    return False
+            return True
+
+        wait(all_synced, 1800, "every bill and payment synced")
+        synced = time.monotonic() - started
+        writer_metrics = httpx.get(f"http://127.0.0.1:{ports['writer']}/metrics").text
+        calls = metric(writer_metrics, "rx_writer_xero_calls_total")
+        docs = args.companies * args.bills
+        payments = args.companies * ((args.bills + 1) // 2)
+        print(
+            f"companies {args.companies}, bills {docs}, payments {payments}, events {len(events)}"
+        )
+        print(f"ingest accepted all in {accepted:.1f} s ({len(events) / accepted:.0f} events/s)")
+        print(
+            f"every bill and payment in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)"
+        )
+        print(
+            f"Xero calls {calls:.0f} ({(docs + payments) / max(calls, 1):.1f} documents per call)"
+        )
+        for name, proc in zip(SERVICES, procs, strict=True):
+            print(f"rss {name:10s} {rss_mib(proc.pid) or 0:.0f} MiB")
+        print(f"rss kafka      {rss_mib(kafka.pid) or 0:.0f} MiB")
+    finally:
+        for proc in reversed(procs):
+            terminate(proc.pid, proc, 40)
+        if pg:
+            pg.stop()
+        if kafka:
+            kafka.stop()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -168,7 +168,7 @@ def main() -> None:
         )
         print(f"ingest accepted all in {accepted:.1f} s ({len(events) / accepted:.0f} events/s)")
         print(
-            f"every bill and payment in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)"
+            f"all in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)"
         )
         print(
             f"Xero calls {calls:.0f} ({(docs + payments) / max(calls, 1):.1f} documents per call)"

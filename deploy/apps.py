@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,15 @@ from typing import Any
 
 import httpx
 
-from deploy.stack import DEFAULT_KAFKA_PORT, DEFAULT_PG_PORT, DEFAULT_RUN_DIR, pid_alive, terminate
+from deploy.stack import (
+    DEFAULT_KAFKA_PORT,
+    DEFAULT_PG_PORT,
+    DEFAULT_RUN_DIR,
+    Kafka,
+    Postgres,
+    pid_alive,
+    terminate,
+)
 from services.ingest.connect.oauth import SCOPES  # what the connect flow asks for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,6 +161,19 @@ def connect_company(
     finally:
         token_file.unlink()
     return tenant
+
+
+def stop_all(
+    run_dir: Path, procs: list[subprocess.Popen[bytes]], pg: Postgres | None, kafka: Kafka | None
+) -> None:
+    """Stops a throw-away stack (demo, benchmark): our processes, then the servers."""
+    for proc in reversed(procs):
+        terminate(proc.pid, proc, 40)
+    if pg:
+        pg.stop()
+    if kafka:
+        kafka.stop()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _pid_file(run_dir: Path, name: str) -> Path:

@@ -14,7 +14,6 @@ import argparse
 import json
 import random
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -31,9 +30,10 @@ from deploy.apps import (
     dev_env,
     register_client,
     spawn,
+    stop_all,
     wait,
 )
-from deploy.stack import free_port, rss_mib, start_kafka, start_postgres, terminate
+from deploy.stack import free_port, rss_mib, start_kafka, start_postgres
 from deploy.topics import ensure_topics
 from services.ingest.signature import sign
 
@@ -167,9 +167,7 @@ def main() -> None:
             f"companies {args.companies}, bills {docs}, payments {payments}, events {len(events)}"
         )
         print(f"ingest accepted all in {accepted:.1f} s ({len(events) / accepted:.0f} events/s)")
-        print(
-            f"all in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)"
-        )
+        print(f"all in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)")
         print(
             f"Xero calls {calls:.0f} ({(docs + payments) / max(calls, 1):.1f} documents per call)"
         )
@@ -177,13 +175,7 @@ def main() -> None:
             print(f"rss {name:10s} {rss_mib(proc.pid) or 0:.0f} MiB")
         print(f"rss kafka      {rss_mib(kafka.pid) or 0:.0f} MiB")
     finally:
-        for proc in reversed(procs):
-            terminate(proc.pid, proc, 40)
-        if pg:
-            pg.stop()
-        if kafka:
-            kafka.stop()
-        shutil.rmtree(run, ignore_errors=True)
+        stop_all(run, procs, pg, kafka)
 
 
 if __name__ == "__main__":

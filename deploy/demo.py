@@ -9,7 +9,6 @@ Xero contact, bill and payment as the sandbox holds them, and stops everything.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 import time
@@ -18,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from deploy.apps import DEV_SECRETS, SERVICES, dev_env, seed_sandbox, spawn, wait
-from deploy.stack import Kafka, Postgres, free_port, start_kafka, start_postgres, terminate
+from deploy.apps import DEV_SECRETS, SERVICES, dev_env, seed_sandbox, spawn, stop_all, wait
+from deploy.stack import Kafka, Postgres, free_port, start_kafka, start_postgres
 from deploy.topics import ensure_topics
 from services.ingest.signature import sign
 
@@ -108,13 +107,7 @@ def main() -> None:
         pg = start_postgres(run / "pg")
         run_demo(run, procs, kafka, pg)
     finally:
-        for proc in reversed(procs):
-            terminate(proc.pid, proc, 40)
-        if pg:
-            pg.stop()
-        if kafka:
-            kafka.stop()
-        shutil.rmtree(run, ignore_errors=True)
+        stop_all(run, procs, pg, kafka)
         print("\nstopped everything", flush=True)
 
 

@@ -5,32 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI
-from psycopg_pool import AsyncConnectionPool
 
 from services.projector.api import read_router
 from services.projector.application import SyncApplication
 from services.projector.consumer import Projector
 from shared.db import open_pool
-from shared.http import database_ok, install_common
-from shared.logging import configure_logging, get_logger
+from shared.http import install_common
+from shared.logging import get_logger
+from shared.service import Running, run_service, worker_readiness
 from shared.settings import Settings
 
 log = get_logger("projector")
 
 
-@dataclass
-class _Running:
-    projector: Projector
-    task: asyncio.Task[None]
-    pool: AsyncConnectionPool
-
-
 def create_app(settings: Settings) -> FastAPI:
-    running: list[_Running] = []
+    running: list[Running] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         projector = Projector(settings, es_app, pool)
         task = asyncio.create_task(projector.run(), name="projector")
         app.include_router(read_router(settings, pool, projector.producer))
-        running.append(_Running(projector, task, pool))
+        running.append(Running(projector, task, pool))
         log.info("projector_started")
         try:
             yield
@@ -54,26 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="roger-xero projector", lifespan=lifespan)
 
-    async def ready() -> dict[str, bool]:
-        if not running:
-            return {"kafka": False, "database": False}
-        r = running[0]
-        return {
-            "kafka": r.projector.kafka_ok and not r.task.done(),
-            "database": await database_ok(r.pool),
-        }
-
-    install_common(app, ready)
+    install_common(app, worker_readiness(running))
     return app
 
 
 def run(host: str = "127.0.0.1", port: int | None = None) -> None:
-    configure_logging("projector")
-    settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port or settings.projector_port,
-        log_config=None,
-        timeout_graceful_shutdown=30,
-    )
+    run_service("projector", create_app, host, port, lambda s: s.projector_port)

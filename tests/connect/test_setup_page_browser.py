@@ -106,7 +106,7 @@ def test_click_through_setup_then_disconnect(
     assert p.connection(company)["status"] == "disconnected"
     assert p.token_set(company) is None
     wait_published(p, company, "XeroConnectionLost")
-    assert sorted(f.name for f in SHOTS.glob("*.png")) == [
+    assert sorted(f.name for f in SHOTS.glob("[0-9]-*.png")) == [
         "1-connect.png",
         "2-xero-consent.png",
         "3-organisation.png",

@@ -47,8 +47,9 @@ def make_books(
     sandbox.register_client(client_id, secret, ["http://localhost:5555/callback"])
     tenant = sandbox.create_org(f"Acme {n}", base_currency, list(currencies))
     token = sandbox.grant(client_id, [tenant], scopes=scopes)
-    return Books(sandbox, client_id, secret, tenant, token,
-                 sandbox.xero_client(client_id, secret, token))
+    return Books(
+        sandbox, client_id, secret, tenant, token, sandbox.xero_client(client_id, secret, token)
+    )
 
 
 @pytest.fixture

@@ -47,8 +47,13 @@ def bill(
         currency_code=currency,
         status=status,
         line_items=[
-            LineItem(description=d, quantity=Decimal(str(q)), unit_amount=Decimal(str(u)),
-                     account_code=a, tax_type=t)
+            LineItem(
+                description=d,
+                quantity=Decimal(str(q)),
+                unit_amount=Decimal(str(u)),
+                account_code=a,
+                tax_type=t,
+            )
             for d, q, u, a, t in lines
         ],
         **extra,

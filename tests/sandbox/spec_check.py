@@ -78,8 +78,10 @@ def _find(method: str, path: str) -> tuple[dict[str, Any], dict[str, Any]] | Non
     for op_method, segments, schemas, definitions in _operations():
         if op_method != method or len(segments) != len(parts):
             continue
-        if all(s.startswith("{") or s.lower() == p.lower() for s, p in zip(segments, parts,
-                                                                             strict=True)):
+        if all(
+            s.startswith("{") or s.lower() == p.lower()
+            for s, p in zip(segments, parts, strict=True)
+        ):
             return schemas, definitions
     return None
 
@@ -89,7 +91,7 @@ def problems(exchange: dict[str, Any]) -> list[str]:
     if not exchange["media_type"].startswith("application/json"):
         return []
     found = _find(exchange["method"], exchange["path"])
-    where = f'{exchange["method"]} {exchange["path"]} → {exchange["status"]}'
+    where = f"{exchange['method']} {exchange['path']} → {exchange['status']}"
     if found is None:
         return [f"{where}: no such operation in the spec"]
     schemas, definitions = found

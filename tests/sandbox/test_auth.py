@@ -25,8 +25,14 @@ def private_sandbox() -> Iterator[SandboxProcess]:
 
 def test_token_set_has_the_token_endpoint_shape(books):
     token = books.token
-    assert set(token) == {"id_token", "access_token", "expires_in", "token_type",
-                          "refresh_token", "scope"}
+    assert set(token) == {
+        "id_token",
+        "access_token",
+        "expires_in",
+        "token_type",
+        "refresh_token",
+        "scope",
+    }
     assert token["expires_in"] == 1800
     assert token["token_type"] == "Bearer"
 
@@ -49,8 +55,12 @@ def test_expired_access_token_gets_401_token_expired(private_sandbox):
 def test_refresh_rotates_and_old_token_has_30_minute_grace(private_sandbox):
     books = make_books(private_sandbox)
     old = books.token["refresh_token"]
-    form = {"grant_type": "refresh_token", "refresh_token": old,
-            "client_id": books.client_id, "client_secret": books.client_secret}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": old,
+        "client_id": books.client_id,
+        "client_secret": books.client_secret,
+    }
     first = httpx.post(private_sandbox.token_url, data=form)
     assert first.status_code == 200
     new = first.json()["refresh_token"]
@@ -81,8 +91,12 @@ def test_sdk_refreshes_through_the_token_endpoint(books):
 def test_wrong_secret_is_invalid_client(books):
     response = httpx.post(
         books.sandbox.token_url,
-        data={"grant_type": "refresh_token", "refresh_token": books.token["refresh_token"],
-              "client_id": books.client_id, "client_secret": "wrong"},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": books.token["refresh_token"],
+            "client_id": books.client_id,
+            "client_secret": "wrong",
+        },
     )
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_client"}
@@ -101,8 +115,10 @@ def test_token_reaches_only_its_tenants(xero_sandbox, books):
 def test_missing_tenant_header_is_403(books):
     response = httpx.get(
         books.sandbox.accounting_url + "/Organisation",
-        headers={"Authorization": "Bearer " + books.token["access_token"],
-                 "Accept": "application/json"},
+        headers={
+            "Authorization": "Bearer " + books.token["access_token"],
+            "Accept": "application/json",
+        },
     )
     assert response.status_code == 403
 
@@ -128,8 +144,10 @@ def test_connections_list_and_delete(books):
 
 
 def test_lowercase_connections_path(books):
-    response = httpx.get(books.sandbox.base_url + "/connections",
-                         headers={"Authorization": "Bearer " + books.token["access_token"]})
+    response = httpx.get(
+        books.sandbox.base_url + "/connections",
+        headers={"Authorization": "Bearer " + books.token["access_token"]},
+    )
     assert response.status_code == 200
     assert response.json()[0]["tenantId"] == books.tenant_id
 

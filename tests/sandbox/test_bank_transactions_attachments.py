@@ -27,8 +27,14 @@ def spend(bank_code: str = "090", account_code: str = "493", contact: Contact | 
         bank_account=Account(code=bank_code),
         date=dt.date(2026, 11, 12),
         line_amount_types=LineAmountTypes.INCLUSIVE,
-        line_items=[LineItem(description="Taxi to client meeting", quantity=Decimal(1),
-                             unit_amount=Decimal("312.50"), account_code=account_code)],
+        line_items=[
+            LineItem(
+                description="Taxi to client meeting",
+                quantity=Decimal(1),
+                unit_amount=Decimal("312.50"),
+                account_code=account_code,
+            )
+        ],
     )
 
 

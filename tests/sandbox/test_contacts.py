@@ -32,14 +32,16 @@ def test_duplicate_name_is_refused_case_insensitively(books):
 def test_archived_contact_name_can_be_reused(books):
     contact_id = new_contact(books, "Old Supplier")
     books.api.update_contact(
-        books.tenant_id, contact_id,
+        books.tenant_id,
+        contact_id,
         Contacts(contacts=[Contact(contact_id=contact_id, contact_status="ARCHIVED")]),
     )
     new_contact(books, "Old Supplier")
     # …and an archived contact cannot be edited.
     with pytest.raises(AccountingBadRequestException) as caught:
         books.api.update_contact(
-            books.tenant_id, contact_id,
+            books.tenant_id,
+            contact_id,
             Contacts(contacts=[Contact(contact_id=contact_id, email_address="a@b.example")]),
         )
     assert "Archived contacts cannot currently be edited" in caught.value.reason
@@ -49,8 +51,9 @@ def test_summarize_errors_false_creates_good_and_reports_bad(books):
     new_contact(books, "Taken")
     result = books.api.create_contacts(
         books.tenant_id,
-        Contacts(contacts=[Contact(name="Good One"), Contact(name="taken"),
-                           Contact(name="Good Two")]),
+        Contacts(
+            contacts=[Contact(name="Good One"), Contact(name="taken"), Contact(name="Good Two")]
+        ),
         summarize_errors=False,
     )
     states = [c.status_attribute_string for c in result.contacts]
@@ -76,7 +79,8 @@ def test_post_updates_by_contact_id(books):
 def test_put_does_not_update(books):
     contact_id = new_contact(books, "Supplier B")
     result = books.api.create_contacts(
-        books.tenant_id, Contacts(contacts=[Contact(contact_id=contact_id, name="Renamed")]),
+        books.tenant_id,
+        Contacts(contacts=[Contact(contact_id=contact_id, name="Renamed")]),
         summarize_errors=False,
     )
     assert result.contacts[0].status_attribute_string == "ERROR"
@@ -89,8 +93,7 @@ def test_unknown_contact_id_is_404(books):
 
 
 def test_where_ids_search_and_paging(books):
-    ids = [new_contact(books, f"Vendor {n:02d}", email_address=f"v{n}@x.example")
-           for n in range(5)]
+    ids = [new_contact(books, f"Vendor {n:02d}", email_address=f"v{n}@x.example") for n in range(5)]
     found = books.api.get_contacts(books.tenant_id, where='Name=="vendor 03"')
     assert [c.contact_id for c in found.contacts] == [ids[3]]
     found = books.api.get_contacts(books.tenant_id, where='Name.Contains("Vendor 0")')

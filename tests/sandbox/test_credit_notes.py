@@ -29,9 +29,15 @@ def credit_note(contact_id: str, amount: str = "945.00", status: str = "AUTHORIS
         line_amount_types=LineAmountTypes.INCLUSIVE,
         credit_note_number="CN-118",
         status=status,
-        line_items=[LineItem(description="Damaged boxes returned", quantity=Decimal("1"),
-                             unit_amount=Decimal(amount), account_code="429",
-                             tax_type="INPUT2")],
+        line_items=[
+            LineItem(
+                description="Damaged boxes returned",
+                quantity=Decimal("1"),
+                unit_amount=Decimal(amount),
+                account_code="429",
+                tax_type="INPUT2",
+            )
+        ],
     )
 
 
@@ -45,10 +51,15 @@ def create_note(books, note):
 
 
 def allocation(invoice_id: str, amount: str) -> Allocations:
-    return Allocations(allocations=[Allocation(
-        invoice=Invoice(invoice_id=invoice_id), amount=Decimal(amount),
-        date=dt.date(2026, 11, 24),
-    )])
+    return Allocations(
+        allocations=[
+            Allocation(
+                invoice=Invoice(invoice_id=invoice_id),
+                amount=Decimal(amount),
+                date=dt.date(2026, 11, 24),
+            )
+        ]
+    )
 
 
 @pytest.fixture
@@ -57,8 +68,14 @@ def supplier(books):
 
 
 def test_credit_note_totals_and_allocation(books, supplier):
-    invoice = create_bill(books, bill(supplier, [("Paper", 50, "189.00", "429", "INPUT2")],
-                                      amount_types=LineAmountTypes.INCLUSIVE))
+    invoice = create_bill(
+        books,
+        bill(
+            supplier,
+            [("Paper", 50, "189.00", "429", "INPUT2")],
+            amount_types=LineAmountTypes.INCLUSIVE,
+        ),
+    )
     note = create_note(books, credit_note(supplier))
     assert note.total == Decimal("945.00")
     assert note.total_tax == Decimal("189.00")
@@ -111,11 +128,18 @@ def test_allocation_needs_authorised_note_and_same_contact(books, supplier):
 
 
 def test_allocation_to_sales_invoice_is_wrong_type(books, supplier):
-    sales = Invoice(type="ACCREC", contact=Contact(contact_id=supplier),
-                    date=dt.date(2026, 11, 1), due_date=dt.date(2026, 12, 1),
-                    status="AUTHORISED",
-                    line_items=[LineItem(description="x", quantity=Decimal(1),
-                                         unit_amount=Decimal(50), account_code="200")])
+    sales = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=supplier),
+        date=dt.date(2026, 11, 1),
+        due_date=dt.date(2026, 12, 1),
+        status="AUTHORISED",
+        line_items=[
+            LineItem(
+                description="x", quantity=Decimal(1), unit_amount=Decimal(50), account_code="200"
+            )
+        ],
+    )
     invoice = create_bill(books, sales)
     note = create_note(books, credit_note(supplier, "10.00"))
     with pytest.raises(AccountingBadRequestException) as caught:
@@ -134,8 +158,9 @@ def test_credited_bill_cannot_be_edited(books, supplier):
         books.tenant_id, note.credit_note_id, allocation(invoice.invoice_id, "10.00")
     )
     with pytest.raises(AccountingBadRequestException) as caught:
-        books.api.update_invoice(books.tenant_id, invoice.invoice_id,
-                                 Invoices(invoices=[Invoice(status="VOIDED")]))
+        books.api.update_invoice(
+            books.tenant_id, invoice.invoice_id, Invoices(invoices=[Invoice(status="VOIDED")])
+        )
     assert "payment or credit note allocated" in caught.value.reason
 
 

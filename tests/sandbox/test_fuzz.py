@@ -33,10 +33,35 @@ WRITES = [
     ("PUT", "/Accounts", None, "Account"),
 ]
 SAMPLE_STRINGS = [
-    "ACCPAY", "ACCREC", "AUTHORISED", "DRAFT", "DELETED", "VOIDED", "PAID", "SPEND",
-    "429", "090", "999", "INPUT2", "NONE", "DKK", "EUR", "USD", "Exclusive", "Inclusive",
-    "NoTax", "/Date(1710115200000)/", "/Date(-80006400000+0000)/", "2026-11-02",
-    "2026-13-45", "2026-11-02T10:00:00", "", " ", "null", "💸", "a" * 300,
+    "ACCPAY",
+    "ACCREC",
+    "AUTHORISED",
+    "DRAFT",
+    "DELETED",
+    "VOIDED",
+    "PAID",
+    "SPEND",
+    "429",
+    "090",
+    "999",
+    "INPUT2",
+    "NONE",
+    "DKK",
+    "EUR",
+    "USD",
+    "Exclusive",
+    "Inclusive",
+    "NoTax",
+    "/Date(1710115200000)/",
+    "/Date(-80006400000+0000)/",
+    "2026-11-02",
+    "2026-13-45",
+    "2026-11-02T10:00:00",
+    "",
+    " ",
+    "null",
+    "💸",
+    "a" * 300,
 ]
 
 
@@ -51,17 +76,36 @@ def fuzz_books() -> Iterator[Books]:
 
 
 def _headers(books: Books) -> dict[str, str]:
-    return {"Authorization": "Bearer " + books.token["access_token"],
-            "xero-tenant-id": books.tenant_id, "Accept": "application/json",
-            "Content-Type": "application/json"}
+    return {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
 
 
-def _send(books: Books, method: str, path: str, body: bytes | None = None,
-          params: dict[str, str] | None = None) -> httpx.Response:
-    response = httpx.request(method, books.sandbox.accounting_url + path, content=body,
-                             params=params, headers=_headers(books), timeout=30)
-    assert response.status_code in ALLOWED, (method, path, body, response.status_code,
-                                             response.text[:500])
+def _send(
+    books: Books,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    response = httpx.request(
+        method,
+        books.sandbox.accounting_url + path,
+        content=body,
+        params=params,
+        headers=_headers(books),
+        timeout=30,
+    )
+    assert response.status_code in ALLOWED, (
+        method,
+        path,
+        body,
+        response.status_code,
+        response.text[:500],
+    )
     if response.headers.get("content-type", "").startswith("application/json"):
         json.loads(response.content)
     return response
@@ -73,15 +117,23 @@ def _assert_no_crash(books: Books) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=20) | st.sampled_from(SAMPLE_STRINGS),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12) | st.sampled_from(["Contact", "LineItems", "Invoice",
-                                                             "Account", "Status", "Type"]),
-                      children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.sampled_from(SAMPLE_STRINGS),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=12)
+            | st.sampled_from(["Contact", "LineItems", "Invoice", "Account", "Status", "Type"]),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
-
 
 
 _SPEC: dict[str, Any] = _load("xero_accounting.yaml")["components"]["schemas"]
@@ -110,12 +162,19 @@ def _value_strategy(prop: dict[str, Any], depth: int) -> st.SearchStrategy[Any]:
     if "enum" in prop:
         return st.sampled_from(prop["enum"]) | junk
     if kind == "string":
-        return st.sampled_from(SAMPLE_STRINGS) | st.text(max_size=30) | st.just(
-            str(uuid.uuid4())) | junk
+        return (
+            st.sampled_from(SAMPLE_STRINGS)
+            | st.text(max_size=30)
+            | st.just(str(uuid.uuid4()))
+            | junk
+        )
     if kind in ("number", "integer"):
-        return (st.integers(-10**6, 10**6)
-                | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(float)
-                | st.floats(allow_nan=False, allow_infinity=False) | junk)
+        return (
+            st.integers(-(10**6), 10**6)
+            | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(float)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | junk
+        )
     if kind == "boolean":
         return st.booleans() | junk
     if kind == "array":
@@ -131,8 +190,10 @@ def _encode(value: Any) -> bytes:
 @pytest.mark.parametrize("method,path,plural,schema", WRITES)
 def test_schema_shaped_writes_never_crash(fuzz_books, method, path, plural, schema):
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(elements=st.lists(_schema_strategy(schema), min_size=1, max_size=3),
-           summarize=st.sampled_from([None, "false", "False", "TRUE", "junk"]))
+    @given(
+        elements=st.lists(_schema_strategy(schema), min_size=1, max_size=3),
+        summarize=st.sampled_from([None, "false", "False", "TRUE", "junk"]),
+    )
     def run(elements: list[dict[str, Any]], summarize: str | None) -> None:
         body = {plural: elements} if plural else elements[0]
         params = {"summarizeErrors": summarize} if summarize else None
@@ -154,37 +215,82 @@ def test_arbitrary_json_never_crashes(fuzz_books, method, path, plural, schema):
     _assert_no_crash(fuzz_books)
 
 
-READS = ["/Contacts", "/Invoices", "/CreditNotes", "/Payments", "/BankTransactions",
-         "/Accounts", "/TaxRates", "/Currencies"]
+READS = [
+    "/Contacts",
+    "/Invoices",
+    "/CreditNotes",
+    "/Payments",
+    "/BankTransactions",
+    "/Accounts",
+    "/TaxRates",
+    "/Currencies",
+]
 
 
 @pytest.mark.parametrize("path", READS)
 def test_query_strings_never_crash(fuzz_books, path):
-    words = st.sampled_from(["Name", "Status", "Type", "Date", "Total", "Contact.ContactID",
-                             "==", "!=", ">=", "&&", "||", "AND", "OR", "(", ")", '"x"',
-                             "DateTime(2026,1,1)", 'GUID("00000000-0000-0000-0000-000000000000")',
-                             ".Contains(", ".StartsWith(", "true", "null", "1.5", ",", "."])
+    words = st.sampled_from(
+        [
+            "Name",
+            "Status",
+            "Type",
+            "Date",
+            "Total",
+            "Contact.ContactID",
+            "==",
+            "!=",
+            ">=",
+            "&&",
+            "||",
+            "AND",
+            "OR",
+            "(",
+            ")",
+            '"x"',
+            "DateTime(2026,1,1)",
+            'GUID("00000000-0000-0000-0000-000000000000")',
+            ".Contains(",
+            ".StartsWith(",
+            "true",
+            "null",
+            "1.5",
+            ",",
+            ".",
+        ]
+    )
     where = st.lists(words, max_size=8).map(" ".join) | st.text(max_size=30)
-    params = st.fixed_dictionaries({}, optional={
-        "where": where, "order": st.text(max_size=15) | st.sampled_from(["Name DESC", "Date"]),
-        "page": st.text(max_size=5), "pageSize": st.text(max_size=5),
-        "IDs": st.text(max_size=40), "Statuses": st.text(max_size=20),
-        "searchTerm": st.text(max_size=10), "includeArchived": st.text(max_size=5),
-    })
+    params = st.fixed_dictionaries(
+        {},
+        optional={
+            "where": where,
+            "order": st.text(max_size=15) | st.sampled_from(["Name DESC", "Date"]),
+            "page": st.text(max_size=5),
+            "pageSize": st.text(max_size=5),
+            "IDs": st.text(max_size=40),
+            "Statuses": st.text(max_size=20),
+            "searchTerm": st.text(max_size=10),
+            "includeArchived": st.text(max_size=5),
+        },
+    )
 
     ascii_text = st.text(
         alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30
     ).map(str.strip)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(query=params, modified=st.none() | ascii_text | st.sampled_from(
-        ["2026-01-02T03:04:05+00:00", "Tue, 03 Jun 2026 10:00:00 GMT"]))
+    @given(
+        query=params,
+        modified=st.none()
+        | ascii_text
+        | st.sampled_from(["2026-01-02T03:04:05+00:00", "Tue, 03 Jun 2026 10:00:00 GMT"]),
+    )
     def run(query: dict[str, str], modified: str | None) -> None:
         headers = _headers(fuzz_books)
         if modified is not None:
             headers["If-Modified-Since"] = modified
-        response = httpx.get(fuzz_books.sandbox.accounting_url + path, params=query,
-                             headers=headers, timeout=30)
+        response = httpx.get(
+            fuzz_books.sandbox.accounting_url + path, params=query, headers=headers, timeout=30
+        )
         assert response.status_code in ALLOWED, (query, response.status_code, response.text)
 
     run()
@@ -193,13 +299,25 @@ def test_query_strings_never_crash(fuzz_books, path):
 
 def test_paths_and_attachments_never_crash(fuzz_books):
     segment = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=20) | st.just(
-        str(uuid.uuid4()))
+        str(uuid.uuid4())
+    )
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
-        collection=st.sampled_from(["Invoices", "CreditNotes", "BankTransactions", "Payments",
-                                    "Contacts", "Accounts", "TaxRates"]),
-        ident=segment, name=segment, method=st.sampled_from(["GET", "PUT", "POST", "DELETE"]),
+        collection=st.sampled_from(
+            [
+                "Invoices",
+                "CreditNotes",
+                "BankTransactions",
+                "Payments",
+                "Contacts",
+                "Accounts",
+                "TaxRates",
+            ]
+        ),
+        ident=segment,
+        name=segment,
+        method=st.sampled_from(["GET", "PUT", "POST", "DELETE"]),
         body=st.binary(max_size=64),
     )
     def run(collection: str, ident: str, name: str, method: str, body: bytes) -> None:

@@ -20,9 +20,7 @@ from tests.sandbox.conftest import make_books
 
 
 def test_limit_headers_on_every_response(books):
-    _, status, headers = books.api.get_organisations(
-        books.tenant_id, _return_http_data_only=False
-    )
+    _, status, headers = books.api.get_organisations(books.tenant_id, _return_http_data_only=False)
     assert status == 200
     assert headers["X-MinLimit-Remaining"] == "59"
     assert headers["X-DayLimit-Remaining"] == "4999"
@@ -65,8 +63,11 @@ def test_sixth_concurrent_call_is_refused(xero_sandbox):
     books = make_books(xero_sandbox)
     xero_sandbox.settings(faults={books.tenant_id: {"latency_seconds": 1.0}})
     url = xero_sandbox.accounting_url + "/Currencies"
-    headers = {"Authorization": "Bearer " + books.token["access_token"],
-               "xero-tenant-id": books.tenant_id, "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Accept": "application/json",
+    }
     statuses: list[int] = []
     problems: list[str | None] = []
 
@@ -98,8 +99,11 @@ def test_idempotency_key_replays_the_first_response(books):
 
 
 def test_idempotent_replay_is_byte_identical(books):
-    headers = {"Authorization": "Bearer " + books.token["access_token"],
-               "xero-tenant-id": books.tenant_id, "Idempotency-Key": "k-" + uuid.uuid4().hex}
+    headers = {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Idempotency-Key": "k-" + uuid.uuid4().hex,
+    }
     url = books.sandbox.accounting_url + "/Contacts"
     payload = {"Contacts": [{"Name": "Bytes Ltd"}]}
     first = httpx.put(url, headers=headers, json=payload)
@@ -111,11 +115,13 @@ def test_idempotent_replay_is_byte_identical(books):
 
 def test_idempotency_key_with_another_request_is_400(books):
     key = str(uuid.uuid4())
-    books.api.create_contacts(books.tenant_id, Contacts(contacts=[Contact(name="One")]),
-                              idempotency_key=key)
+    books.api.create_contacts(
+        books.tenant_id, Contacts(contacts=[Contact(name="One")]), idempotency_key=key
+    )
     with pytest.raises(AccountingBadRequestException) as caught:
-        books.api.create_contacts(books.tenant_id, Contacts(contacts=[Contact(name="Two")]),
-                                  idempotency_key=key)
+        books.api.create_contacts(
+            books.tenant_id, Contacts(contacts=[Contact(name="Two")]), idempotency_key=key
+        )
     assert caught.value.status == 400
     body = json.loads(caught.value.body)
     assert body["Message"] == f"Idempotency Key: {key} is used with a different request."
@@ -124,8 +130,9 @@ def test_idempotency_key_with_another_request_is_400(books):
 
 def test_idempotency_key_over_128_characters_is_400(books):
     with pytest.raises(AccountingBadRequestException):
-        books.api.create_contacts(books.tenant_id, Contacts(contacts=[Contact(name="Long")]),
-                                  idempotency_key="k" * 129)
+        books.api.create_contacts(
+            books.tenant_id, Contacts(contacts=[Contact(name="Long")]), idempotency_key="k" * 129
+        )
     assert books.ledger()["contacts"] == []
 
 
@@ -178,9 +185,16 @@ def test_dropped_connection_after_applying(xero_sandbox):
 def test_delay_past_client_timeout(xero_sandbox):
     books = make_books(xero_sandbox)
     xero_sandbox.settings(faults={books.tenant_id: {"delay_next": 1, "delay_seconds": 2}})
-    headers = {"Authorization": "Bearer " + books.token["access_token"],
-               "xero-tenant-id": books.tenant_id, "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Accept": "application/json",
+    }
     with pytest.raises(httpx.ReadTimeout):
-        httpx.put(xero_sandbox.accounting_url + "/Contacts", headers=headers,
-                  json={"Contacts": [{"Name": "Slow"}]}, timeout=0.5)
+        httpx.put(
+            xero_sandbox.accounting_url + "/Contacts",
+            headers=headers,
+            json={"Contacts": [{"Name": "Slow"}]},
+            timeout=0.5,
+        )
     assert [c["Name"] for c in books.ledger()["contacts"]] == ["Slow"]

@@ -14,12 +14,18 @@ from tests.sandbox.helpers import bill, create_bill, new_contact
 def test_contract_example_bill_totals(books):
     """bill_submitted.json: 50 × 189.00 inclusive of 25% + 250.00 delivery without tax."""
     contact = new_contact(books, "Nordic Paper Supply ApS")
-    created = create_bill(books, bill(
-        contact,
-        [("A4 copy paper, 80 g, 50 boxes", 50, "189.00", "429", "INPUT2"),
-         ("Delivery", 1, "250.00", "429", "NONE")],
-        amount_types=LineAmountTypes.INCLUSIVE, number="INV-20931",
-    ))
+    created = create_bill(
+        books,
+        bill(
+            contact,
+            [
+                ("A4 copy paper, 80 g, 50 boxes", 50, "189.00", "429", "INPUT2"),
+                ("Delivery", 1, "250.00", "429", "NONE"),
+            ],
+            amount_types=LineAmountTypes.INCLUSIVE,
+            number="INV-20931",
+        ),
+    )
     assert created.total == Decimal("9700.00")
     assert created.total_tax == Decimal("1890.00")
     assert created.sub_total == Decimal("7810.00")
@@ -30,9 +36,13 @@ def test_contract_example_bill_totals(books):
 def test_tax_is_rounded_per_line_half_up(books):
     contact = new_contact(books, "Rounding Ltd")
     # 25% of 0.10 is 0.025 → 0.03 per line (half up), so three lines give 0.09 tax, not 0.08.
-    created = create_bill(books, bill(
-        contact, [("a", 1, "0.10", "429", "INPUT2")] * 3,
-    ))
+    created = create_bill(
+        books,
+        bill(
+            contact,
+            [("a", 1, "0.10", "429", "INPUT2")] * 3,
+        ),
+    )
     assert created.sub_total == Decimal("0.30")
     assert created.total_tax == Decimal("0.09")
     assert created.total == Decimal("0.39")
@@ -40,9 +50,14 @@ def test_tax_is_rounded_per_line_half_up(books):
 
 def test_inclusive_line_tax(books):
     contact = new_contact(books, "Incl Ltd")
-    created = create_bill(books, bill(
-        contact, [("a", 1, "100.00", "429", "INPUT2")], amount_types=LineAmountTypes.INCLUSIVE,
-    ))
+    created = create_bill(
+        books,
+        bill(
+            contact,
+            [("a", 1, "100.00", "429", "INPUT2")],
+            amount_types=LineAmountTypes.INCLUSIVE,
+        ),
+    )
     assert created.total_tax == Decimal("20.00")  # 100 × 25/125
     assert created.total == Decimal("100.00")
     assert created.line_items[0].tax_amount == Decimal("20.00")
@@ -50,9 +65,14 @@ def test_inclusive_line_tax(books):
 
 def test_no_tax(books):
     contact = new_contact(books, "NoTax Ltd")
-    created = create_bill(books, bill(
-        contact, [("a", 3, "33.33", "429", "INPUT2")], amount_types=LineAmountTypes.NOTAX,
-    ))
+    created = create_bill(
+        books,
+        bill(
+            contact,
+            [("a", 3, "33.33", "429", "INPUT2")],
+            amount_types=LineAmountTypes.NOTAX,
+        ),
+    )
     assert created.total_tax == Decimal("0.00")
     assert created.total == Decimal("99.99")
 
@@ -89,7 +109,8 @@ def test_archived_account_code(books):
 def test_unknown_tax_type(books):
     contact = new_contact(books, "Tax Ltd")
     result = books.api.create_invoices(
-        books.tenant_id, Invoices(invoices=[bill(contact, [("a", 1, "1", "429", "BOGUS")])]),
+        books.tenant_id,
+        Invoices(invoices=[bill(contact, [("a", 1, "1", "429", "BOGUS")])]),
         summarize_errors=False,
     )
     invoice = result.invoices[0]
@@ -142,13 +163,15 @@ def test_status_rules(books):
     draft = create_bill(books, bill(contact, status="DRAFT"))
     authorised = create_bill(books, bill(contact))
     deleted = books.api.update_invoice(
-        books.tenant_id, draft.invoice_id,
+        books.tenant_id,
+        draft.invoice_id,
         Invoices(invoices=[Invoice(status="DELETED")]),
     )
     assert deleted.invoices[0].status == "DELETED"
     with pytest.raises(AccountingBadRequestException) as caught:
         books.api.update_invoice(
-            books.tenant_id, authorised.invoice_id,
+            books.tenant_id,
+            authorised.invoice_id,
             Invoices(invoices=[Invoice(status="DELETED")]),
         )
     assert caught.value.reason == "Invoice not of valid status for modification"
@@ -174,8 +197,12 @@ def test_summarized_batch_is_400_listing_only_failures(books):
     with pytest.raises(AccountingBadRequestException) as caught:
         books.api.create_invoices(
             books.tenant_id,
-            Invoices(invoices=[bill(contact, number="OK-1"),
-                               bill(contact, [("a", 1, "1", "999", None)], number="BAD-1")]),
+            Invoices(
+                invoices=[
+                    bill(contact, number="OK-1"),
+                    bill(contact, [("a", 1, "1", "999", None)], number="BAD-1"),
+                ]
+            ),
         )
     elements = caught.value.error_data["Elements"]
     assert len(elements) == 1

@@ -25,7 +25,8 @@ def test_partial_then_full_payment_marks_paid(books, authorised_bill):
     assert first.payments[0].invoice.status == "AUTHORISED"
     assert first.payments[0].payment_type == "ACCPAYPAYMENT"
     books.api.create_payments(
-        books.tenant_id, Payments(payments=[payment(invoice_id, "100.00")]),
+        books.tenant_id,
+        Payments(payments=[payment(invoice_id, "100.00")]),
         summarize_errors=False,
     )
     invoice = books.api.get_invoice(books.tenant_id, invoice_id).invoices[0]
@@ -66,8 +67,7 @@ def test_deleting_a_payment_reopens_the_bill(books, authorised_bill):
     paid = books.api.create_payment(books.tenant_id, payment(invoice_id, "125.00"))
     payment_id = paid.payments[0].payment_id
     assert paid.payments[0].invoice.status == "PAID"
-    deleted = books.api.delete_payment(books.tenant_id, payment_id,
-                                       Payment(status="DELETED"))
+    deleted = books.api.delete_payment(books.tenant_id, payment_id, Payment(status="DELETED"))
     assert deleted.payments[0].status == "DELETED"
     invoice = books.api.get_invoice(books.tenant_id, invoice_id).invoices[0]
     assert invoice.status == "AUTHORISED"
@@ -91,8 +91,12 @@ def test_paid_bill_cannot_be_edited_or_voided(books, authorised_bill):
 def test_batch_payments_summarize_false(books, authorised_bill):
     result = books.api.create_payments(
         books.tenant_id,
-        Payments(payments=[payment(authorised_bill.invoice_id, "200.00"),
-                           payment(authorised_bill.invoice_id, "5.00")]),
+        Payments(
+            payments=[
+                payment(authorised_bill.invoice_id, "200.00"),
+                payment(authorised_bill.invoice_id, "5.00"),
+            ]
+        ),
         summarize_errors=False,
     )
     assert [p.status_attribute_string for p in result.payments] == ["ERROR", "OK"]

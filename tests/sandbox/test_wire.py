@@ -11,17 +11,30 @@ from tests.sandbox.helpers import new_contact
 
 
 def raw(books, method: str, path: str, **kwargs):
-    headers = {"Authorization": "Bearer " + books.token["access_token"],
-               "xero-tenant-id": books.tenant_id, "Accept": "application/json",
-               **kwargs.pop("headers", {})}
+    headers = {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Accept": "application/json",
+        **kwargs.pop("headers", {}),
+    }
     return httpx.request(method, books.sandbox.accounting_url + path, headers=headers, **kwargs)
 
 
 def invoice_body(contact_id: str, date: str) -> dict:
-    return {"Invoices": [{"Type": "ACCPAY", "Contact": {"ContactID": contact_id},
-                          "Date": date, "DueDate": date, "Status": "AUTHORISED",
-                          "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 10,
-                                         "AccountCode": "429"}]}]}
+    return {
+        "Invoices": [
+            {
+                "Type": "ACCPAY",
+                "Contact": {"ContactID": contact_id},
+                "Date": date,
+                "DueDate": date,
+                "Status": "AUTHORISED",
+                "LineItems": [
+                    {"Description": "x", "Quantity": 1, "UnitAmount": 10, "AccountCode": "429"}
+                ],
+            }
+        ]
+    }
 
 
 def test_envelope_and_ms_dates(books):
@@ -64,8 +77,13 @@ def test_enum_outside_the_spec_is_refused(books):
 
 def test_query_booleans_are_case_insensitive(books):
     for flag in ("False", "false", "FALSE"):
-        response = raw(books, "PUT", "/Contacts", params={"summarizeErrors": flag},
-                       json={"Contacts": [{"Name": ""}]})
+        response = raw(
+            books,
+            "PUT",
+            "/Contacts",
+            params={"summarizeErrors": flag},
+            json={"Contacts": [{"Name": ""}]},
+        )
         assert response.status_code == 200
         assert response.json()["Contacts"][0]["StatusAttributeString"] == "ERROR"
 
@@ -82,8 +100,9 @@ def test_if_modified_since(books):
     since = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     later = books.api.get_contacts(books.tenant_id, if_modified_since=since)
     assert later.contacts == []
-    earlier = books.api.get_contacts(books.tenant_id,
-                                     if_modified_since=since - dt.timedelta(minutes=5))
+    earlier = books.api.get_contacts(
+        books.tenant_id, if_modified_since=since - dt.timedelta(minutes=5)
+    )
     assert [c.name for c in earlier.contacts] == ["Before Ltd"]
 
 

@@ -135,6 +135,7 @@ def company_events(
             "total": total,
             "lines": len(lines),
             "paid": paid == total,
+            "payments": {p for p in expected.payments if p.startswith(f"pay_{company_id}_{b}_")},
             "vendor": vendor["id"],
         }
     return events, expected

@@ -50,21 +50,35 @@ def check_ledger(ledger: dict[str, Any], expected: Expected) -> None:
     assert len({p["Reference"] for p in payments}) == len(expected.payments)
 
 
+Scenarios = list[tuple[list[dict[str, Any]], Expected]]
+
+
+def connect_all(pipeline: Pipeline, scenarios: Scenarios) -> dict[str, str]:
+    """A sandbox organisation per company, connected; returns company -> tenant."""
+    tenants = {}
+    for _, expected in scenarios:
+        tenants[expected.company_id] = pipeline.new_organisation(f"Org {expected.company_id}")
+        pipeline.connect(expected.company_id, tenants[expected.company_id])
+    return tenants
+
+
+def check_all(pipeline: Pipeline, scenarios: Scenarios, tenants: dict[str, str]) -> None:
+    """Waits until every company is synced, then checks each one's ledger."""
+    for _, expected in scenarios:
+        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
+    for _, expected in scenarios:
+        check_ledger(pipeline.ledger(tenants[expected.company_id]), expected)
+
+
 def test_twenty_companies_every_event_three_times_in_shuffled_order(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
     rng = random.Random(20261125)
     run = uuid.uuid4().hex[:6]
     scenarios = [company_events(f"e2e-{run}-{i}", 25, rng) for i in range(20)]
-    tenants = {}
-    for _, expected in scenarios:
-        tenants[expected.company_id] = pipeline.new_organisation(f"Org {expected.company_id}")
-        pipeline.connect(expected.company_id, tenants[expected.company_id])
+    tenants = connect_all(pipeline, scenarios)
     events = [e for evs, _ in scenarios for e in evs]
 
     deliver(pipeline, kafka_bootstrap, events, copies=3, rng=rng)
 
-    for _, expected in scenarios:
-        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
-    for _, expected in scenarios:
-        check_ledger(pipeline.ledger(tenants[expected.company_id]), expected)
+    check_all(pipeline, scenarios, tenants)

@@ -11,7 +11,7 @@ import psycopg
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.pipeline.delivery import deliver
 from tests.pipeline.scenario import company_events
-from tests.pipeline.test_end_to_end import all_synced, check_ledger
+from tests.pipeline.test_end_to_end import all_synced, check_all, check_ledger, connect_all
 
 
 def set_faults(pipeline: Pipeline, tenant_id: str, **faults: object) -> None:
@@ -25,19 +25,13 @@ def test_xero_errors_and_lost_answers_leave_each_document_once(
     rng = random.Random(99)
     run = uuid.uuid4().hex[:6]
     scenarios = [company_events(f"faults-{run}-{i}", 15, rng) for i in range(3)]
-    tenants = {}
-    for _, expected in scenarios:
-        tenant = pipeline.new_organisation(f"Org {expected.company_id}")
-        tenants[expected.company_id] = tenant
-        pipeline.connect(expected.company_id, tenant)
+    tenants = connect_all(pipeline, scenarios)
+    for tenant in tenants.values():
         # Applied, then the connection dropped: the writer cannot know the call landed.
         set_faults(pipeline, tenant, drop_rate=0.3, error_rate=0.1, error_status=503)
     deliver(pipeline, kafka_bootstrap, [e for evs, _ in scenarios for e in evs], 2, rng)
 
-    for _, expected in scenarios:
-        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
-    for _, expected in scenarios:
-        check_ledger(pipeline.ledger(tenants[expected.company_id]), expected)
+    check_all(pipeline, scenarios, tenants)
 
 
 def test_writer_killed_while_xero_applies_its_call(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 import uuid
 
-from tests.fixtures.pipeline import Pipeline, wait_for
+from tests.fixtures.pipeline import Pipeline
 from tests.pipeline.delivery import deliver
 from tests.pipeline.scenario import company_events
-from tests.pipeline.test_end_to_end import all_synced, check_ledger
+from tests.pipeline.test_end_to_end import check_all, connect_all
 
 
 def test_services_killed_mid_stream_leave_each_document_once(
@@ -17,10 +17,7 @@ def test_services_killed_mid_stream_leave_each_document_once(
     rng = random.Random(4242)
     run = uuid.uuid4().hex[:6]
     scenarios = [company_events(f"crash-{run}-{i}", 20, rng) for i in range(4)]
-    tenants = {}
-    for _, expected in scenarios:
-        tenants[expected.company_id] = pipeline.new_organisation(f"Org {expected.company_id}")
-        pipeline.connect(expected.company_id, tenants[expected.company_id])
+    tenants = connect_all(pipeline, scenarios)
     events = [e for evs, _ in scenarios for e in evs]
     half = len(events) // 2
 
@@ -33,7 +30,4 @@ def test_services_killed_mid_stream_leave_each_document_once(
     pipeline.services["writer"].kill()
     pipeline.services["writer"].start()
 
-    for _, expected in scenarios:
-        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
-    for _, expected in scenarios:
-        check_ledger(pipeline.ledger(tenants[expected.company_id]), expected)
+    check_all(pipeline, scenarios, tenants)

@@ -4,13 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test up down status lint demo
+.PHONY: install test test-unit up down status lint demo
 
 install:
 	bash deploy/install.sh
 
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# Pure logic and fakes only: no Kafka, no PostgreSQL, no sandbox process.
+test-unit: install
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 # The whole stack in the background on fixed ports (Kafka 19092, PostgreSQL 15432, sandbox 9090,
 # ingest 8080, projector 8081, writer 8082), data under .run/; prints URLs and dev secrets.
@@ -29,7 +33,7 @@ status:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services deploy
+	$(VENV)/bin/mypy shared services xero_sandbox deploy
 
 # The whole job: stack up, sample Roger events in, the Xero bill and payment printed, all stopped.
 demo: install

@@ -32,7 +32,7 @@ from deploy.stack import (
     pid_alive,
     terminate,
 )
-from services.ingest.connect.oauth import SCOPES  # what the connect flow asks for
+from services.connections.oauth import SCOPES  # what the connect flow asks for
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("sandbox", "ingest", "projector", "writer")

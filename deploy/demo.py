@@ -23,7 +23,7 @@ from deploy.topics import ensure_topics
 from services.ingest.signature import sign
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO.parent / "shared" / "contracts" / "examples"
+EXAMPLES = REPO / "docs" / "contracts" / "examples"
 COMPANY, BILL = "acme-dk", "bill_01HZX4"
 
 

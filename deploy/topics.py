@@ -1,4 +1,4 @@
-"""Create the project's Kafka topics (``shared.topics.TOPICS``) on a broker.
+"""Create the project's Kafka topics (``shared.contracts.topics.TOPICS``) on a broker.
 
 Separate from ``deploy.stack`` because it needs aiokafka, which only the venv has.
 """
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.topics import TOPICS, TopicSpec
+from shared.contracts.topics import TOPICS, TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
 # A single-node broker can hold only one replica, whatever production uses.

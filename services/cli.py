@@ -27,7 +27,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run the Xero sandbox, a local stand-in for Xero's API."""
-    from services.xero_sandbox.server import serve
+    from xero_sandbox.server import serve
 
     serve(host=host, port=port, state=state)
 
@@ -67,8 +67,8 @@ def connect_dev(
     default_payment_account: str = "090",
 ) -> None:
     """Store a connection for a company directly (development and tests, until OAuth lands)."""
-    from services.ingest.connections import establish
-    from shared.domain_events import ConnectionData
+    from services.connections.establish import establish
+    from shared.contracts.domain_events import ConnectionData
     from shared.settings import Settings
 
     token_set = json.loads(token_file.read_text())
@@ -104,7 +104,7 @@ def rebuild(
 @dlq.command("list")
 def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
     """Print dead letters with their reasons (JSON lines)."""
-    from services.dead_letters import list_dead_letters
+    from shared.messaging.dead_letters import list_dead_letters
     from shared.settings import Settings
 
     for entry in asyncio.run(list_dead_letters(Settings(), topic, limit)):
@@ -119,7 +119,7 @@ def dlq_replay(
     ] = None,
 ) -> None:
     """Send dead letters back to the topic they came from (all, or the records named)."""
-    from services.dead_letters import replay_dead_letters
+    from shared.messaging.dead_letters import replay_dead_letters
     from shared.settings import Settings
 
     chosen: set[tuple[int, int]] = set()

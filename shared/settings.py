@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     xero_authorize_url: str = "http://127.0.0.1:9090/identity/connect/authorize"
     xero_timeout_s: float = 20.0
 
-    # The connect flow (services/ingest/connect). Where people and Xero reach ingest; Xero's
+    # The connect flow (services/connections). Where people and Xero reach ingest; Xero's
     # redirect target defaults to <ingest_public_url>/v1/xero/callback (registered at Xero).
     ingest_public_url: str = "http://127.0.0.1:8080"
     xero_redirect_uri: str | None = None

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from deploy import stack
-from shared.topics import TOPICS
+from shared.contracts.topics import TOPICS
 
 pytestmark = pytest.mark.stack
 

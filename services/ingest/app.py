@@ -1,7 +1,7 @@
 """Ingest: Roger events in over HTTP and ``roger.events``, domain events out on Kafka.
 
 Handlers here do I/O only; what counts as valid lives in ``intake`` and
-``shared.roger_events``.
+``shared.contracts.roger_events``.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import Counter
 
-from services.ingest.connect.routes import connect_router
+from services.connections.routes import connect_router
 from services.ingest.intake import Intake, read_body, read_record
 from services.ingest.seen import SeenEvents
 from services.ingest.signature import verify
+from shared.contracts.domain_events import from_roger
+from shared.contracts.roger_events import RogerEvent
+from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS, ROGER_EVENTS_DLQ
 from shared.db import open_pool
-from shared.domain_events import from_roger
 from shared.http import ApiError, install_common
 from shared.logging import get_logger
-from shared.roger_events import RogerEvent
 from shared.settings import Settings
-from shared.topics import DOMAIN_EVENTS, ROGER_EVENTS, ROGER_EVENTS_DLQ
 
 log = get_logger("ingest")
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.roger_events import MAX_BATCH, RogerEvent, readable_id, validate_event
+from shared.contracts.roger_events import MAX_BATCH, RogerEvent, readable_id, validate_event
 
 
 @dataclass

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Query
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.domain_events import DomainEvent
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.topics import DOMAIN_EVENTS
 from shared.http import ApiError, bearer_guard
 from shared.settings import Settings
-from shared.topics import DOMAIN_EVENTS
 
 KINDS = ("bill", "receipt", "credit_note")
 STATES = ("pending", "waiting", "synced", "failed", "deleted")

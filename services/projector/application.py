@@ -19,11 +19,11 @@ from pydantic import ValidationError
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
 from services.projector.domain.rules import Command
 from services.projector.domain.views import views_for
-from shared.commands import encode
-from shared.domain_events import DomainEvent
+from shared.contracts.commands import encode
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
-from shared.results import XeroResult
-from shared.topics import DOMAIN_EVENTS, XERO_RESULTS
 
 log = get_logger("projector")
 

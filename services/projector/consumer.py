@@ -14,10 +14,10 @@ from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
 from services.projector.application import SyncApplication
-from shared.kafka import durable_producer, manual_consumer
+from shared.contracts.topics import DOMAIN_EVENTS, XERO_COMMANDS, XERO_RESULTS
 from shared.logging import get_logger
+from shared.messaging.kafka import durable_producer, manual_consumer
 from shared.settings import Settings
-from shared.topics import DOMAIN_EVENTS, XERO_COMMANDS, XERO_RESULTS
 
 log = get_logger("projector")
 

@@ -12,9 +12,9 @@ from urllib.parse import quote
 import httpx
 
 from services.xero_writer.outcomes import Call, failed, result
-from services.xero_writer.xero_client import validation_messages
-from shared.commands import UploadAttachment
-from shared.results import XeroResult
+from shared.contracts.commands import UploadAttachment
+from shared.contracts.results import XeroResult
+from shared.xero.client import validation_messages
 
 MAX_BYTES = 10 * 1024 * 1024
 ALLOWED_TYPES = {

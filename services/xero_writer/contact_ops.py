@@ -6,9 +6,9 @@ from typing import Any
 
 from services.xero_writer.contacts import contact_payload, find_contact, normalise_name
 from services.xero_writer.outcomes import Call, batch_key, failed, result
-from services.xero_writer.xero_client import validation_messages
-from shared.commands import EnsureContact, UpdateContact
-from shared.results import XeroResult
+from shared.contracts.commands import EnsureContact, UpdateContact
+from shared.contracts.results import XeroResult
+from shared.xero.client import validation_messages
 
 DUPLICATE_NAME = "already assigned to another contact"
 

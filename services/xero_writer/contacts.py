@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
-from shared.roger_events import Vendor
+from shared.contracts.roger_events import Vendor
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")

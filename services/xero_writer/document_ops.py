@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.xero_writer.outcomes import Call, batch_key, failed, money, result
-from services.xero_writer.xero_client import validation_messages
-from shared.commands import CreateBill, CreateCreditNote, UpdateBill, VoidBill
-from shared.results import XeroResult
+from shared.contracts.commands import CreateBill, CreateCreditNote, UpdateBill, VoidBill
+from shared.contracts.results import XeroResult
+from shared.xero.client import validation_messages
 
 GONE = ("DELETED", "VOIDED")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from services.xero_writer import attachment_ops, contact_ops, document_ops, payment_ops
 from services.xero_writer.outcomes import Call, failed
-from services.xero_writer.xero_client import Refused
-from shared.commands import AnyCommand
-from shared.results import XeroResult
+from shared.contracts.commands import AnyCommand
+from shared.contracts.results import XeroResult
+from shared.xero.client import Refused
 
 BatchOp = Callable[[Call, Any, set[str]], Awaitable[list[XeroResult]]]
 SingleOp = Callable[[Call, Any, bool], Awaitable[XeroResult]]

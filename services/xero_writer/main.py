@@ -10,13 +10,13 @@ from fastapi import FastAPI
 
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.scheduler import Writer
-from services.xero_writer.xero_client import XeroClient
 from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
 from shared.service import Running, run_service, worker_readiness
 from shared.settings import Settings
-from shared.token_store import TokenStore
+from shared.xero.client import XeroClient
+from shared.xero.token_store import TokenStore
 
 log = get_logger("xero_writer")
 

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from shared.commands import AnyCommand
-from shared.results import XeroResult
+from shared.contracts.commands import AnyCommand
+from shared.contracts.results import XeroResult
 
 # call(method, path, params=..., body=..., content=..., idempotency_key=...), bound to one
 # organisation, its token and its limiter.

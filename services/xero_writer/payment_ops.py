@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from services.xero_writer.outcomes import Call, batch_key, failed, money, result
-from services.xero_writer.xero_client import validation_messages
-from shared.commands import AllocateCreditNote, CreatePayment, DeletePayment
-from shared.results import XeroResult
+from shared.contracts.commands import AllocateCreditNote, CreatePayment, DeletePayment
+from shared.contracts.results import XeroResult
+from shared.xero.client import validation_messages
 
 
 async def _invoices(call: Call, ids: set[str]) -> dict[str, dict[str, Any]]:

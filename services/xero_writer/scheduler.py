@@ -24,7 +24,13 @@ from services.xero_writer import executor
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.limits import OrgLimiter
 from services.xero_writer.outcomes import failed, result
-from services.xero_writer.xero_client import (
+from shared.contracts.commands import AnyCommand, decode, encode
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
+from shared.logging import get_logger
+from shared.messaging.kafka import durable_producer, manual_consumer
+from shared.settings import Settings
+from shared.xero.client import (
     Forbidden,
     RateLimited,
     Refused,
@@ -32,13 +38,7 @@ from services.xero_writer.xero_client import (
     Unavailable,
     XeroClient,
 )
-from shared.commands import AnyCommand, decode, encode
-from shared.kafka import durable_producer, manual_consumer
-from shared.logging import get_logger
-from shared.results import XeroResult
-from shared.settings import Settings
-from shared.token_store import Access, NeedsReconnect, NotConnected, TokenStore
-from shared.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
+from shared.xero.token_store import Access, NeedsReconnect, NotConnected, TokenStore
 
 log = get_logger("xero_writer")
 

@@ -80,7 +80,7 @@ def wait_published(pipeline: ConnectPipeline, company_id: str, fact_type: str) -
 
 
 def categories_records(pipeline: ConnectPipeline, company_id: str) -> list[dict[str, Any]]:
-    from shared.topics import ROGER_CATEGORIES
+    from shared.contracts.topics import ROGER_CATEGORIES
 
     return [
         json.loads(value)

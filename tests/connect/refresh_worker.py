@@ -20,9 +20,9 @@ from typing import Any
 
 import psycopg
 
-from services.ingest.connect.xero_api import XeroApi
+from services.connections.xero_api import XeroApi
 from shared.db import open_pool
-from shared.token_store import TokenStore
+from shared.xero.token_store import TokenStore
 
 
 def _someone_waits_for_a_lock(dsn: str) -> bool:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
-from shared.commands import EnsureContact, encode
-from shared.roger_events import Vendor
-from shared.topics import XERO_COMMANDS, XERO_RESULTS
+from shared.contracts.commands import EnsureContact, encode
+from shared.contracts.roger_events import Vendor
+from shared.contracts.topics import XERO_COMMANDS, XERO_RESULTS
 from tests.fixtures.connect import ConnectPipeline
 from tests.fixtures.pipeline import wait_for
 

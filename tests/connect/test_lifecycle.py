@@ -23,7 +23,7 @@ def _refresh_refused(p: ConnectPipeline, refresh_token: str) -> bool:
 
 
 def _answers(p: ConnectPipeline, company: str, kind: str, doc_id: str) -> list[dict[str, Any]]:
-    from shared.topics import XERO_RESULTS
+    from shared.contracts.topics import XERO_RESULTS
 
     out = []
     for key, value, _ in p.records(XERO_RESULTS):

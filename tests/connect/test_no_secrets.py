@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from shared.topics import TOPICS
+from shared.contracts.topics import TOPICS
 from tests.connect.helpers import bill_event, post, wait_published, wait_state
 from tests.fixtures.connect import TOKEN_KEY, ConnectPipeline
 from tests.fixtures.pipeline import SERVICE_TOKEN, WEBHOOK_SECRET, wait_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from services.ingest.connect import oauth, session
-from services.ingest.connect.setup_rules import (
+from services.connections import oauth, session
+from services.connections.setup_rules import (
     Profile,
     categories_event,
     connection_status,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from services.ingest.connect.oauth import challenge
+from services.connections.oauth import challenge
 from tests.fixtures.connect import ConnectPipeline
 
 

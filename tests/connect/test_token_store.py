@@ -16,9 +16,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from services.ingest.connect.xero_api import XeroApi
+from services.connections.xero_api import XeroApi
 from shared.db import open_pool
-from shared.token_store import NeedsReconnect, NotConnected, TokenStore
+from shared.xero.token_store import NeedsReconnect, NotConnected, TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()

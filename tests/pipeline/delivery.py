@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shared.topics import ROGER_EVENTS
+from shared.contracts.topics import ROGER_EVENTS
 
 
 async def _produce(bootstrap: str, records: list[tuple[bytes | None, bytes]]) -> None:

@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from services.dead_letters import read_topic
-from shared.topics import ROGER_EVENTS_DLQ
+from shared.contracts.topics import ROGER_EVENTS_DLQ
+from shared.messaging.dead_letters import read_topic
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.pipeline.delivery import produce_raw, produce_roger
 

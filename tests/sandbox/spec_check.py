@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator, FormatChecker
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "services" / "xero_sandbox" / "spec"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "xero_sandbox" / "spec"
 MS_DATE = r"^/Date\(-?\d+([+-]\d{4})?\)/$"
 
 

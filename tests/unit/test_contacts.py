@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.xero_writer.contacts import find_contact, normalise_name
-from shared.roger_events import Vendor
+from shared.contracts.roger_events import Vendor
 
 
 def test_names_compare_without_case_accents_punctuation_or_repeated_spaces() -> None:

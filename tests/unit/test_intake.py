@@ -11,7 +11,7 @@ import pytest
 from services.ingest.intake import read_body, read_record
 from services.ingest.signature import sign, verify
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "contracts" / "examples"
 
 
 def example(name: str) -> dict:  # type: ignore[type-arg]

@@ -9,9 +9,9 @@ from typing import Any
 
 from services.projector.domain import rules
 from services.projector.domain.state import CompanyState
-from shared.commands import CreateBill, CreatePayment, EnsureContact
-from shared.domain_events import DomainEvent
-from shared.results import XeroResult
+from shared.contracts.commands import CreateBill, CreatePayment, EnsureContact
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.results import XeroResult
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 APP = "https://app.roger.example"

@@ -15,8 +15,8 @@ from eventsourcing.domain import Aggregate, event
 
 from services.projector.domain import rules
 from services.projector.domain.state import CompanyState
-from shared.domain_events import DomainEvent
-from shared.results import XeroResult
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.results import XeroResult
 
 _NAMESPACE = uuid.UUID("0b7d5a52-93a4-4f4e-8f0e-7f1f7c0f7d10")
 

@@ -25,7 +25,7 @@ from services.projector.domain.state import (
     Payment,
     VendorLink,
 )
-from shared.commands import (
+from shared.contracts.commands import (
     AllocateCreditNote,
     AnyCommand,
     BillLine,
@@ -40,9 +40,9 @@ from shared.commands import (
     VoidBill,
     command_id,
 )
-from shared.domain_events import DomainEvent
-from shared.results import XeroResult
-from shared.roger_events import Vendor
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.results import XeroResult
+from shared.contracts.roger_events import Vendor
 
 Command = AnyCommand
 LINE_AMOUNT_TYPES: dict[str, Literal["Exclusive", "Inclusive", "NoTax"]] = {

@@ -19,8 +19,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from shared.domain_events import DomainEvent, DomainEventType
-from shared.topics import DOMAIN_EVENTS
+from shared.contracts.domain_events import DomainEvent, DomainEventType
+from shared.contracts.topics import DOMAIN_EVENTS
 
 DDL = """
 CREATE TABLE IF NOT EXISTS xero_connection_outbox (

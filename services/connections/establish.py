@@ -10,12 +10,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.contracts.domain_events import ConnectionData, DomainEvent
+from shared.contracts.topics import DOMAIN_EVENTS
 from shared.db import open_pool
-from shared.domain_events import ConnectionData, DomainEvent
-from shared.kafka import durable_producer
+from shared.messaging.kafka import durable_producer
 from shared.settings import Settings
-from shared.token_store import TokenStore
-from shared.topics import DOMAIN_EVENTS
+from shared.xero.token_store import TokenStore
 
 
 async def establish(

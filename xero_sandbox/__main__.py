@@ -1,4 +1,4 @@
-"""`python -m services.xero_sandbox [--host H] [--port P] [--state FILE]`."""
+"""`python -m xero_sandbox [--host H] [--port P] [--state FILE]`."""
 
 from __future__ import annotations
 

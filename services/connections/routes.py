@@ -19,18 +19,18 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, Field
 
-from services.ingest.connect import profiles, session
-from services.ingest.connect.flow import Connector
-from services.ingest.connect.relay import OutboxRelay
-from services.ingest.connect.setup_page import BINDING_COOKIE, page_router
-from services.ingest.connect.setup_rules import company_id_ok
-from services.ingest.connect.templates import refusal_page
+from services.connections import profiles, session
+from services.connections.flow import Connector
+from services.connections.relay import OutboxRelay
+from services.connections.setup_page import BINDING_COOKIE, page_router
+from services.connections.setup_rules import company_id_ok
+from services.connections.templates import refusal_page
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import XERO_RESULTS
 from shared.db import open_pool
 from shared.http import ApiError, bearer_guard, error_body
 from shared.logging import get_logger
-from shared.results import XeroResult
 from shared.settings import Settings
-from shared.topics import XERO_RESULTS
 
 log = get_logger("ingest.connect")
 

@@ -1,7 +1,7 @@
 """Roger events, version 1: validation exactly as the contract says, and typed views.
 
 The JSON Schema shipped with the contract is the source of truth for shape
-(``shared/schemas/roger-events.v1.schema.json``, a copy of
+(``shared/contracts/schemas/roger-events.v1.schema.json``, a copy of
 ``../shared/contracts/roger-events.schema.json``); the rules a schema cannot
 say (offsets on timestamps, totals) are checked here.
 """

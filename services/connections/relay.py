@@ -1,4 +1,4 @@
-"""Publishes the connection outbox (``shared.connection_outbox``) to Kafka, oldest first.
+"""Publishes the connection outbox (``shared.messaging.outbox``) to Kafka, oldest first.
 
 One relay at a time across ingest processes (an advisory lock), so a company's
 facts reach Kafka in the order they were recorded. Rows written by this process

@@ -10,7 +10,7 @@ A row's ``status`` is the connection's life as far as tokens go:
 ``pending_setup`` (Xero granted access, the company has not chosen where to
 sync), ``connected``, ``needs_reconnect`` (Xero refused the refresh token).
 Disconnecting deletes the row. Every change of status records its fact in the
-connection outbox (``shared.connection_outbox``) in the same transaction.
+connection outbox (``shared.messaging.outbox``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from cryptography.fernet import Fernet, MultiFernet
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from shared import connection_outbox
-from shared.connection_outbox import OutboxRow
 from shared.db import ensure_schema
+from shared.messaging import outbox as connection_outbox
+from shared.messaging.outbox import OutboxRow
 
 DDL = """
 CREATE TABLE IF NOT EXISTS xero_connections (

@@ -19,30 +19,30 @@ from cryptography.fernet import Fernet, MultiFernet
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.connect import oauth, profiles
-from services.ingest.connect.pending import PendingStates
-from services.ingest.connect.setup_rules import (
+from services.connections import oauth, profiles
+from services.connections.pending import PendingStates
+from services.connections.setup_rules import (
     account_view,
     categories_event,
     connection_view,
     organisation_view,
     setup_problems,
 )
-from services.ingest.connect.xero_api import XeroApi, XeroCallFailed, XeroUnauthorized
-from shared import connection_outbox
-from shared.connection_outbox import connection_fact
-from shared.domain_events import ConnectionData
+from services.connections.xero_api import XeroApi, XeroCallFailed, XeroUnauthorized
+from shared.contracts.domain_events import ConnectionData
+from shared.contracts.topics import ROGER_CATEGORIES
 from shared.http import ApiError
 from shared.logging import get_logger
+from shared.messaging import outbox as connection_outbox
+from shared.messaging.outbox import connection_fact
 from shared.settings import Settings
-from shared.token_store import (
+from shared.xero.token_store import (
     CONNECTED,
     PENDING_SETUP,
     NeedsReconnect,
     NotConnected,
     TokenStore,
 )
-from shared.topics import ROGER_CATEGORIES
 
 log = get_logger("ingest.connect")
 

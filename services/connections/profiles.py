@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.connect.setup_rules import Profile
+from services.connections.setup_rules import Profile
 from shared.db import ensure_schema
 
 DDL = """

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from shared.token_store import NeedsReconnect
+from shared.xero.token_store import NeedsReconnect
 
 
 class XeroError(Exception):

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from shared.roger_events import Tracking, Vendor
+from shared.contracts.roger_events import Tracking, Vendor
 
 _NAMESPACE = uuid.UUID("6f1c1f5e-2b0a-4a8e-9d7e-3c1b8f0e7a41")
 

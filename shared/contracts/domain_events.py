@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.roger_events import RogerEvent
+from shared.contracts.roger_events import RogerEvent
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -39,7 +39,7 @@ DomainEventType = Literal[
     "VendorUpdated",
     "XeroConnectionEstablished",
     "XeroConnectionLost",
-    # The connect flow's facts (services/ingest/connect), for the connection's history; a
+    # The connect flow's facts (services/connections), for the connection's history; a
     # disconnect is XeroConnectionLost with reason "disconnected".
     "XeroConnectionAuthorized",
     "XeroOrganisationChosen",

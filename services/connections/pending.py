@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.fernet import MultiFernet
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.connect.oauth import PendingState, expiry, new_state, new_verifier, state_key
+from services.connections.oauth import PendingState, expiry, new_state, new_verifier, state_key
 from shared.db import ensure_schema
 
 DDL = """

@@ -7,9 +7,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka import durable_producer
+from shared.contracts.topics import ROGER_EVENTS, ROGER_EVENTS_DLQ, XERO_COMMANDS, XERO_COMMANDS_DLQ
+from shared.messaging.kafka import durable_producer
 from shared.settings import Settings
-from shared.topics import ROGER_EVENTS, ROGER_EVENTS_DLQ, XERO_COMMANDS, XERO_COMMANDS_DLQ
 
 ORIGIN = {ROGER_EVENTS_DLQ: ROGER_EVENTS, XERO_COMMANDS_DLQ: XERO_COMMANDS}
 

@@ -18,9 +18,9 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.ingest.connect import session, templates
-from services.ingest.connect.flow import Connector
-from services.ingest.connect.setup_rules import company_id_ok
+from services.connections import session, templates
+from services.connections.flow import Connector
+from services.connections.setup_rules import company_id_ok
 from shared.http import ApiError
 from shared.settings import Settings
 

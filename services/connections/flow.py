@@ -28,7 +28,6 @@ from services.connections.setup_rules import (
     organisation_view,
     setup_problems,
 )
-from services.connections.xero_api import XeroApi, XeroCallFailed, XeroUnauthorized
 from shared.contracts.domain_events import ConnectionData
 from shared.contracts.topics import ROGER_CATEGORIES
 from shared.http import ApiError
@@ -36,6 +35,7 @@ from shared.logging import get_logger
 from shared.messaging import outbox as connection_outbox
 from shared.messaging.outbox import connection_fact
 from shared.settings import Settings
+from shared.xero.client import Forbidden, Unauthorized, XeroClient, XeroError
 from shared.xero.token_store import (
     CONNECTED,
     PENDING_SETUP,
@@ -76,7 +76,7 @@ class Connector:
         settings: Settings,
         pool: AsyncConnectionPool,
         wake_relay: Callable[[], None],
-        xero: XeroApi | None = None,
+        xero: XeroClient | None = None,
     ) -> None:
         keys = [k.get_secret_value() for k in settings.token_keys]
         self.settings, self.pool, self._wake = settings, pool, wake_relay
@@ -84,14 +84,14 @@ class Connector:
         self.states = PendingStates(
             pool, MultiFernet([Fernet(k.encode()) for k in keys]), settings.connect_state_ttl_s
         )
-        self.xero = xero or XeroApi(
-            client_id=settings.xero_client_id,
-            client_secret=settings.xero_client_secret.get_secret_value(),
-            token_url=settings.xero_token_url,
+        self.xero = xero or XeroClient(
+            settings.xero_accounting_url,
+            settings.xero_token_url,
+            settings.xero_client_id,
+            settings.xero_client_secret.get_secret_value(),
+            settings.xero_timeout_s,
             revoke_url=settings.xero_revoke_url,
             identity_url=settings.xero_identity_url,
-            accounting_url=settings.xero_accounting_url,
-            timeout_s=settings.xero_timeout_s,
         )
         self.redirect_uri = redirect_uri(settings)
 
@@ -162,7 +162,7 @@ class Connector:
         try:
             token_set = await self.xero.exchange_code(code, pending.verifier, self.redirect_uri)
             connections = await self.xero.connections(token_set["access_token"])
-        except XeroCallFailed as exc:
+        except XeroError as exc:
             log.warning("connect_exchange_failed", company_id=company_id, reason=exc.code)
             return CallbackOutcome(oauth.with_status(back, "error", exc.code))
         fact = connection_fact(
@@ -187,7 +187,7 @@ class Connector:
             access = await self.tokens.access(company_id, self.xero.refresh, allow_pending=True)
             try:
                 return await call(access.access_token, access.tenant_id)
-            except XeroUnauthorized:
+            except Unauthorized:
                 access = await self.tokens.access(
                     company_id, self.xero.refresh, force=True, allow_pending=True
                 )
@@ -197,8 +197,9 @@ class Connector:
         except NeedsReconnect as exc:
             self._wake()  # the store recorded the fact; let it out now
             raise _NEEDS_RECONNECT from exc
-        except XeroCallFailed as exc:
-            status = 403 if exc.code == "organisation_not_accessible" else 502
+        except XeroError as exc:
+            # Only Xero's code: its messages and the token endpoint's body stay out of answers.
+            status = 403 if isinstance(exc, Forbidden) else 502
             raise ApiError(status, exc.code, f"Xero could not answer: {exc.code}") from exc
 
     async def organisations(self, company_id: str) -> list[dict[str, Any]]:
@@ -207,9 +208,9 @@ class Connector:
             for c in await self.xero.connections(token):
                 try:
                     org = await self.xero.organisation(token, c["tenantId"])
-                except XeroUnauthorized:
+                except Unauthorized:
                     raise
-                except XeroCallFailed:
+                except XeroError:
                     org = {}
                 views.append(organisation_view(c, org))
             return views
@@ -381,7 +382,7 @@ class Connector:
             try:
                 await self.xero.revoke(token_set["refresh_token"])
                 revoked = True
-            except XeroCallFailed as exc:
+            except XeroError as exc:
                 log.warning("revoke_failed", company_id=company_id, reason=exc.code)
         log.info(
             "disconnected",

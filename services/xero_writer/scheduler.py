@@ -13,7 +13,6 @@ import asyncio
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -23,32 +22,24 @@ from pydantic import ValidationError
 from services.xero_writer import executor
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.limits import OrgLimiter
-from services.xero_writer.outcomes import failed, result
+from services.xero_writer.policy import Policy
+from services.xero_writer.session import OrgSession
 from shared.contracts.commands import AnyCommand, decode, encode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
 from shared.logging import get_logger
 from shared.messaging.kafka import durable_producer, manual_consumer
 from shared.settings import Settings
-from shared.xero.client import (
-    Forbidden,
-    RateLimited,
-    Refused,
-    Unauthorized,
-    Unavailable,
-    XeroClient,
-)
-from shared.xero.token_store import Access, NeedsReconnect, NotConnected, TokenStore
+from shared.xero.client import XeroClient
+from shared.xero.token_store import Access, TokenStore
 
 log = get_logger("xero_writer")
 
-CALLS = Counter("rx_writer_xero_calls_total", "calls to Xero", ["outcome"])
 RESULTS = Counter("rx_writer_results_total", "results published", ["type"])
 BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1, 2, 5, 10, 20, 50))
 QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
 
 MAX_IN_FLIGHT = 5000
-UNAVAILABLE_BACKOFF_S = (1, 2, 4, 8, 16, 30)
 
 
 @dataclass
@@ -69,32 +60,6 @@ class PartitionProgress:
         return self.next_offset
 
 
-@dataclass
-class _OrgSession:
-    """Calls to one organisation with one company's token, under that organisation's limiter."""
-
-    xero: XeroClient
-    limiter: OrgLimiter
-    access: Access
-    refreshed: bool = False
-
-    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        async with self.limiter.call():
-            try:
-                answer = await self.xero.call(
-                    method,
-                    path,
-                    tenant_id=self.access.tenant_id,
-                    access_token=self.access.access_token,
-                    **kw,
-                )
-            except Exception as exc:
-                CALLS.labels(type(exc).__name__).inc()
-                raise
-            CALLS.labels("ok").inc()
-            return answer
-
-
 class Writer:
     def __init__(
         self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient
@@ -111,6 +76,14 @@ class Writer:
         self._capacity = asyncio.Event()
         self._capacity.set()
         self.kafka_ok = False
+        self.policy = Policy(
+            access=lambda company_id, force=False: tokens.access(
+                company_id, xero.refresh, force=force
+            ),
+            attempts=attempts,
+            open_session=self._session,
+            park=self._park,
+        )
 
     # ---- consuming -------------------------------------------------------------------------
 
@@ -231,7 +204,7 @@ class Writer:
             QUEUED.dec(len(batch))
             BATCH.observe(len(batch))
             try:
-                results = await self._carry_out(company_id, [i.command for i in batch])
+                results = await self.policy.carry_out(company_id, [i.command for i in batch])
                 await self._publish(results)
             except asyncio.CancelledError:
                 raise
@@ -247,37 +220,7 @@ class Writer:
             if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
                 self._capacity.set()
 
-    async def _carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
-        log_ctx = {
-            "company_id": company_id,
-            "commands": [c.command_id for c in commands],
-            "kind": commands[0].kind,
-        }
-        try:
-            access = await self.tokens.access(company_id, self.xero.refresh)
-        except NotConnected:
-            return [
-                self._waiting(c, "not_connected: the company has no Xero connection")
-                for c in commands
-            ]
-        except NeedsReconnect:
-            return [
-                self._waiting(c, "needs_reconnect: Xero refused the refresh token")
-                for c in commands
-            ]
-        except Unavailable as exc:
-            return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
-        foreign = [c for c in commands if c.tenant_id != access.tenant_id]
-        if foreign:
-            # Never act on an organisation the company is not connected to.
-            log.error("tenant_mismatch", **log_ctx)
-            mine = [c for c in commands if c.tenant_id == access.tenant_id]
-            refused = [
-                failed(c, "the command names an organisation this company is not connected to")
-                for c in foreign
-            ]
-            return refused + (await self._carry_out(company_id, mine) if mine else [])
-        earlier = await self.attempts.begin(company_id, [c.command_id for c in commands])
+    def _session(self, access: Access) -> OrgSession:
         limiter = self.limiters.setdefault(
             access.tenant_id,
             OrgLimiter(
@@ -286,68 +229,11 @@ class Writer:
                 self.settings.xero_calls_per_day,
             ),
         )
-        session = _OrgSession(self.xero, limiter, access)
-        call = session.call
+        return OrgSession(self.xero, limiter, access)
 
-        for attempt, backoff in enumerate((*UNAVAILABLE_BACKOFF_S, None)):
-            try:
-                return await executor.execute(call, commands, earlier)
-            except RateLimited as exc:
-                limiter.pause(exc.retry_after_s)
-                log.warning(
-                    "xero_rate_limited",
-                    retry_after_s=exc.retry_after_s,
-                    problem=exc.problem,
-                    **log_ctx,
-                )
-            except Unavailable as exc:
-                # The call may have been applied: every later attempt looks up first.
-                earlier = {c.command_id for c in commands}
-                if backoff is None:
-                    return await self._park(
-                        commands, f"Xero unavailable after {attempt + 1} attempts: {exc.detail}"
-                    )
-                log.warning("xero_unavailable", detail=exc.detail, attempt=attempt + 1, **log_ctx)
-                await asyncio.sleep(backoff)
-            except Unauthorized as exc:
-                if session.refreshed:
-                    return [
-                        self._waiting(c, f"Xero refused our token: {exc.detail}") for c in commands
-                    ]
-                session.refreshed = True
-                try:
-                    session.access = await self.tokens.access(
-                        company_id, self.xero.refresh, force=True
-                    )
-                except (NeedsReconnect, NotConnected):
-                    return [
-                        self._waiting(c, "needs_reconnect: Xero refused the refresh token")
-                        for c in commands
-                    ]
-            except Forbidden as exc:
-                return [
-                    self._waiting(c, f"Xero refused access to the organisation: {exc.detail}")
-                    for c in commands
-                ]
-            except Refused as exc:
-                # The whole request was refused: find the culprit by sending each command alone.
-                log.warning("xero_refused_batch", message=exc.message, **log_ctx)
-                singles: list[XeroResult] = []
-                for c in commands:
-                    singles += await self._carry_out(company_id, [c])
-                return singles
-        return await self._park(commands, "Xero kept answering 429")
-
-    def _waiting(self, cmd: AnyCommand, reason: str) -> XeroResult:
-        return result(cmd, "XeroCommandWaiting", message=reason)
-
-    async def _park(self, commands: list[AnyCommand], reason: str) -> list[XeroResult]:
+    async def _park(self, commands: list[AnyCommand], reason: str) -> None:
         for c in commands:
             await self._dead_letter(encode(c), c.company_id.encode(), reason)
-        return [
-            self._waiting(c, f"{reason}; parked in {XERO_COMMANDS_DLQ} for replay")
-            for c in commands
-        ]
 
     async def _dead_letter(self, value: bytes, key: bytes | None, reason: str) -> None:
         headers = [

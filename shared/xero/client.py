@@ -1,55 +1,49 @@
-"""Xero's Accounting API over httpx, with Xero's failures sorted into what we do about them.
+"""The one Xero client: token endpoint, identity (connections) and the Accounting API.
 
-Async httpx keeps the event loop free (xero-python is synchronous); the JSON
-follows Xero's spec (PascalCase, ``/Date(ms)/`` dates in answers).
+Serves the writer (``call``: any Accounting API call with tenant, Idempotency-Key, JSON or
+raw bytes) and the connect flow (``exchange_code``, ``revoke``, ``connections``,
+``delete_connection``, ``organisation``, ``accounts``). ``refresh`` is the token store's
+refresher (``shared.xero.token_store.TokenStore.access``), the only refresh there is.
+
+Every failure is one of ``shared.xero.errors`` (re-exported here). A token endpoint's body
+never leaves this module: its errors carry only Xero's OAuth error *code*.
+
+Async httpx keeps the event loop free (xero-python is synchronous); the JSON follows Xero's
+spec (PascalCase, ``/Date(ms)/`` dates in answers; docs/xero/xero-facts.md).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from shared.xero.token_store import NeedsReconnect
+from shared.xero.errors import (
+    Forbidden,
+    NeedsReconnect,
+    RateLimited,
+    Refused,
+    Unauthorized,
+    Unavailable,
+    XeroError,
+)
 
+__all__ = [
+    "Forbidden",
+    "NeedsReconnect",
+    "RateLimited",
+    "Refused",
+    "Unauthorized",
+    "Unavailable",
+    "XeroClient",
+    "XeroError",
+    "validation_messages",
+]
 
-class XeroError(Exception):
-    """Base of every Xero failure the writer distinguishes."""
-
-
-@dataclass
-class RateLimited(XeroError):
-    retry_after_s: float
-    problem: str
-
-
-@dataclass
-class Unavailable(XeroError):
-    """5xx, timeout or a dropped connection: the call may or may not have been applied."""
-
-    detail: str
-
-
-@dataclass
-class Unauthorized(XeroError):
-    detail: str
-
-
-@dataclass
-class Forbidden(XeroError):
-    detail: str
-
-
-@dataclass
-class Refused(XeroError):
-    """A 4xx Xero means: the request as sent will never succeed."""
-
-    status: int
-    message: str
-    body: Any
+# Xero sends Retry-After for the minute and day limits only (xero-facts.md §3).
+DEFAULT_RETRY_AFTER_S = 5.0
 
 
 def _json_default(value: object) -> object:
@@ -68,19 +62,67 @@ def validation_messages(element: dict[str, Any]) -> list[str]:
     return [m for m in messages if m]
 
 
-def _refusal_message(body: Any, text: str) -> str:
+def refusal_message(body: Any, text: str) -> str:
+    """What Xero said in a refused answer: its validation messages, else its Message."""
     if isinstance(body, dict):
         elements = body.get("Elements") or []
-        messages = [m for el in elements for m in validation_messages(el)]
+        messages = [m for el in elements if isinstance(el, dict) for m in validation_messages(el)]
         if messages:
             return "; ".join(messages)
-        for key in ("Message", "Detail", "error_description", "error", "Title"):
+        for key in ("Message", "Detail", "Title"):
             if body.get(key):
                 return str(body[key])
     return text[:500] or "refused"
 
 
+def oauth_error_code(response: httpx.Response) -> str:
+    """The token endpoint's ``error`` (e.g. ``invalid_grant``), else ``http_<status>``.
+
+    Only a short, known-shaped code: the body is Xero's, and is never echoed whole.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return f"http_{response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and error.replace("_", "").isalnum() and len(error) < 64:
+        return error
+    return f"http_{response.status_code}"
+
+
+def retry_after_s(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After") or DEFAULT_RETRY_AFTER_S))
+    except ValueError:  # an HTTP date: Xero sends seconds, so this is someone else's proxy
+        return DEFAULT_RETRY_AFTER_S
+
+
+def raise_for_answer(what: str, response: httpx.Response) -> None:
+    """Raises the taxonomy's error for any answer but 2xx; ``what`` names the call in logs."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status == 429:
+        raise RateLimited(
+            retry_after_s(response), response.headers.get("X-Rate-Limit-Problem", "unknown")
+        )
+    if status >= 500:
+        raise Unavailable(f"{what} answered {status}: {response.text[:200]}", status=status)
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if status == 401:
+        raise Unauthorized(refusal_message(body, response.text))
+    if status == 403:
+        raise Forbidden(refusal_message(body, response.text))
+    raise Refused(status, refusal_message(body, response.text), body)
+
+
 class XeroClient:
+    """One app's Xero client. ``timeout_s`` bounds each call (the writer keeps it well under
+    Kafka's max poll interval); URLs are Xero's or the sandbox's."""
+
     def __init__(
         self,
         accounting_url: str,
@@ -88,33 +130,114 @@ class XeroClient:
         client_id: str,
         client_secret: str,
         timeout_s: float,
+        *,
+        revoke_url: str = "",
+        identity_url: str = "",
     ) -> None:
-        self._base = accounting_url.rstrip("/")
-        self._token_url = token_url
+        self._accounting = accounting_url.rstrip("/")
+        self._token_url, self._revoke_url = token_url, revoke_url
+        self._identity = identity_url.rstrip("/")
         self._client_auth = (client_id, client_secret)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+    # ---------------------------------------------------------------- token endpoint
+
+    async def _post_form(self, url: str, form: dict[str, str]) -> httpx.Response:
         try:
-            response = await self._http.post(
-                self._token_url,
-                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                auth=self._client_auth,
-            )
+            # client_secret_basic, as Xero's auth-code flow documents it.
+            return await self._http.post(url, data=form, auth=self._client_auth)
         except httpx.HTTPError as exc:
-            raise Unavailable(f"token endpoint: {exc!r}") from exc
-        if response.status_code == 400 and "invalid_grant" in response.text:
-            raise NeedsReconnect("invalid_grant")
+            # Only the exception's type: its text may carry the URL, and a form holds secrets.
+            raise Unavailable(f"token endpoint: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _token_refusal(response: httpx.Response) -> XeroError:
+        code = oauth_error_code(response)
         if response.status_code >= 500:
-            raise Unavailable(f"token endpoint answered {response.status_code}")
+            return Unavailable(f"token endpoint answered {response.status_code}", code=code)
+        return Refused(response.status_code, f"token endpoint refused: {code}", None, code=code)
+
+    async def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+        """Authorization code + PKCE verifier -> Xero's token set (``access_token``,
+        ``refresh_token``, ``expires_in`` s, ``scope``, ...).
+
+        Raises ``Refused`` (``code``: Xero's OAuth error, e.g. ``invalid_grant``; or
+        ``no_refresh_token`` without offline_access) or ``Unavailable``.
+        """
+        response = await self._post_form(
+            self._token_url,
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            },
+        )
         if response.status_code != 200:
-            raise Refused(
-                response.status_code, f"token refresh refused: {response.text[:200]}", None
-            )
-        return response.json()  # type: ignore[no-any-return]
+            raise self._token_refusal(response)
+        token_set: dict[str, Any] = response.json()
+        if not token_set.get("refresh_token"):
+            raise Refused(200, "no refresh token granted", None, code="no_refresh_token")
+        return token_set
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """A ``TokenStore`` refresher: refresh token -> Xero's new token set.
+
+        Raises ``NeedsReconnect`` (invalid_grant: a person must connect again),
+        ``Unavailable`` (5xx, unreachable) or ``Refused`` (any other refusal, with its code).
+        """
+        response = await self._post_form(
+            self._token_url, {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+        if response.status_code == 200:
+            return response.json()  # type: ignore[no-any-return]
+        refusal = self._token_refusal(response)
+        if refusal.code == "invalid_grant":
+            raise NeedsReconnect("invalid_grant")
+        raise refusal
+
+    async def revoke(self, refresh_token: str) -> None:
+        """Revokes the grant at Xero. Raises ``Refused`` or ``Unavailable``."""
+        response = await self._post_form(self._revoke_url, {"token": refresh_token})
+        if response.status_code != 200:
+            raise self._token_refusal(response)
+
+    # ---------------------------------------------------------------- identity
+
+    async def _send(
+        self, what: str, method: str, url: str, headers: dict[str, str], **kw: Any
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, headers=headers, **kw)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{what}: {type(exc).__name__}") from exc
+
+    async def connections(self, access_token: str) -> list[dict[str, Any]]:
+        """The organisations the token may use: Xero's ``/connections`` rows (``id``,
+        ``tenantId``, ``tenantName``, ...), organisations only. Raises ``XeroError``."""
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        response = await self._send("connections", "GET", f"{self._identity}/connections", headers)
+        raise_for_answer("GET /connections", response)
+        rows = response.json()
+        return [r for r in rows if r.get("tenantType", "ORGANISATION") == "ORGANISATION"]
+
+    async def delete_connection(self, access_token: str, connection_id: str) -> bool:
+        """Removes one organisation from the grant; True when it is gone at Xero (404: it was
+        already). Raises ``Unauthorized`` (dead token) or ``Unavailable`` (unreachable)."""
+        response = await self._send(
+            "delete connection",
+            "DELETE",
+            f"{self._identity}/connections/{connection_id}",
+            {"Authorization": f"Bearer {access_token}"},
+        )
+        if response.status_code == 401:
+            raise Unauthorized("delete connection: 401")
+        return response.status_code in (200, 204, 404)
+
+    # ---------------------------------------------------------------- Accounting API
 
     async def call(
         self,
@@ -128,7 +251,12 @@ class XeroClient:
         content: bytes | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """One Accounting API call: ``body`` as JSON, or ``content`` as raw bytes (files)."""
+        """One Accounting API call (``path`` under ``/api.xro/2.0``): ``body`` as JSON, or
+        ``content`` as raw bytes (attachments). Returns Xero's decoded 2xx answer.
+
+        Raises ``RateLimited``, ``Unavailable``, ``Unauthorized``, ``Forbidden`` or
+        ``Refused`` (a 400 batch answer keeps its ``Elements`` in ``body``).
+        """
         headers = {
             "Authorization": f"Bearer {access_token}",
             "xero-tenant-id": tenant_id,
@@ -141,30 +269,22 @@ class XeroClient:
             headers["Content-Type"] = "application/octet-stream"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            response = await self._http.request(
-                method, self._base + path, params=params, content=content, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"{method} {path}: {type(exc).__name__}") from exc
-        return self._answer(method, path, response)
+        what = f"{method} {path}"
+        response = await self._send(
+            what, method, self._accounting + path, headers, params=params, content=content
+        )
+        raise_for_answer(what, response)
+        return response.json()  # type: ignore[no-any-return]
 
-    @staticmethod
-    def _answer(method: str, path: str, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status == 200:
-            return response.json()  # type: ignore[no-any-return]
-        if status == 429:
-            retry_after = float(response.headers.get("Retry-After") or 5)
-            raise RateLimited(retry_after, response.headers.get("X-Rate-Limit-Problem", "unknown"))
-        if status >= 500:
-            raise Unavailable(f"{method} {path} answered {status}: {response.text[:200]}")
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        if status == 401:
-            raise Unauthorized(_refusal_message(body, response.text))
-        if status == 403:
-            raise Forbidden(_refusal_message(body, response.text))
-        raise Refused(status, _refusal_message(body, response.text), body)
+    async def organisation(self, access_token: str, tenant_id: str) -> dict[str, Any]:
+        """Xero's Organisation (``Name``, ``BaseCurrency``, ...); {} if it sent none."""
+        body = await self.call(
+            "GET", "/Organisation", tenant_id=tenant_id, access_token=access_token
+        )
+        orgs = body.get("Organisations") or []
+        return orgs[0] if orgs else {}
+
+    async def accounts(self, access_token: str, tenant_id: str) -> list[dict[str, Any]]:
+        """The organisation's chart of accounts, as Xero's ``Accounts`` rows."""
+        body = await self.call("GET", "/Accounts", tenant_id=tenant_id, access_token=access_token)
+        return list(body.get("Accounts") or [])

@@ -4,7 +4,8 @@ Refresh tokens rotate on every refresh. The refresh runs under a row lock, so
 two processes never spend the same refresh token, and the new pair is committed
 before anyone uses it. If we crash after Xero answered but before the commit,
 the previous refresh token stays valid for 30 minutes at Xero, and the next
-refresh simply uses it again.
+refresh simply uses it again. This is the only place that decides when to refresh; the
+refresher it is handed is ``shared.xero.client.XeroClient.refresh`` (tests pass their own).
 
 A row's ``status`` is the connection's life as far as tokens go:
 ``pending_setup`` (Xero granted access, the company has not chosen where to
@@ -28,6 +29,9 @@ from psycopg_pool import AsyncConnectionPool
 from shared.db import ensure_schema
 from shared.messaging import outbox as connection_outbox
 from shared.messaging.outbox import OutboxRow
+from shared.xero.errors import NeedsReconnect
+
+__all__ = ["Access", "NeedsReconnect", "NotConnected", "Refresher", "Row", "TokenStore"]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS xero_connections (
@@ -46,10 +50,6 @@ REFRESH_MARGIN_S = 120
 PENDING_SETUP = "pending_setup"
 CONNECTED = "connected"
 NEEDS_RECONNECT = "needs_reconnect"
-
-
-class NeedsReconnect(Exception):
-    """Xero refused the refresh token (invalid_grant): a person must connect again."""
 
 
 class NotConnected(Exception):

@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from services.connections.xero_api import XeroApi
 from shared.db import open_pool
+from shared.xero.client import XeroClient
 from shared.xero.token_store import TokenStore
 
 
@@ -36,14 +36,8 @@ def _someone_waits_for_a_lock(dsn: str) -> bool:
 
 async def main(dsn: str, company: str, mode: str, force: bool) -> None:
     env = os.environ
-    xero = XeroApi(
-        client_id=env["RX_XERO_CLIENT_ID"],
-        client_secret=env["RX_XERO_CLIENT_SECRET"],
-        token_url=env["RX_XERO_TOKEN_URL"],
-        revoke_url=env["RX_XERO_TOKEN_URL"],
-        identity_url="",
-        accounting_url="",
-        timeout_s=10,
+    xero = XeroClient(
+        "", env["RX_XERO_TOKEN_URL"], env["RX_XERO_CLIENT_ID"], env["RX_XERO_CLIENT_SECRET"], 10
     )
     refreshed = False
 

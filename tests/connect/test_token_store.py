@@ -16,8 +16,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from services.connections.xero_api import XeroApi
 from shared.db import open_pool
+from shared.xero.client import XeroClient
 from shared.xero.token_store import NeedsReconnect, NotConnected, TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,15 +43,15 @@ class Setup:
         scopes = ["offline_access", "accounting.settings.read"]
         return self.sandbox.grant(self.client_id, [self.tenant], scopes)  # type: ignore[no-any-return]
 
-    def xero(self) -> XeroApi:
-        return XeroApi(
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            token_url=self.sandbox.token_url,
+    def xero(self) -> XeroClient:
+        return XeroClient(
+            self.sandbox.accounting_url,
+            self.sandbox.token_url,
+            self.client_id,
+            self.client_secret,
+            10,
             revoke_url=self.sandbox.revocation_url,
             identity_url=self.sandbox.base_url,
-            accounting_url=self.sandbox.accounting_url,
-            timeout_s=10,
         )
 
     def works(self, access_token: str) -> bool:

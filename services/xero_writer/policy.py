@@ -1,0 +1,193 @@
+"""What the writer does when Xero says no: 429, 5xx, 401, 403, a refused batch.
+
+One batch of one company's commands goes to Xero under these rules (xero-facts.md §3, §7):
+
+- no connection, or a refresh token Xero refused -> every command ``waiting`` (it is sent
+  again when the company connects again);
+- a command naming another organisation than the company's connection -> ``failed``;
+- 429 -> the organisation's limiter pauses for Retry-After, then the same batch again;
+- 5xx, timeout, dropped answer (``Unavailable``) -> the call may have been applied: every
+  later attempt looks up before it creates; bounded backoff (``backoff_s``), then the batch
+  is parked (dead-lettered for replay) and its commands are ``waiting``;
+- 401 -> one forced token refresh and the batch again; a second 401 -> ``waiting``;
+- 403 -> ``waiting`` (the grant no longer covers the organisation);
+- a batch Xero refuses whole (``Refused``) -> each command alone, to find the culprit: it
+  fails with Xero's message, the others go through.
+
+Retries share one budget: ``len(backoff_s) + 1`` attempts per batch; a batch still
+answered 429 after them is parked too. Everything with side effects is injected, so the
+rules run without Kafka, PostgreSQL or a clock (tests/unit/test_writer_policy.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from services.xero_writer import executor
+from services.xero_writer.outcomes import failed, result
+from shared.contracts.commands import AnyCommand
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import XERO_COMMANDS_DLQ
+from shared.logging import get_logger
+from shared.xero.errors import (
+    Forbidden,
+    NeedsReconnect,
+    RateLimited,
+    Refused,
+    Unauthorized,
+    Unavailable,
+)
+from shared.xero.token_store import Access, NotConnected
+
+log = get_logger("xero_writer")
+
+# Seconds between attempts after Xero was unavailable; bounded well under Kafka's
+# max.poll.interval (300 s) in total, as docs/pitfalls.md asks.
+UNAVAILABLE_BACKOFF_S: tuple[float, ...] = (1, 2, 4, 8, 16, 30)
+
+NOT_CONNECTED = "not_connected: the company has no Xero connection"
+NEEDS_RECONNECT = "needs_reconnect: Xero refused the refresh token"
+FOREIGN_TENANT = "the command names an organisation this company is not connected to"
+
+
+class TokenAccess(Protocol):
+    """The company's valid access token (``force``: refresh even if it looks valid).
+
+    Raises ``NotConnected``, ``NeedsReconnect``, or ``Unavailable``/``Refused`` from the
+    token endpoint. In production: ``TokenStore.access`` with ``XeroClient.refresh``.
+    """
+
+    def __call__(self, company_id: str, *, force: bool = False) -> Awaitable[Access]: ...
+
+
+class AttemptLog(Protocol):
+    """``services.xero_writer.attempts.Attempts``: records an attempt, returns earlier ones."""
+
+    async def begin(self, company_id: str, command_ids: Sequence[str]) -> set[str]: ...
+
+
+class Session(Protocol):
+    """One organisation's calls with one token: the executor's ``Call`` plus the pause."""
+
+    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+OpenSession = Callable[[Access], Session]
+# Dead-letters the commands with the reason, for replay (the writer's DLQ topic).
+Park = Callable[[list[AnyCommand], str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def waiting(cmd: AnyCommand, reason: str) -> XeroResult:
+    return result(cmd, "XeroCommandWaiting", message=reason)
+
+
+class Policy:
+    """Carries out batches under the rules above; ``carry_out`` never raises for Xero's sake
+    (our own storage or Kafka failing does raise: the lane tries the batch again)."""
+
+    def __init__(
+        self,
+        *,
+        access: TokenAccess,
+        attempts: AttemptLog,
+        open_session: OpenSession,
+        park: Park,
+        sleep: Sleep = asyncio.sleep,
+        backoff_s: Sequence[float] = UNAVAILABLE_BACKOFF_S,
+    ) -> None:
+        self._access, self._attempts, self._open = access, attempts, open_session
+        self._park_letters, self._sleep, self._backoff = park, sleep, tuple(backoff_s)
+
+    async def carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
+        """One result per command (any order): created/updated/..., ``failed`` with Xero's
+        message, or ``waiting`` with the reason (parked ones say where)."""
+        log_ctx = {
+            "company_id": company_id,
+            "commands": [c.command_id for c in commands],
+            "kind": commands[0].kind,
+        }
+        try:
+            access = await self._access(company_id)
+        except NotConnected:
+            return [waiting(c, NOT_CONNECTED) for c in commands]
+        except NeedsReconnect:
+            return [waiting(c, NEEDS_RECONNECT) for c in commands]
+        except Unavailable as exc:
+            return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
+        except Refused as exc:
+            return [
+                waiting(c, f"Xero's token endpoint refused the refresh: {exc.code}")
+                for c in commands
+            ]
+        foreign = [c for c in commands if c.tenant_id != access.tenant_id]
+        if foreign:
+            # Never act on an organisation the company is not connected to.
+            log.error("tenant_mismatch", **log_ctx)
+            mine = [c for c in commands if c.tenant_id == access.tenant_id]
+            refused = [failed(c, FOREIGN_TENANT) for c in foreign]
+            return refused + (await self.carry_out(company_id, mine) if mine else [])
+        earlier = await self._attempts.begin(company_id, [c.command_id for c in commands])
+        session = self._open(access)
+        refreshed = False
+
+        for attempt, backoff in enumerate((*self._backoff, None)):
+            try:
+                return await executor.execute(session.call, commands, earlier)
+            except RateLimited as exc:
+                # Not applied: the limiter holds the whole organisation, not just this lane.
+                session.pause(exc.retry_after_s)
+                log.warning(
+                    "xero_rate_limited",
+                    retry_after_s=exc.retry_after_s,
+                    problem=exc.problem,
+                    **log_ctx,
+                )
+            except Unavailable as exc:
+                # The call may have been applied: every later attempt looks up first.
+                earlier = {c.command_id for c in commands}
+                if backoff is None:
+                    return await self._park(
+                        commands, f"Xero unavailable after {attempt + 1} attempts: {exc.detail}"
+                    )
+                log.warning("xero_unavailable", detail=exc.detail, attempt=attempt + 1, **log_ctx)
+                await self._sleep(backoff)
+            except Unauthorized as exc:
+                if refreshed:
+                    return [waiting(c, f"Xero refused our token: {exc.detail}") for c in commands]
+                refreshed = True
+                try:
+                    access = await self._access(company_id, force=True)
+                except (NeedsReconnect, NotConnected):
+                    return [waiting(c, NEEDS_RECONNECT) for c in commands]
+                except Unavailable as refresh_exc:
+                    return await self._park(
+                        commands, f"Xero's token endpoint is unavailable: {refresh_exc.detail}"
+                    )
+                except Refused as refresh_exc:
+                    return [
+                        waiting(c, f"Xero's token endpoint refused the refresh: {refresh_exc.code}")
+                        for c in commands
+                    ]
+                session = self._open(access)
+            except Forbidden as exc:
+                return [
+                    waiting(c, f"Xero refused access to the organisation: {exc.detail}")
+                    for c in commands
+                ]
+            except Refused as exc:
+                # The whole request was refused: find the culprit by sending each command alone.
+                log.warning("xero_refused_batch", message=exc.message, **log_ctx)
+                singles: list[XeroResult] = []
+                for c in commands:
+                    singles += await self.carry_out(company_id, [c])
+                return singles
+        return await self._park(commands, "Xero kept answering 429")
+
+    async def _park(self, commands: list[AnyCommand], reason: str) -> list[XeroResult]:
+        await self._park_letters(commands, reason)
+        return [waiting(c, f"{reason}; parked in {XERO_COMMANDS_DLQ} for replay") for c in commands]

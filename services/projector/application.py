@@ -8,6 +8,7 @@ whose position is already tracked was processed before and is skipped.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,16 +17,25 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import Tracking
 from pydantic import ValidationError
 
+from services.projector.domain import facts
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
-from services.projector.domain.rules import Command
-from services.projector.domain.views import views_for
-from shared.contracts.commands import encode
+from services.projector.domain.projection import rows_for
+from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
 
 log = get_logger("projector")
+
+MAX_REASON = 2000  # characters of a failure's reason kept on the document
+
+# Persistence for unit tests: eventsourcing's in-memory store (no read model, no outbox).
+IN_MEMORY: Mapping[str, str] = {
+    "PERSISTENCE_MODULE": "eventsourcing.popo",
+    "AGGREGATE_CACHE_MAXSIZE": "2000",
+    "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+}
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:
@@ -50,11 +60,20 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
 
 
 class SyncApplication(Application[uuid.UUID]):
+    """The projector's event store, read model and outbox, fed one Kafka record at a time.
+
+    ``persistence`` replaces the PostgreSQL settings made from ``database_url`` (unit tests
+    use ``IN_MEMORY``: no read model, no outbox). Not thread-safe: one thread processes.
+    """
+
     name = "rx_projector"
 
-    def __init__(self, database_url: str, app_url: str) -> None:
+    def __init__(
+        self, database_url: str, app_url: str, persistence: Mapping[str, str] | None = None
+    ) -> None:
         self.app_url = app_url
-        super().__init__(env=eventsourcing_env(database_url))
+        env = dict(persistence) if persistence is not None else eventsourcing_env(database_url)
+        super().__init__(env=env)
 
     def construct_recorder(self) -> Any:
         return self.factory.process_recorder()
@@ -69,12 +88,36 @@ class SyncApplication(Application[uuid.UUID]):
         except AggregateNotFoundError:
             return CompanySync(company_id=company_id, app_url=self.app_url)
 
+    def _tracked(self, tracking: Tracking) -> bool:
+        return bool(
+            self.recorder.has_tracking_id(  # type: ignore[attr-defined]
+                tracking.application_name, tracking.notification_id
+            )
+        )
+
+    def _evict(self, company_id: str) -> None:
+        """Drops the cached aggregate, which may hold an unsaved or half-applied event."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(company_aggregate_id(company_id), evict=True)
+            except KeyError:
+                pass
+
     def process(
         self, topic: str, partition: int, offset: int, value: bytes | None
-    ) -> list[Command]:
+    ) -> list[AnyCommand]:
+        """Applies one record of ``rx.domain-events.v1`` or ``rx.xero-results.v1``.
+
+        Commits the company's new event, the record's position, the document rows, history
+        and the outbox of the commands decided (returned) in one transaction. A record
+        already tracked returns []; an unreadable one is tracked and skipped. Raises what
+        the rules or the database raised (the record stays untracked, the cached aggregate
+        is dropped), so the caller may try again or dead-letter it (``record_failure``).
+        """
         # Tracking stores the *next* offset, so a restart seeks straight to it.
         tracking = Tracking(f"{topic}:{partition}", offset + 1)
-        if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):  # type: ignore[attr-defined]
+        if self._tracked(tracking):
             return []
         try:
             fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
@@ -85,33 +128,17 @@ class SyncApplication(Application[uuid.UUID]):
             )
             self._record(ProcessingEvent(tracking))
             return []
+        if fact is None and answer is None:
+            log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
+            self._record(ProcessingEvent(tracking))
+            return []
         company_id = fact.company_id if fact else answer.company_id  # type: ignore[union-attr]
-        company = self.company(company_id)
-        now = datetime.now(UTC)
-        if fact is not None:
-            company.record_fact(fact.model_dump(mode="json"), now)
-        elif answer is not None:
-            company.record_answer(answer.model_dump(mode="json"), now)
-        commands = list(company.last_commands)
-        effects = company.last_effects
-        history = history_rows(company, now)
-        event = ProcessingEvent[uuid.UUID](tracking)
-        event.collect_events(
-            company,
-            documents=views_for(company.state, effects.touched),
-            history=history,
-            outbox=[(c.command_id, company_id, encode(c)) for c in commands],
-            # A "waiting" answer is not final: the outbox keeps the command to send again.
-            answered=[answer.command_id] if answer and answer.type != "XeroCommandWaiting" else [],
-            # After a (re)connect, whatever waited for it goes out again at once.
-            resend_for=[company_id] if fact and fact.type == "XeroConnectionEstablished" else [],
-        )
         try:
-            self._record(event)
+            commands = self._apply(tracking, company_id, fact, answer)
         except Exception:
-            # The cached aggregate already holds the unsaved event: drop it, reload next time.
-            if self.repository.cache is not None:
-                self.repository.cache.put(company.id, None)
+            # The cached aggregate may already hold the unsaved event, or half of it: drop it,
+            # so the next attempt reloads the company from the store.
+            self._evict(company_id)
             raise
         log.info(
             "record_processed",
@@ -123,6 +150,99 @@ class SyncApplication(Application[uuid.UUID]):
             commands=[c.command_id for c in commands],
         )
         return commands
+
+    def _apply(
+        self,
+        tracking: Tracking,
+        company_id: str,
+        fact: DomainEvent | None,
+        answer: XeroResult | None,
+    ) -> list[AnyCommand]:
+        company = self.company(company_id)
+        now = datetime.now(UTC)
+        if fact is not None:
+            company.record_fact(fact.model_dump(mode="json"), now)
+        elif answer is not None:
+            company.record_answer(answer.model_dump(mode="json"), now)
+        commands = list(company.last_commands)
+        event = ProcessingEvent[uuid.UUID](tracking)
+        event.collect_events(
+            company,
+            documents=rows_for(company.state, company.last_effects.touched),
+            history=history_rows(company, now),
+            outbox=[(c.command_id, company_id, encode(c)) for c in commands],
+            # A "waiting" answer is not final: the outbox keeps the command to send again.
+            answered=[answer.command_id] if answer and answer.type != "XeroCommandWaiting" else [],
+            # After a (re)connect, whatever waited for it goes out again at once.
+            resend_for=[company_id] if fact and fact.type == "XeroConnectionEstablished" else [],
+        )
+        self._record(event)
+        return commands
+
+    def record_failure(
+        self, topic: str, partition: int, offset: int, value: bytes | None, reason: str
+    ) -> None:
+        """A record failed its retry budget and was dead-lettered: move past it, and show it.
+
+        In one transaction: stores the record's position (so the partition moves on and a
+        restart does not seek back to it) and, if the record is a fact naming a document
+        (``facts.named_document``), marks that document ``failed`` with ``reason`` (the
+        company's event ``FactDeadLettered``, so a rebuild shows it too). If the company's
+        events cannot be loaded or saved, the document row alone is marked. Raises only
+        if the database cannot record the position.
+        """
+        tracking = Tracking(f"{topic}:{partition}", offset + 1)
+        if self._tracked(tracking):
+            return
+        reason = reason[:MAX_REASON] or "the record could not be processed"
+        fact: DomainEvent | None = None
+        if topic == DOMAIN_EVENTS:
+            try:
+                fact = DomainEvent.from_bytes(value or b"")
+            except ValidationError:
+                fact = None
+        named = facts.named_document(fact) if fact is not None else None
+        log.error(
+            "record_dead_lettered",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            company_id=fact.company_id if fact else None,
+            event_id=fact.event_id if fact else None,
+            document=named,
+            reason=reason,
+        )
+        if fact is None or named is None:
+            self._record(ProcessingEvent(tracking))
+            return
+        kind, roger_id = named
+        now = datetime.now(UTC)
+        try:
+            company = self.company(fact.company_id)
+            company.record_dead_letter(fact.event_id, kind, roger_id, reason, now)
+            event = ProcessingEvent[uuid.UUID](tracking)
+            event.collect_events(
+                company,
+                documents=rows_for(company.state, company.last_effects.touched),
+                history=history_rows(company, now),
+            )
+            self._record(event)
+        except Exception as exc:  # noqa: BLE001 - the company's own events are what failed
+            self._evict(fact.company_id)
+            log.error("dead_letter_not_in_event_store", company_id=fact.company_id, error=repr(exc))
+            entry = {
+                "at": now.isoformat(),
+                "source": "projector",
+                "type": "FactDeadLettered",
+                "event_id": fact.event_id,
+                "message": reason,
+            }
+            event = ProcessingEvent[uuid.UUID](tracking)
+            event.collect_events(
+                failed=[(fact.company_id, kind, roger_id, reason)],
+                history=[(fact.company_id, kind, roger_id, entry)],
+            )
+            self._record(event)
 
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry

@@ -14,7 +14,7 @@ import psycopg
 
 from services.projector.application import HistoryRow, SyncApplication, history_rows
 from services.projector.domain.aggregate import CompanySync
-from services.projector.domain.views import document_view
+from services.projector.domain.projection import document_row
 from services.projector.store import insert_history, upsert_documents
 
 
@@ -42,7 +42,7 @@ def rebuild_read_model(
         company, history = _replay(app, originator_id)
         if only and company.company_id not in only:
             continue
-        views = [document_view(company.company_id, doc) for doc in company.state.docs.values()]
+        views = [document_row(company.company_id, doc) for doc in company.state.docs.values()]
         with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("DELETE FROM sync_documents WHERE company_id = %s", (company.company_id,))
             cur.execute("DELETE FROM sync_history WHERE company_id = %s", (company.company_id,))

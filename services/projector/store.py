@@ -14,6 +14,10 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresProcessRecorder
 
+from shared.contracts.topics import XERO_COMMANDS
+from shared.messaging import outbox
+from shared.messaging.outbox import OutboxRow
+
 READ_MODEL_DDL = """
 CREATE TABLE IF NOT EXISTS sync_documents (
     company_id TEXT NOT NULL,
@@ -39,16 +43,6 @@ CREATE TABLE IF NOT EXISTS sync_history (
     recorded_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS sync_history_by_doc ON sync_history (company_id, kind, roger_id, seq);
-CREATE TABLE IF NOT EXISTS projector_outbox (
-    command_id TEXT PRIMARY KEY,
-    company_id TEXT NOT NULL,
-    payload BYTEA NOT NULL,
-    issued_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    published_at TIMESTAMPTZ,
-    answered_at TIMESTAMPTZ
-);
-CREATE INDEX IF NOT EXISTS projector_outbox_unanswered
-    ON projector_outbox (published_at) WHERE answered_at IS NULL;
 """
 
 UPSERT_DOCUMENT = """
@@ -74,6 +68,23 @@ def upsert_documents(curs: Any, views: Iterable[dict[str, Any]]) -> None:
         curs.execute(UPSERT_DOCUMENT, row)
 
 
+MARK_FAILED = """
+INSERT INTO sync_documents (company_id, kind, roger_id, state, reason)
+VALUES (%s, %s, %s, 'failed', %s)
+ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
+    state = 'failed', reason = EXCLUDED.reason, updated_at = now(),
+    state_since = CASE WHEN sync_documents.state = 'failed'
+                       THEN sync_documents.state_since ELSE now() END
+"""
+
+
+def mark_failed(curs: Any, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """Rows (company_id, kind, roger_id, reason): those documents show ``failed``, keeping
+    the rest of their row (Xero id, payments, warnings)."""
+    for row in rows:
+        curs.execute(MARK_FAILED, row)
+
+
 def insert_history(curs: Any, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
     for company_id, kind, roger_id, entry in rows:
         curs.execute(
@@ -83,29 +94,39 @@ def insert_history(curs: Any, rows: Iterable[tuple[str, str, str, dict[str, Any]
 
 
 class ReadModelRecorder(PostgresProcessRecorder):
+    """eventsourcing's process recorder, writing in the same transaction (keyword arguments
+    of ``Application._record``'s processing event): ``documents`` (rows to upsert),
+    ``failed`` (documents to mark failed), ``history``, ``outbox`` (command rows),
+    ``resend_for`` (companies whose unanswered commands go again) and ``answered``."""
+
     def _create_table(self, curs: Any) -> None:
         super()._create_table(curs)
+        # The same lock as shared.db.ensure_schema: ingest creates the outbox table too.
+        curs.execute("SELECT pg_advisory_xact_lock(7261)")
         curs.execute(READ_MODEL_DDL)
+        curs.execute(outbox.DDL)
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         upsert_documents(curs, kwargs.get("documents", ()))
+        mark_failed(curs, kwargs.get("failed", ()))
         insert_history(curs, kwargs.get("history", ()))
-        for command_id, company_id, payload in kwargs.get("outbox", ()):
-            curs.execute(
-                "INSERT INTO projector_outbox (command_id, company_id, payload) "
-                "VALUES (%s, %s, %s) "
-                "ON CONFLICT (command_id) DO NOTHING",
-                (command_id, company_id, payload),
-            )
+        # Commands decided, in the shared outbox (shared.messaging.outbox), same transaction.
+        outbox.add_sync(
+            curs,
+            (
+                OutboxRow(
+                    command_id,
+                    company_id,
+                    XERO_COMMANDS,
+                    "command",
+                    payload,
+                    origin="projector",
+                    awaits_answer=True,
+                )
+                for command_id, company_id, payload in kwargs.get("outbox", ())
+            ),
+        )
         for company_id in kwargs.get("resend_for", ()):
-            curs.execute(
-                "UPDATE projector_outbox SET published_at = NULL "
-                "WHERE company_id = %s AND answered_at IS NULL",
-                (company_id,),
-            )
-        for command_id in kwargs.get("answered", ()):
-            curs.execute(
-                "UPDATE projector_outbox SET answered_at = now() WHERE command_id = %s",
-                (command_id,),
-            )
+            outbox.resend_unanswered_sync(curs, company_id)
+        outbox.mark_answered_sync(curs, kwargs.get("answered", ()))

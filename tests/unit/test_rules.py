@@ -2,111 +2,35 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from services.projector.domain import rules
+from services.projector.domain import decisions, facts
 from services.projector.domain.state import CompanyState
 from shared.contracts.commands import CreateBill, CreatePayment, EnsureContact
 from shared.contracts.domain_events import DomainEvent
-from shared.contracts.results import XeroResult
-
-NOW = datetime(2026, 11, 25, tzinfo=UTC)
-APP = "https://app.roger.example"
-VENDOR = {"id": "ven_1", "name": "Nordic Paper Supply ApS"}
-
-
-def fact(
-    type_: str, data: dict[str, Any], day: int = 20, event_id: str | None = None
-) -> DomainEvent:
-    return DomainEvent(
-        event_id=event_id or str(uuid.uuid4()),
-        type=type_,  # type: ignore[arg-type]
-        company_id="acme",
-        occurred_at=datetime(2026, 11, day, 9, tzinfo=UTC),
-        source="http",
-        data=data,
-    )
+from tests.support.projector_facts import (
+    answer,
+    bill_data,
+    connected,
+    fact,
+    paid_data,
+    step,
+)
 
 
 def bill(
     bill_id: str = "b1", day: int = 20, total: str = "21.00", number: str | None = "INV-1"
 ) -> DomainEvent:
-    return fact(
-        "BillSubmitted",
-        {
-            "bill_id": bill_id,
-            "vendor": VENDOR,
-            "invoice_number": number,
-            "issue_date": "2026-11-02",
-            "due_date": "2026-12-02",
-            "currency": "DKK",
-            "amount_type": "inclusive",
-            "total": total,
-            "attachments": [],
-            "lines": [
-                {
-                    "description": "Paper",
-                    "quantity": "2",
-                    "unit_amount": "10.50",
-                    "category_code": None,
-                    "tax_type": "INPUT2",
-                    "tracking": [],
-                }
-            ],
-        },
-        day=day,
-    )
+    return fact("BillSubmitted", bill_data(bill_id, number=number, total=total), day=day)
 
 
 def paid(payment_id: str = "p1", amount: str = "21.00", account: str | None = None) -> DomainEvent:
     return fact(
-        "BillPaid",
-        {
-            "bill_id": "b1",
-            "payment_id": payment_id,
-            "amount": amount,
-            "currency": "DKK",
-            "paid_on": "2026-11-24",
-            "payment_account_code": account,
-        },
-        day=24,
+        "BillPaid", paid_data(payment_id=payment_id, amount=amount, account=account), day=24
     )
 
 
-CONNECTED = fact(
-    "XeroConnectionEstablished",
-    {
-        "tenant_id": "tenant-a",
-        "default_account_code": "429",
-        "default_payment_account_code": "090",
-    },
-    day=1,
-)
-
-
-def step(state: CompanyState, event: DomainEvent | XeroResult) -> list[rules.Command]:
-    effects = (
-        rules.apply_fact(state, event)
-        if isinstance(event, DomainEvent)
-        else rules.apply_result(state, event)
-    )
-    return rules.decide(state, effects, NOW, APP)
-
-
-def answer(cmd: rules.Command, type_: str, **fields: Any) -> XeroResult:
-    return XeroResult(
-        result_id=cmd.command_id,
-        type=type_,
-        command_id=cmd.command_id,  # type: ignore[arg-type]
-        command_kind=cmd.kind,
-        company_id=cmd.company_id,
-        document_kind=cmd.document_kind,
-        document_id=cmd.document_id,
-        **fields,
-    )
+CONNECTED = connected()
 
 
 def test_a_bill_waits_for_the_connection_then_the_contact_then_is_created() -> None:
@@ -118,7 +42,7 @@ def test_a_bill_waits_for_the_connection_then_the_contact_then_is_created() -> N
 
     [ensure] = step(state, CONNECTED)
     assert isinstance(ensure, EnsureContact) and ensure.tenant_id == "tenant-a"
-    assert state.docs[("bill", "b1")].reason == rules.WAITING_FOR_CONTACT
+    assert state.docs[("bill", "b1")].reason == decisions.WAITING_FOR_CONTACT
 
     [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="contact-1"))
     assert isinstance(create, CreateBill)
@@ -151,10 +75,10 @@ def test_a_payment_before_its_bill_waits_visibly_and_goes_out_once_the_bill_is_i
     step(state, CONNECTED)
     assert step(state, paid()) == []
     payment = state.docs[("bill", "b1")].payments["p1"]
-    assert payment.state == "waiting" and payment.reason == rules.WAITING_FOR_BILL_EVENT
+    assert payment.state == "waiting" and payment.reason == decisions.WAITING_FOR_BILL_EVENT
     [ensure] = step(state, bill())
     [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
-    assert payment.reason == rules.WAITING_FOR_BILL
+    assert payment.reason == decisions.WAITING_FOR_BILL
     [pay] = step(state, answer(create, "XeroBillCreated", xero_id="inv-1"))
     assert isinstance(pay, CreatePayment)
     assert (
@@ -165,8 +89,8 @@ def test_a_payment_before_its_bill_waits_visibly_and_goes_out_once_the_bill_is_i
 def test_an_older_version_is_recorded_but_changes_nothing() -> None:
     state = CompanyState("acme")
     step(state, bill(day=22, total="21.00"))
-    effects = rules.apply_fact(state, bill(day=21, total="99.00"))
-    assert state.docs[("bill", "b1")].data["total"] == "21.00"  # type: ignore[index]
+    effects = facts.apply_fact(state, bill(day=21, total="99.00"))
+    assert state.docs[("bill", "b1")].data.total == Decimal("21.00")  # type: ignore[union-attr]
     assert "older" in effects.history[0][1]["note"]
 
 

@@ -1,8 +1,11 @@
 """``CompanySync``: one event-sourced aggregate per company.
 
-Each stored event is one thing that happened to the company (a Roger fact, a
-Xero answer, a retry). Its body re-runs the rules, so replaying the events
-rebuilds exactly the state, and the commands, that were decided live.
+Each stored event is one thing that happened to the company: a fact (Roger
+event, connection change, retry), a Xero answer, or a fact that could not be
+applied and was dead-lettered. Stored events hold only that input (as JSON
+objects) and the decision time; their bodies re-run the rules (``facts``,
+``answers``, then ``decisions``), so replaying the events rebuilds exactly the
+state, and the commands, that were decided live.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.projector.domain import rules
-from services.projector.domain.state import CompanyState
+from services.projector.domain import answers, decisions, facts
+from services.projector.domain.state import CompanyState, DocKind, Effects
+from shared.contracts.commands import AnyCommand
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
 
@@ -35,17 +39,31 @@ class CompanySync(Aggregate):
         self.company_id = company_id
         self.app_url = app_url
         self.state = CompanyState(company_id=company_id)
-        self.last_effects = rules.Effects()
-        self.last_commands: list[rules.Command] = []
+        self.last_effects = Effects()
+        self.last_commands: list[AnyCommand] = []
 
-    def _decide(self, effects: rules.Effects, decided_at: datetime) -> None:
+    def _decide(self, effects: Effects, decided_at: datetime) -> None:
         self.last_effects = effects
-        self.last_commands = rules.decide(self.state, effects, decided_at, self.app_url)
+        self.last_commands = decisions.decide(self.state, effects, decided_at, self.app_url)
 
     @event("FactRecorded")
     def record_fact(self, fact: dict[str, Any], decided_at: datetime) -> None:
-        self._decide(rules.apply_fact(self.state, DomainEvent.model_validate(fact)), decided_at)
+        """``fact``: a ``DomainEvent`` as JSON (``model_dump(mode="json")``)."""
+        self._decide(facts.apply_fact(self.state, DomainEvent.model_validate(fact)), decided_at)
 
     @event("XeroAnswerRecorded")
     def record_answer(self, result: dict[str, Any], decided_at: datetime) -> None:
-        self._decide(rules.apply_result(self.state, XeroResult.model_validate(result)), decided_at)
+        """``result``: a ``XeroResult`` as JSON (``model_dump(mode="json")``)."""
+        self._decide(
+            answers.apply_result(self.state, XeroResult.model_validate(result)), decided_at
+        )
+
+    @event("FactDeadLettered")
+    def record_dead_letter(
+        self, event_id: str, kind: DocKind, roger_id: str, reason: str, decided_at: datetime
+    ) -> None:
+        """The fact ``event_id`` about document (``kind``, ``roger_id``) could not be applied."""
+        self.last_effects = facts.fact_failed(
+            self.state, event_id, kind, roger_id, reason, decided_at
+        )
+        self.last_commands = []

@@ -1,38 +1,59 @@
 """A company's sync state: what Roger said, what Xero holds, and what is still owed.
 
-Plain data, folded from domain events and Xero answers by ``rules``; the
-eventsourcing aggregate in ``aggregate.py`` only stores the facts.
+Plain data, folded from facts (``facts.py``) and Xero's answers (``answers.py``);
+``decisions.py`` reads it to decide the commands. Roger's data is held as the
+contract's typed models (``shared/contracts/roger_events.py``), times as
+timezone-aware instants: two ``occurred_at`` values are compared as instants,
+whatever their UTC offsets (``2026-10-25T02:10+01:00`` is later than
+``2026-10-25T02:50+02:00``). Calendar dates (issue, due, paid on) stay ``date``:
+they are never shifted by an offset. The eventsourcing aggregate in
+``aggregate.py`` stores only the facts and answers; this state is rebuilt from them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
+
+from shared.contracts.domain_events import ConnectionData
+from shared.contracts.roger_events import (
+    BillData,
+    BillPaidData,
+    CreditNoteData,
+    ReceiptData,
+    Vendor,
+)
 
 DocState = Literal["pending", "waiting", "synced", "failed", "deleted"]
 DocKind = Literal["bill", "receipt", "credit_note"]
 DocKey = tuple[str, str]  # (kind, Roger id)
+DocumentData = BillData | ReceiptData | CreditNoteData
+# What Roger said was paid: a bill.paid, or a receipt itself (paid in full on ``paid_on``).
+PaidData = BillPaidData | ReceiptData
+HistoryEntry = dict[str, Any]  # one JSON object of a document's history (read API)
+
+RECEIPT_PAYMENT = "receipt"  # the payment id of a receipt's one payment
 
 
-@dataclass
-class Connection:
-    tenant_id: str
-    default_account_code: str
-    default_payment_account_code: str
-    organisation_name: str | None = None
+def instant(at: datetime) -> datetime:
+    """``at`` as a timezone-aware instant; a naive time (never sent by our producers) is UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 @dataclass
 class VendorLink:
+    """A Roger vendor and the Xero contact it is linked to."""
+
     vendor_id: str
-    vendor: dict[str, Any]  # the latest Roger vendor record
-    version_at: str  # occurred_at of that record (ISO)
+    vendor: Vendor  # the latest Roger vendor record
+    version_at: datetime  # occurred_at of that record
     contact_id: str | None = None
-    # vendor.updated asks for the contact to follow; the version the contact shows
-    update_version_at: str | None = None
-    synced_version_at: str | None = None
-    failure: str | None = None
+    # vendor.updated asks for the contact to follow: the version asked for, and the one shown
+    update_version_at: datetime | None = None
+    synced_version_at: datetime | None = None
+    failure: str | None = None  # Xero's refusal to find or create the contact
     attempt: int = 0
     outstanding: str | None = None  # command id in flight
 
@@ -40,13 +61,18 @@ class VendorLink:
 @dataclass
 class Payment:
     payment_id: str
-    data: dict[str, Any] | None = None  # the bill.paid data, once known
+    data: PaidData | None = None  # what Roger paid, once known
     reversed: bool = False
     state: DocState = "pending"
     reason: str | None = None
     xero_id: str | None = None
     attempt: int = 0
     outstanding: str | None = None
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The amount paid, in ``currency``; None for a receipt: whatever is due, in full."""
+        return self.data.amount if isinstance(self.data, BillPaidData) else None
 
 
 @dataclass
@@ -78,9 +104,9 @@ class Document:
 
     kind: DocKind
     roger_id: str
-    data: dict[str, Any] | None = None  # the latest Roger version
-    version_at: str | None = None
-    synced_version_at: str | None = None  # the version Xero holds
+    data: DocumentData | None = None  # the latest Roger version
+    version_at: datetime | None = None  # occurred_at of that version
+    synced_version_at: datetime | None = None  # the version Xero holds
     deleted: bool = False
     state: DocState = "pending"
     reason: str | None = None
@@ -98,9 +124,21 @@ class Document:
     def key(self) -> DocKey:
         return (self.kind, self.roger_id)
 
+    @property
+    def vendor_id(self) -> str | None:
+        return self.data.vendor.id if self.data is not None else None
+
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def fail(self, reason: str) -> None:
+        self.state, self.reason = "failed", reason
+
+    def reopen(self) -> None:
+        """Roger's newer version or a person's retry: a failed document goes again."""
+        if self.state == "failed":
+            self.state, self.reason, self.attempt = "pending", None, self.attempt + 1
 
 
 @dataclass
@@ -111,12 +149,13 @@ class Outstanding:
     doc: DocKey | None = None  # None for contact commands
     vendor_id: str | None = None
     sub_id: str | None = None  # payment id or attachment filename
+    version_at: datetime | None = None  # the Roger version the command sends
 
 
 @dataclass
 class CompanyState:
     company_id: str
-    connection: Connection | None = None
+    connection: ConnectionData | None = None
     vendors: dict[str, VendorLink] = field(default_factory=dict)
     docs: dict[DocKey, Document] = field(default_factory=dict)
     seen_events: set[str] = field(default_factory=set)
@@ -124,7 +163,25 @@ class CompanyState:
     answered: set[str] = field(default_factory=set)
 
     def doc(self, kind: DocKind, roger_id: str) -> Document:
+        """The document, created empty (no Roger version yet) on first mention."""
         key = (kind, roger_id)
         if key not in self.docs:
             self.docs[key] = Document(kind=kind, roger_id=roger_id)
         return self.docs[key]
+
+    def docs_of_vendor(self, vendor_id: str) -> list[Document]:
+        """The documents whose latest Roger version names this vendor."""
+        return [d for d in self.docs.values() if d.vendor_id == vendor_id]
+
+
+@dataclass
+class Effects:
+    """What one fact or answer touched: for the read model and the decisions that follow."""
+
+    touched: set[DocKey] = field(default_factory=set)
+    vendors: set[str] = field(default_factory=set)
+    history: list[tuple[DocKey, HistoryEntry]] = field(default_factory=list)
+
+    def note(self, key: DocKey, entry: HistoryEntry) -> None:
+        self.touched.add(key)
+        self.history.append((key, entry))

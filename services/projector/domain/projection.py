@@ -1,4 +1,10 @@
-"""What the company sees of a document: the read API's shape, built from the state."""
+"""The read model's document rows (table ``sync_documents``), projected from a company's state.
+
+What the company sees of a document: its state and reason, its Xero id and
+number, warnings, and each payment's state. Written in the same transaction as
+the fact or answer that changed it (``application.py``), or all at once by a
+rebuild (``rebuild.py``); read by the read API's queries (``views.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,12 @@ from typing import Any
 
 from services.projector.domain.state import CompanyState, DocKey, Document
 
+DocumentRow = dict[str, Any]  # the columns of sync_documents that the state decides
 
-def document_view(company_id: str, doc: Document) -> dict[str, Any]:
+
+def document_row(company_id: str, doc: Document) -> DocumentRow:
+    """Row of one document: company_id, kind, roger_id, state, reason, xero_id, xero_number,
+    warnings (list of str) and payments (list of {payment_id, state, reason, xero_id})."""
     warnings = list(doc.warnings)
     if doc.allocation and doc.allocation.state in ("waiting", "pending"):
         warnings.append(
@@ -30,9 +40,10 @@ def document_view(company_id: str, doc: Document) -> dict[str, Any]:
     }
 
 
-def views_for(state: CompanyState, touched: set[DocKey]) -> list[dict[str, Any]]:
+def rows_for(state: CompanyState, touched: set[DocKey]) -> list[DocumentRow]:
+    """Rows of the touched documents that the state holds, in key order."""
     return [
-        document_view(state.company_id, state.docs[key])
+        document_row(state.company_id, state.docs[key])
         for key in sorted(touched)
         if key in state.docs
     ]

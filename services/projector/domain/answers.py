@@ -1,0 +1,235 @@
+"""What each Xero answer (a result on ``rx.xero-results.v1``) does to a company's state.
+
+An answer lands on what its command was for (``state.outstanding``): a vendor's
+contact, a document, or one of a document's payments, allocation or attachments.
+One answer per command counts; ``XeroCommandWaiting`` is not final (the command
+stays outstanding and the outbox sends it again). Answers are handled by the
+kind of command they answer, one function per kind (``ANSWERS``).
+
+Pure: no Kafka, no database, no clock of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from services.projector.domain.state import (
+    CompanyState,
+    Document,
+    Effects,
+    HistoryEntry,
+    Outstanding,
+    VendorLink,
+)
+from shared.contracts.results import XeroResult
+
+TOTAL_TOLERANCE = Decimal("0.01")  # Xero rounds per line; a cent apart is the same total
+
+AnswerRule = Callable[[CompanyState, Document, Outstanding, XeroResult, Effects], None]
+
+
+def apply_result(state: CompanyState, result: XeroResult) -> Effects:
+    """Applies one Xero answer to ``state`` (in place); returns what it touched.
+
+    An answer heard before, or to a command this state did not send, changes nothing
+    (the latter is noted in the document's history). Never raises on a valid result.
+    """
+    effects = Effects()
+    if result.command_id in state.answered:
+        return effects
+    if result.type == "XeroCommandWaiting":
+        # Not a final answer: the command stays outstanding, and the projector's outbox sends
+        # it again (at once after a reconnect, else after a while), so the document resumes
+        # under the same command id, and a dead letter replayed by an SRE is still heard.
+        target = state.outstanding.get(result.command_id)
+    else:
+        state.answered.add(result.command_id)
+        target = state.outstanding.pop(result.command_id, None)
+    entry: HistoryEntry = {
+        "at": result.recorded_at.isoformat(),
+        "source": "xero",
+        "type": result.type,
+        "command_id": result.command_id,
+        "xero_id": result.xero_id,
+        "message": result.message,
+    }
+    if target is None:
+        entry["note"] = "answer to a command this state did not send"
+        effects.history.append(((result.document_kind, result.document_id), entry))
+        return effects
+    if result.type == "XeroCommandWaiting":
+        _waiting(state, target, result.message or "waiting", effects, entry)
+        return effects
+    if target.vendor_id is not None:
+        link = state.vendors.get(target.vendor_id)
+        if link is not None:
+            _vendor_answer(state, link, target, result, effects, entry)
+        return effects
+    doc = state.docs.get(target.doc) if target.doc is not None else None
+    answer = ANSWERS.get(target.command_kind)
+    if doc is None or answer is None:
+        entry["note"] = f"answer to a {target.command_kind} this state cannot place"
+        effects.history.append(((result.document_kind, result.document_id), entry))
+        return effects
+    effects.note(doc.key, entry)
+    answer(state, doc, target, result, effects)
+    return effects
+
+
+def _waiting(
+    state: CompanyState, target: Outstanding, reason: str, effects: Effects, entry: HistoryEntry
+) -> None:
+    """Shows why a command cannot run now; it stays outstanding, so nothing is re-decided."""
+    if target.vendor_id is not None:
+        docs = [d for d in state.docs_of_vendor(target.vendor_id) if d.xero_id is None]
+    elif target.doc is not None and target.doc in state.docs:
+        docs = [state.docs[target.doc]]
+    else:
+        docs = []
+    for doc in docs:
+        effects.note(doc.key, entry)
+        if target.command_kind in ("CreatePayment", "DeletePayment") and target.sub_id:
+            payment = doc.payments[target.sub_id]
+            payment.state, payment.reason = "waiting", reason
+        elif target.command_kind == "AllocateCreditNote" and doc.allocation:
+            doc.allocation.state, doc.allocation.reason = "waiting", reason
+        elif target.command_kind != "UploadAttachment" and doc.state != "failed":
+            doc.state, doc.reason = "waiting", reason
+
+
+def _vendor_answer(
+    state: CompanyState,
+    link: VendorLink,
+    target: Outstanding,
+    result: XeroResult,
+    effects: Effects,
+    entry: HistoryEntry,
+) -> None:
+    link.outstanding = None
+    docs = state.docs_of_vendor(link.vendor_id)
+    if target.command_kind == "EnsureContact":
+        if result.type == "XeroContactLinked":
+            link.contact_id, link.failure = result.xero_id, None
+            link.synced_version_at = target.version_at
+        elif result.type == "XeroCommandFailed":
+            link.failure = result.message
+    elif result.type == "XeroContactUpdated":
+        link.synced_version_at = target.version_at
+    elif result.type == "XeroCommandFailed":
+        link.synced_version_at = target.version_at  # not retried by itself: shown instead
+        for doc in docs:
+            doc.warn(f"vendor details not updated in Xero: {result.message}")
+    effects.vendors.add(link.vendor_id)
+    for doc in docs:
+        effects.note(doc.key, entry)
+
+
+def _refused(doc: Document, result: XeroResult) -> bool:
+    if result.type == "XeroCommandFailed":
+        doc.fail(result.message or "Xero refused the document")
+        return True
+    return False
+
+
+def _created(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    doc.outstanding = None
+    if _refused(doc, result):
+        return
+    doc.xero_id, doc.xero_number = result.xero_id, result.xero_number
+    doc.synced_version_at = target.version_at
+    doc.state, doc.reason = "synced", None
+    _check_total(doc, result.xero_total)
+    if doc.kind == "bill":
+        for other in state.docs.values():
+            if other.allocation and other.allocation.bill_id == doc.roger_id:
+                effects.touched.add(other.key)
+
+
+def _updated(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    doc.outstanding = None
+    if _refused(doc, result):
+        return
+    doc.synced_version_at = target.version_at
+    doc.state, doc.reason = "synced", None
+    _check_total(doc, result.xero_total)
+
+
+def _voided(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    doc.outstanding = None
+    if not _refused(doc, result):
+        doc.state, doc.reason = "deleted", None
+
+
+def _payment_answer(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    payment = doc.payments.get(target.sub_id or "")
+    if payment is None:
+        return
+    payment.outstanding = None
+    if result.type == "XeroPaymentCreated":
+        payment.xero_id, payment.state, payment.reason = result.xero_id, "synced", None
+    elif result.type == "XeroPaymentDeleted":
+        payment.state = "deleted"
+    elif result.type == "XeroCommandFailed":
+        payment.state, payment.reason = "failed", result.message
+
+
+def _allocation_answer(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    allocation = doc.allocation
+    if allocation is None:
+        return
+    allocation.outstanding = None
+    if result.type == "XeroCreditNoteAllocated":
+        allocation.state, allocation.amount = "synced", result.amount
+        if result.message:
+            doc.warn(result.message)
+    elif result.type == "XeroCommandFailed":
+        allocation.state, allocation.reason = "failed", result.message
+        doc.warn(f"not allocated to bill {allocation.bill_id}: {result.message}")
+
+
+def _attachment_answer(
+    state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
+) -> None:
+    attachment = doc.attachments.get(target.sub_id or "")
+    if attachment is None:
+        return
+    attachment.outstanding = None
+    if result.type == "XeroAttachmentUploaded":
+        attachment.state, attachment.xero_id = "synced", result.xero_id
+    else:
+        # A file that cannot be fetched or attached is a warning, never a lost document.
+        attachment.state, attachment.reason = "failed", result.message
+        doc.warn(f"attachment {attachment.filename}: {result.message}")
+
+
+# What an answer does, by the kind of command it answers (contact commands: ``_vendor_answer``).
+ANSWERS: dict[str, AnswerRule] = {
+    "CreateBill": _created,
+    "CreateCreditNote": _created,
+    "UpdateBill": _updated,
+    "VoidBill": _voided,
+    "CreatePayment": _payment_answer,
+    "DeletePayment": _payment_answer,
+    "AllocateCreditNote": _allocation_answer,
+    "UploadAttachment": _attachment_answer,
+}
+
+
+def _check_total(doc: Document, xero_total: Decimal | None) -> None:
+    doc.xero_total = xero_total
+    if xero_total is None or doc.data is None:
+        return
+    expected = doc.data.total
+    if abs(expected - xero_total) > TOTAL_TOLERANCE:
+        doc.warn(f"Xero's total {xero_total:.2f} differs from Roger's total {expected:.2f}")

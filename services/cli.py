@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -102,12 +102,35 @@ def rebuild(
 
 
 @dlq.command("list")
-def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
-    """Print dead letters with their reasons (JSON lines)."""
+def dlq_list(
+    topic: str = "roger.events.dlq",
+    company: Annotated[str | None, typer.Option(help="only this company's letters")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="open, replayed or resolved (a parked command done since)")
+    ] = None,
+    limit: int = 50,
+) -> None:
+    """Print dead letters with their reasons and state (JSON lines, oldest first)."""
+    from shared.db import open_pool
     from shared.messaging.dead_letters import list_dead_letters
     from shared.settings import Settings
 
-    for entry in asyncio.run(list_dead_letters(Settings(), topic, limit)):
+    async def run() -> list[dict[str, Any]]:
+        settings = Settings()
+        pool = await open_pool(settings.database_url, max_size=2)
+        try:
+            return await list_dead_letters(
+                settings.kafka_bootstrap,
+                topic,
+                pool=pool,
+                company_id=company,
+                state=state,
+                limit=limit,
+            )
+        finally:
+            await pool.close()
+
+    for entry in asyncio.run(run()):
         typer.echo(json.dumps(entry))
 
 
@@ -115,21 +138,44 @@ def dlq_list(topic: str = "roger.events.dlq", limit: int = 50) -> None:
 def dlq_replay(
     topic: str = "roger.events.dlq",
     record: Annotated[
-        list[str] | None, typer.Option(help="PARTITION:OFFSET of a dead letter; default all")
+        list[str] | None, typer.Option(help="PARTITION:OFFSET of a dead letter (repeatable)")
     ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter of the topic")] = False,
+    again: Annotated[
+        bool, typer.Option(help="also letters replayed before (skipped otherwise)")
+    ] = False,
 ) -> None:
-    """Send dead letters back to the topic they came from (all, or the records named)."""
+    """Send dead letters back to the topic they came from: those named by --record, or --all.
+
+    Each replay is recorded; a letter replayed before is skipped and reported unless --again.
+    """
+    from shared.db import open_pool
     from shared.messaging.dead_letters import replay_dead_letters
     from shared.settings import Settings
 
+    if not record and not all_:
+        raise typer.BadParameter("name the letters with --record P:O, or pass --all")
     chosen: set[tuple[int, int]] = set()
     for spec in record or ():
         partition, _, offset = spec.partition(":")
         if not (partition.isdigit() and offset.isdigit()):
             raise typer.BadParameter(f"{spec!r} is not PARTITION:OFFSET", param_hint="--record")
         chosen.add((int(partition), int(offset)))
-    count = asyncio.run(replay_dead_letters(Settings(), topic, chosen))
-    typer.echo(f"replayed {count} record(s)")
+
+    async def run() -> Any:
+        settings = Settings()
+        pool = await open_pool(settings.database_url, max_size=2)
+        try:
+            return await replay_dead_letters(
+                settings.kafka_bootstrap, pool, topic, None if all_ else chosen, again=again
+            )
+        finally:
+            await pool.close()
+
+    outcome = asyncio.run(run())
+    for partition, offset, when in outcome.skipped:
+        typer.echo(f"skipped {partition}:{offset}: already replayed at {when} (--again to resend)")
+    typer.echo(f"replayed {len(outcome.replayed)} record(s)")
 
 
 if __name__ == "__main__":

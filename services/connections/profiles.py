@@ -100,8 +100,9 @@ async def history(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, 
     """The connection's facts, oldest first, as they went (or go) to Kafka."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT kind, created_at, published_at FROM xero_connection_outbox "
-            "WHERE company_id = %s AND topic <> 'roger.categories' ORDER BY seq",
+            "SELECT kind, created_at, published_at FROM outbox "
+            "WHERE company_id = %s AND origin = 'connect' AND topic <> 'roger.categories' "
+            "ORDER BY seq",
             (company_id,),
         )
         rows = await cur.fetchall()

@@ -1,8 +1,8 @@
 """The connect endpoints of integration-api.md, plus the setup page, as one router for ingest.
 
-``connect_router(settings, broker)`` is all ``create_app`` needs: the router
-brings its own lifespan (database pool, outbox relay) and registers one Kafka
-subscriber on ingest's broker (Xero's answers, for "last sync").
+``connect_router(settings)`` is all ``create_app`` needs: the router brings its own
+lifespan (database pool, Kafka producer, the outbox relay, and a consumer of Xero's
+answers for "last sync", through the shared consumer loop).
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, Field
 
 from services.connections import profiles, session
 from services.connections.flow import Connector
-from services.connections.relay import OutboxRelay
 from services.connections.setup_page import BINDING_COOKIE, page_router
 from services.connections.setup_rules import company_id_ok
 from services.connections.templates import refusal_page
@@ -30,9 +28,13 @@ from shared.contracts.topics import XERO_RESULTS
 from shared.db import open_pool
 from shared.http import ApiError, bearer_guard, error_body
 from shared.logging import get_logger
+from shared.messaging.consumer import ConsumerLoop
+from shared.messaging.dead_letters import DeadLetterWriter
+from shared.messaging.kafka import durable_producer
+from shared.messaging.outbox import OutboxRelay
 from shared.settings import Settings
 
-log = get_logger("ingest.connect")
+log = get_logger("connections")
 
 _SYNCED = {"XeroContactLinked", "XeroBillCreated", "XeroPaymentCreated"}
 
@@ -71,43 +73,53 @@ class Holder:
         return self.connector
 
 
-def connect_router(settings: Settings, broker: KafkaBroker) -> APIRouter:
+def connect_router(settings: Settings) -> APIRouter:
     holder = Holder()
 
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        await broker.publish(value, topic, key=key)
+    async def on_result(record: ConsumerRecord[Any, Any]) -> None:
+        """Xero's answers tell when a company last synced."""
+        result = XeroResult.from_bytes(record.value or b"")  # unreadable: dead-lettered
+        if result.type in _SYNCED:
+            connector = await holder.get()
+            await profiles.synced(connector.pool, result.company_id, result.recorded_at)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings.database_url, max_size=6)
-        relay = OutboxRelay(pool, publish)
+        producer = durable_producer(settings.kafka_bootstrap, "rx-connections")
+        await producer.start()
+        dead_letters = DeadLetterWriter(producer)
+        await OutboxRelay.setup(pool)
+        relay = OutboxRelay(
+            pool,
+            producer,
+            dead_letters,
+            name="connections",
+            resend_after_s=settings.command_resend_after_s,
+        )
+        results = ConsumerLoop(
+            name="rx-connections",
+            bootstrap=settings.kafka_bootstrap,
+            group_id="rx-ingest-connect" + settings.group_suffix,
+            topics=[XERO_RESULTS],
+            handle=on_result,
+            dead_letters=dead_letters,
+        )
         connector = Connector(settings, pool, relay.wake)
         await connector.setup()
         holder.connector = connector
         holder.ready.set()
         relay.start()
+        results_task = asyncio.create_task(results.run(), name="connections-results")
         try:
             yield
         finally:
+            results.stop()
+            await results_task
             await relay.stop()
             await connector.aclose()
+            await producer.stop()
             await pool.close()
-
-    # Xero's answers tell when a company last synced; at most once is enough for a timestamp.
-    @broker.subscriber(
-        XERO_RESULTS,
-        group_id="rx-ingest-connect" + settings.group_suffix,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
-    )
-    async def on_result(msg: KafkaMessage) -> None:
-        try:
-            result = XeroResult.from_bytes(msg.body)
-        except ValueError:
-            return
-        if result.type in _SYNCED:
-            connector = await holder.get()
-            await profiles.synced(connector.pool, result.company_id, result.recorded_at)
 
     router = APIRouter(lifespan=lifespan)
     router.include_router(_api(settings, holder))

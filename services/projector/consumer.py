@@ -1,146 +1,120 @@
 """Kafka in and out for the projector: records to the application, outbox to commands.
 
-Positions come from our own store (the tracking table), not from Kafka's
-committed offsets: on every assignment the consumer seeks to where the last
-commit of state left off. Kafka commits are kept only so lag is visible.
+Records come through the shared consumer loop (``shared.messaging.consumer``): a
+record that keeps failing is dead-lettered, then ``SyncApplication.record_failure``
+tracks its position and shows the failure on its document, so the partition
+moves on. Positions come from our own store (the tracking table), not from
+Kafka's committed offsets: on every assignment the consumer seeks to where the
+last commit of state left off. Kafka commits are kept only so lag is visible.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from prometheus_client import Counter, Gauge
+from aiokafka import ConsumerRecord, TopicPartition
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from services.projector.application import SyncApplication
-from shared.contracts.topics import DOMAIN_EVENTS, XERO_COMMANDS, XERO_RESULTS
+from shared.contracts.commands import decode
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
-from shared.messaging.kafka import durable_producer, manual_consumer
+from shared.messaging.consumer import ConsumerLoop
+from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
+from shared.messaging.kafka import durable_producer
+from shared.messaging.outbox import OutboxRelay, OutboxRow
 from shared.settings import Settings
 
 log = get_logger("projector")
 
-RECORDS = Counter("rx_projector_records_total", "records processed", ["topic"])
-COMMANDS_SENT = Counter(
-    "rx_projector_commands_published_total", "commands published from the outbox"
-)
-OUTBOX_DEPTH = Gauge("rx_projector_outbox_unpublished", "commands decided but not yet on Kafka")
-
-
-class _SeekToTracked(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, consumer: AIOKafkaConsumer, app: SyncApplication) -> None:
-        self.consumer, self.app = consumer, app
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        for tp in assigned:
-            position = await asyncio.to_thread(self.app.position, tp.topic, tp.partition)
-            if position is not None:
-                self.consumer.seek(tp, position)
-
 
 class Projector:
+    """The projector's worker: the consumer loop and the outbox relay, started and stopped
+    together. ``kafka_ok`` is the consumer's readiness."""
+
     def __init__(self, settings: Settings, app: SyncApplication, pool: AsyncConnectionPool) -> None:
         self.settings, self.app, self.pool = settings, app, pool
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-projector")
-        self._outbox_wakeup = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self.kafka_ok = False
+        dead_letters = DeadLetterWriter(self.producer)
+        self.relay = OutboxRelay(
+            pool,
+            self.producer,
+            dead_letters,
+            name="projector",
+            resend_after_s=settings.command_resend_after_s,
+            on_quarantine=self._command_unpublishable,
+        )
+        self.loop = ConsumerLoop(
+            name="rx-projector",
+            bootstrap=settings.kafka_bootstrap,
+            group_id="rx-projector" + settings.group_suffix,
+            topics=[DOMAIN_EVENTS, XERO_RESULTS],
+            handle=self._handle,
+            dead_letters=dead_letters,
+            position=self._position,
+            after_dead_letter=self._dead_lettered,
+            after_batch=self._wake_relay,
+        )
+
+    @property
+    def kafka_ok(self) -> bool:
+        return self.loop.kafka_ok
 
     async def run(self) -> None:
-        """Consumes until stopped; a failure (database or Kafka away) restarts the consumer."""
         await self.producer.start()
-        relay = asyncio.create_task(self._relay_outbox(), name="outbox-relay")
-        backoff = 1.0
+        await OutboxRelay.setup(self.pool)
+        self.relay.start()
         try:
-            while not self._stopping.is_set():
-                try:
-                    await self._consume()
-                except Exception as exc:  # noqa: BLE001 - logged, retried; positions are in PG
-                    log.error("consumer_failed", error=repr(exc), retry_in_s=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
+            await self.loop.run()
         finally:
-            self._stopping.set()
-            self._outbox_wakeup.set()
-            await relay
+            await self.relay.stop()
             await self.producer.stop()
 
-    async def _consume(self) -> None:
-        consumer = manual_consumer(
-            self.settings.kafka_bootstrap,
-            "rx-projector" + self.settings.group_suffix,
-            "rx-projector",
-        )
-        consumer.subscribe(
-            [DOMAIN_EVENTS, XERO_RESULTS], listener=_SeekToTracked(consumer, self.app)
-        )
-        await consumer.start()
-        self.kafka_ok = True
-        try:
-            while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        await asyncio.to_thread(
-                            self.app.process, tp.topic, tp.partition, record.offset, record.value
-                        )
-                        RECORDS.labels(tp.topic).inc()
-                if batch:
-                    self._outbox_wakeup.set()
-                    await consumer.commit()
-        finally:
-            self.kafka_ok = False
-            await consumer.stop()
-
     def stop(self) -> None:
-        self._stopping.set()
+        self.loop.stop()
 
-    async def _relay_outbox(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sent = await self._publish_outbox()
-            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay unpublished
-                log.error("outbox_relay_failed", error=repr(exc))
-                sent = 0
-            if sent == 0:
-                try:
-                    await asyncio.wait_for(self._outbox_wakeup.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-                self._outbox_wakeup.clear()
+    async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
+        await asyncio.to_thread(
+            self.app.process, record.topic, record.partition, record.offset, record.value
+        )
 
-    async def _publish_outbox(self) -> int:
-        """Publishes unpublished commands, and again those unanswered for too long."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT command_id, company_id, payload FROM projector_outbox "
-                "WHERE answered_at IS NULL AND (published_at IS NULL "
-                "   OR published_at < now() - make_interval(secs => %s)) "
-                "ORDER BY issued_at, command_id LIMIT 500",
-                (self.settings.command_resend_after_s,),
-            )
-            rows = await cur.fetchall()
-        if not rows:
-            OUTBOX_DEPTH.set(0)
-            return 0
-        futures = [
-            await self.producer.send(
-                XERO_COMMANDS,
-                payload,
-                key=company_id.encode(),
-                headers=[("rx-command-id", cid.encode())],
-            )
-            for cid, company_id, payload in rows
-        ]
-        await asyncio.gather(*futures)
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE projector_outbox SET published_at = now() WHERE command_id = ANY(%s)",
-                ([r[0] for r in rows],),
-            )
-        COMMANDS_SENT.inc(len(rows))
-        return len(rows)
+    async def _position(self, tp: TopicPartition) -> int | None:
+        return await asyncio.to_thread(self.app.position, tp.topic, tp.partition)
+
+    async def _dead_lettered(self, record: ConsumerRecord[Any, Any], letter: DeadLetter) -> None:
+        await asyncio.to_thread(
+            self.app.record_failure,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.value,
+            letter.reason,
+        )
+
+    async def _wake_relay(self) -> None:
+        self.relay.wake()
+
+    async def _command_unpublishable(self, row: OutboxRow, reason: str) -> None:
+        """A command too large for Kafka never reaches the writer: answer it ourselves, so its
+        document shows ``failed`` with the reason instead of waiting forever."""
+        try:
+            command = decode(row.payload)
+        except (ValidationError, ValueError):
+            log.error("unpublishable_command_unreadable", message_id=row.message_id)
+            return
+        answer = XeroResult(
+            result_id=command.command_id,
+            type="XeroCommandFailed",
+            command_id=command.command_id,
+            command_kind=command.kind,
+            company_id=command.company_id,
+            document_kind=command.document_kind,
+            document_id=command.document_id,
+            message=f"the document is too large to send to Xero ({reason})",
+        )
+        await self.producer.send_and_wait(
+            XERO_RESULTS, answer.to_bytes(), key=command.company_id.encode()
+        )

@@ -34,6 +34,27 @@ XERO_RESULTS = "rx.xero-results.v1"
 XERO_COMMANDS_DLQ = "rx.xero-commands.dlq"
 # Chart of accounts sent back to Roger as "categories", key = company_id.
 ROGER_CATEGORIES = "roger.categories"
+# Records the projector (or the connect flow) could not handle within their retry budget.
+DOMAIN_EVENTS_DLQ = "rx.domain-events.dlq"
+XERO_RESULTS_DLQ = "rx.xero-results.dlq"
+ROGER_CATEGORIES_DLQ = "roger.categories.dlq"
+
+# Every consumed topic's dead-letter topic (shared.messaging.dead_letters writes them).
+DEAD_LETTER_TOPIC: dict[str, str] = {
+    ROGER_EVENTS: ROGER_EVENTS_DLQ,
+    DOMAIN_EVENTS: DOMAIN_EVENTS_DLQ,
+    XERO_COMMANDS: XERO_COMMANDS_DLQ,
+    XERO_RESULTS: XERO_RESULTS_DLQ,
+    # Only outbox rows that could not be published at all (nobody here consumes it).
+    ROGER_CATEGORIES: ROGER_CATEGORIES_DLQ,
+}
+# ...and back: where `roger-xero dlq replay` sends a dead letter.
+ORIGIN_TOPIC: dict[str, str] = {dlq: source for source, dlq in DEAD_LETTER_TOPIC.items()}
+
+# The largest record any producer sends and any broker, topic and consumer takes (bytes).
+# The contract's largest bill (500 lines of 4,000 four-byte characters, JSON-escaped) is
+# about 8 MiB; with its command envelope it must still fit, with room to spare.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 _KEEP = {"cleanup.policy": "delete", "min.insync.replicas": "1"}
 
@@ -64,6 +85,24 @@ TOPICS: tuple[TopicSpec, ...] = (
         XERO_COMMANDS_DLQ,
         12,
         "undeliverable commands, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        DOMAIN_EVENTS_DLQ,
+        12,
+        "domain events the projector could not handle, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        XERO_RESULTS_DLQ,
+        12,
+        "Xero results a consumer could not handle, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_CATEGORIES_DLQ,
+        12,
+        "roger.categories records that could not be published",
         {**_KEEP, "retention.ms": str(90 * DAY_MS)},
     ),
     TopicSpec(

@@ -74,7 +74,7 @@ def test_no_secret_leaves_through_logs_kafka_or_errors(connect_pipeline: Connect
     wait_published(p, company, "XeroConnectionLost")
     wait_for(
         lambda: (
-            p.sql("SELECT count(*) FROM xero_connection_outbox WHERE published_at IS NULL")[0][0]
+            p.sql("SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]
             == 0
         ),
         30,

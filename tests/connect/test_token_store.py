@@ -169,7 +169,7 @@ async def test_invalid_grant_marks_needs_reconnect_once(setup: Setup, store: Tok
     with pytest.raises(NeedsReconnect):
         await store.access("co", _never)  # no second call to Xero
     async with store._pool.connection() as conn:
-        cur = await conn.execute("SELECT kind, payload FROM xero_connection_outbox")
+        cur = await conn.execute("SELECT kind, payload FROM outbox")
         rows = await cur.fetchall()
     assert [r[0] for r in rows] == ["XeroConnectionNeedsReconnect"]
     assert grant["refresh_token"] not in bytes(rows[0][1]).decode()

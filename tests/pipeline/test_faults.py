@@ -49,7 +49,7 @@ def test_writer_killed_while_xero_applies_its_call(
     def bill_attempts() -> int:
         with psycopg.connect(pipeline.env["RX_DATABASE_URL"]) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM projector_outbox o JOIN writer_attempts a USING (command_id) "
+                "SELECT count(*) FROM outbox o JOIN writer_attempts a ON a.command_id = o.message_id "
                 "WHERE o.company_id = %s AND convert_from(o.payload, 'UTF8') LIKE '%%CreateBill%%'",
                 (expected.company_id,),
             ).fetchone()

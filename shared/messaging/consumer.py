@@ -1,0 +1,302 @@
+"""The one consumer loop: every service reads Kafka through it.
+
+Each record is handled on its own. A failure that is the record's (it cannot be
+decoded, validated, stored or decided on) is retried within a bounded budget
+with exponential backoff and jitter, then the record is dead-lettered with its
+original bytes and the partition moves on: one record never stops anyone.
+
+A failure that is nobody's record (PostgreSQL or Kafka away) is not spent
+against the record's budget: the loop stops consuming, waits, reconnects and
+reads again from the last committed (or tracked) position. Progress is at
+least once; handlers make their effects idempotent.
+
+Written on aiokafka rather than faststream's subscribers: faststream's Kafka
+ack policies either commit before the handler, commit after it raised, or
+re-read a poison record forever, and its ``ack()`` commits every assigned
+partition (docs/pitfalls.md); none of them gives a retry budget or a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import psycopg
+import psycopg_pool
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from shared.logging import get_logger
+from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
+from shared.messaging.kafka import manual_consumer
+
+log = get_logger("consumer")
+
+RECORDS = Counter("rx_consumer_records_total", "records handled", ["consumer", "topic", "outcome"])
+RESTARTS = Counter("rx_consumer_restarts_total", "consumer restarts after outages", ["consumer"])
+
+
+class Handler(Protocol):
+    async def __call__(self, record: ConsumerRecord[Any, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How often a record's own failure is retried before it is dead-lettered.
+
+    The defaults spend about 1.5 s on a poison record, far below Kafka's
+    ``max.poll.interval.ms`` (300 s), so the consumer never leaves its group.
+    """
+
+    attempts: int = 5
+    first_backoff_s: float = 0.1
+    max_backoff_s: float = 1.0
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says a dependency is away, not that the record is bad.
+
+    PostgreSQL connection and lock failures (``OperationalError``, which does not cover
+    ``DataError`` such as a NUL byte), an exhausted pool, and Kafka errors that Kafka
+    itself calls retriable (connection, timeout, leader moves).
+    """
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return True
+    if isinstance(exc, KafkaError):
+        return bool(getattr(exc, "retriable", False))
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+class Outage(Exception):
+    """A dependency is away: stop consuming and come back later."""
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a record that can never be handled (invalid, conflicting):
+    it is dead-lettered at once with this message as the reason, without retries."""
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        position: Callable[[TopicPartition], Awaitable[int | None]],
+    ) -> None:
+        self._consumer, self._position = consumer, position
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            position = await self._position(tp)
+            if position is not None:
+                self._consumer.seek(tp, position)
+
+
+class ConsumerLoop:
+    """Reads ``topics`` as consumer group ``group_id`` and hands each record to ``handle``.
+
+    Hooks (all optional):
+      - ``position(tp)``: where to start a partition on assignment (the service's own
+        durable record of progress); else Kafka's committed offset.
+      - ``after_dead_letter(record, letter)``: called once a record was dead-lettered, e.g.
+        to record its position and show the failure on its document. It must not raise
+        for a record's own fault (it is retried like a handler, then logged).
+      - ``committable()``: the offsets safe to commit now; else one past each handled record.
+      - ``before_poll()``: awaited before each fetch (back-pressure).
+      - ``after_batch()``: awaited after each fetched batch was handled.
+      - ``before_stop()``: awaited on a graceful stop, before the last commit.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap: str,
+        group_id: str,
+        topics: Sequence[str],
+        handle: Handler,
+        dead_letters: DeadLetterWriter,
+        budget: RetryBudget = RetryBudget(),
+        position: Callable[[TopicPartition], Awaitable[int | None]] | None = None,
+        after_dead_letter: Callable[[ConsumerRecord[Any, Any], DeadLetter], Awaitable[None]]
+        | None = None,
+        committable: Callable[[], dict[TopicPartition, int]] | None = None,
+        before_poll: Callable[[], Awaitable[None]] | None = None,
+        after_batch: Callable[[], Awaitable[None]] | None = None,
+        before_stop: Callable[[], Awaitable[None]] | None = None,
+        max_records: int = 500,
+    ) -> None:
+        self.name, self.group_id, self.topics = name, group_id, list(topics)
+        self._bootstrap = bootstrap
+        self._handle, self._dead_letters, self._budget = handle, dead_letters, budget
+        self._position, self._after_dead_letter = position, after_dead_letter
+        self._committable, self._before_poll = committable, before_poll
+        self._after_batch, self._before_stop = after_batch, before_stop
+        self._max_records = max_records
+        self._stopping = asyncio.Event()
+        self._handled: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.kafka_ok = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self) -> None:
+        """Consumes until ``stop()``; an outage restarts the consumer after a growing pause."""
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an outage: logged, waited out, retried
+                RESTARTS.labels(self.name).inc()
+                log.error(
+                    "consumer_restarting",
+                    consumer=self.name,
+                    error=describe(exc),
+                    retry_in_s=backoff,
+                )
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 30.0)
+
+    async def _consume(self) -> None:
+        consumer = manual_consumer(self._bootstrap, self.group_id, self.name)
+        if self._position is not None:
+            consumer.subscribe(self.topics, listener=_SeekOnAssign(consumer, self._position))
+        else:
+            consumer.subscribe(self.topics)
+        self.consumer = consumer
+        self._handled.clear()
+        await consumer.start()
+        self.kafka_ok = True
+        try:
+            while not self._stopping.is_set():
+                if self._before_poll is not None:
+                    await self._before_poll()
+                batch = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                for tp, records in batch.items():
+                    for record in records:
+                        await self.handle_one(record)
+                        self._handled[tp] = record.offset + 1
+                if batch and self._after_batch is not None:
+                    await self._after_batch()
+                await self._commit()
+        finally:
+            self.kafka_ok = False
+            try:
+                if self._stopping.is_set() and self._before_stop is not None:
+                    await self._before_stop()
+                await self._commit()
+            finally:
+                await consumer.stop()
+
+    async def handle_one(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Handles one record within the budget, else dead-letters it. Raises only ``Outage``."""
+        failures: list[datetime] = []
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self._budget.attempts),
+                wait=wait_exponential_jitter(
+                    initial=self._budget.first_backoff_s,
+                    max=self._budget.max_backoff_s,
+                    jitter=self._budget.first_backoff_s,
+                ),
+                retry=retry_if_exception(
+                    lambda e: not is_outage(e) and not isinstance(e, Unprocessable)
+                ),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        await self._handle(record)
+                    except Exception:
+                        failures.append(datetime.now(UTC))
+                        raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if is_outage(exc):
+                raise Outage(describe(exc)) from exc
+            await self._give_up(record, exc, failures)
+            return
+        RECORDS.labels(self.name, record.topic, "handled").inc()
+
+    async def _give_up(
+        self, record: ConsumerRecord[Any, Any], exc: BaseException, failures: list[datetime]
+    ) -> None:
+        letter = DeadLetter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            value=record.value or b"",
+            key=record.key,
+            headers=list(record.headers or ()),
+            reason=str(exc) if isinstance(exc, Unprocessable) else describe(exc),
+            error=type(exc).__name__,
+            consumer=self.group_id,
+            attempts=len(failures),
+            first_failed_at=failures[0] if failures else datetime.now(UTC),
+            last_failed_at=failures[-1] if failures else datetime.now(UTC),
+        )
+        await self._dead_letters.write(letter)  # Kafka away: raises, the record is read again
+        RECORDS.labels(self.name, record.topic, "dead_lettered").inc()
+        if self._after_dead_letter is None:
+            return
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self._budget.attempts),
+                wait=wait_exponential_jitter(initial=self._budget.first_backoff_s, max=1.0),
+                retry=retry_if_exception(lambda e: not is_outage(e)),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._after_dead_letter(record, letter)
+        except Exception as hook_exc:
+            if is_outage(hook_exc):
+                raise Outage(describe(hook_exc)) from hook_exc
+            log.error(
+                "after_dead_letter_failed",
+                consumer=self.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=describe(hook_exc),
+            )
+
+    async def _commit(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        positions = self._committable() if self._committable is not None else self._handled
+        assigned = consumer.assignment()
+        offsets = {
+            tp: OffsetAndMetadata(pos, "") for tp, pos in positions.items() if tp in assigned
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:  # a rebalance: the next commit catches up
+            log.warning("commit_failed", consumer=self.name, error=describe(exc))

@@ -212,17 +212,19 @@ class ConsumerLoop:
             finally:
                 await consumer.stop()
 
+    def _wait(self) -> wait_exponential_jitter:
+        b = self._budget
+        return wait_exponential_jitter(
+            multiplier=b.first_backoff_s, max=b.max_backoff_s, jitter=b.first_backoff_s
+        )
+
     async def handle_one(self, record: ConsumerRecord[Any, Any]) -> None:
         """Handles one record within the budget, else dead-letters it. Raises only ``Outage``."""
         failures: list[datetime] = []
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._budget.attempts),
-                wait=wait_exponential_jitter(
-                    initial=self._budget.first_backoff_s,
-                    max=self._budget.max_backoff_s,
-                    jitter=self._budget.first_backoff_s,
-                ),
+                wait=self._wait(),
                 retry=retry_if_exception(
                     lambda e: not is_outage(e) and not isinstance(e, Unprocessable)
                 ),
@@ -267,7 +269,7 @@ class ConsumerLoop:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._budget.attempts),
-                wait=wait_exponential_jitter(initial=self._budget.first_backoff_s, max=1.0),
+                wait=self._wait(),
                 retry=retry_if_exception(lambda e: not is_outage(e)),
                 reraise=True,
             ):

@@ -1,0 +1,775 @@
+"""FakeXero: one organisation's Accounting API in memory, at the writer's ``Call`` seam.
+
+    xero = FakeXero()
+    answer = await xero.call("PUT", "/Contacts", params={"summarizeErrors": "false"},
+                             body={"Contacts": [{"Name": "Acme A/S"}]}, idempotency_key="k")
+    xero.fail_next(429, retry_after_s=7)      # the next call raises RateLimited(7, "minute")
+    xero.fail_next("drop", method="PUT")      # the next PUT is applied, then its answer lost
+
+It answers as ``shared.xero.client.XeroClient.call`` does after Xero answered: the decoded
+200 answer, or one of ``shared.xero.errors``. What it follows (and the contract suite in
+tests/contract checks against the sandbox, which follows Xero):
+
+- batches: ``summarizeErrors=false`` -> 200, every element echoed with
+  ``StatusAttributeString`` OK/ERROR and its ``ValidationErrors``, failed ids zeroed;
+  absent/true -> any invalid element makes the whole answer a 400 ``ValidationException``
+  listing only the failed ones (``Refused`` with ``body["Elements"]``), the good ones kept;
+- look-ups: bills by ``ContactIDs``/``InvoiceNumbers``/``IDs`` (each with its ``Url`` and
+  ``Payments``), credit notes by ``Type``, contacts by status, with ``pagination`` when a page
+  is asked for;
+- an Idempotency-Key replays the first answer (Xero keeps it for minutes);
+- order per call as Xero's gateway: token (``access_token`` given and not valid -> 401),
+  rate limit (``per_minute``), injected faults, idempotency, the change, a dropped answer.
+
+Numbers come back as JSON would decode them (floats); dates as ``/Date(ms+0000)/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from services.xero_writer.policy import Policy
+from shared.contracts.commands import AnyCommand
+from shared.contracts.results import XeroResult
+from shared.xero.errors import (
+    Forbidden,
+    RateLimited,
+    Refused,
+    Unauthorized,
+    Unavailable,
+)
+from shared.xero.token_store import Access
+
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+TOKEN = "fake-access-token"
+TENANT = "fake-tenant"
+
+# Code -> Type: the part of the default chart the writer touches (xero_sandbox/chart.py).
+CHART = {
+    "090": "BANK",
+    "091": "BANK",
+    "200": "REVENUE",
+    "310": "DIRECTCOSTS",
+    "400": "OVERHEADS",
+    "404": "OVERHEADS",
+    "429": "OVERHEADS",
+    "453": "OVERHEADS",
+    "800": "CURRLIAB",
+}
+
+# Xero's own messages (as the sandbox has them: xero_sandbox/accounting/).
+UNKNOWN_CONTACT = "The contact with the specified ContactID could not be found."
+NO_LINES = "Documents must have at least one line item to be approved."
+LOCKED = "This document cannot be edited as it has a payment or credit note allocated to it."
+STATUS = "Invoice not of valid status for modification"
+NOT_FOUND_DOC = "Document could not be found"
+NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
+BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
+
+Status = int | Literal["drop"]
+
+
+class _Invalid(Exception):
+    def __init__(self, *messages: str) -> None:
+        super().__init__(*messages)
+        self.messages = list(messages)
+
+
+@dataclass
+class Fault:
+    """One injected failure: 429, 500/503, 401, 403, or ``drop`` (applied, answer lost)."""
+
+    status: Status
+    method: str | None = None
+    path: str | None = None  # a prefix of the path, e.g. "/Invoices"
+    retry_after_s: float = 1.0
+    problem: str = "minute"
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path is None or path.startswith(self.path)
+        )
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, str]
+    body: Any
+    idempotency_key: str | None
+    outcome: str = "ok"  # or the error class's name
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise _Invalid(f"'{value}' is not a valid number.") from exc
+
+
+def _out(value: Any) -> Any:
+    """As JSON decodes what Xero sends: Decimals as floats, dates as /Date(ms+0000)/."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        moment = value if isinstance(value, datetime) else datetime(*value.timetuple()[:3])
+        ms = int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+        return f"/Date({ms}+0000)/"
+    if isinstance(value, dict):
+        return {k: _out(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_out(v) for v in value]
+    return value
+
+
+def _date(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise _Invalid(f"The string '{value}' is not a valid AllXsd value.") from exc
+
+
+def _flag(params: dict[str, str], name: str, default: bool) -> bool:
+    for key, value in params.items():
+        if key.lower() == name.lower():
+            return str(value).lower() == "true"
+    return default
+
+
+class FakeXero:
+    """One Xero organisation in memory. Public state (``contacts``, ``invoices``,
+    ``payments``, ``credit_notes``, ``attachments``: id -> Xero-shaped dict) may be read and
+    seeded by tests; ``calls`` records every call, in order."""
+
+    def __init__(self, tenant_id: str = TENANT, currencies: tuple[str, ...] = ("DKK", "EUR")):
+        self.tenant_id = tenant_id
+        self.currencies = set(currencies)
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.payments: dict[str, dict[str, Any]] = {}
+        self.credit_notes: dict[str, dict[str, Any]] = {}
+        self.attachments: dict[str, dict[str, Any]] = {}
+        self.calls: list[Recorded] = []
+        self.faults: deque[Fault] = deque()
+        self.valid_tokens = {TOKEN}
+        self.per_minute: int | None = None
+        # Elements carrying one of these values make the whole request a 400, as Xero
+        # answers a request it cannot even read (PostDataInvalidException).
+        self.unreadable: set[str] = set()
+        self.pauses: list[float] = []
+        self._replays: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._minute_count = 0
+        self._numbers = itertools.count(1)
+
+    # ---------------------------------------------------------------- scripting
+
+    def fail_next(
+        self,
+        status: Status,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after_s: float = 1.0,
+        problem: str = "minute",
+    ) -> None:
+        """The next ``times`` calls matching ``method``/``path`` fail with ``status``."""
+        for _ in range(times):
+            self.faults.append(Fault(status, method, path, retry_after_s, problem))
+
+    def limit_per_minute(self, calls: int | None) -> None:
+        """Xero's minute limit: after ``calls`` in this (never ending) minute, 429 with
+        Retry-After; None lifts it."""
+        self.per_minute, self._minute_count = calls, 0
+
+    def session(self, access: Access) -> FakeSession:
+        """The policy's ``Session``: calls with ``access``'s token; pauses are recorded."""
+        return FakeSession(self, access)
+
+    def calls_to(self, method: str, path: str) -> list[Recorded]:
+        return [c for c in self.calls if c.method == method and c.path == path]
+
+    # ---------------------------------------------------------------- the seam
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        idempotency_key: str | None = None,
+        access_token: str | None = None,
+    ) -> dict[str, Any]:
+        """The writer's ``Call``; raises what ``XeroClient.call`` raises."""
+        params = dict(params or {})
+        record = Recorded(method, path, params, copy.deepcopy(body), idempotency_key)
+        self.calls.append(record)
+        try:
+            return self._handle(method, path, params, body, content, idempotency_key, access_token)
+        except Exception as exc:
+            record.outcome = type(exc).__name__
+            raise
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: dict[str, Any] | None,
+        content: bytes | None,
+        key: str | None,
+        access_token: str | None,
+    ) -> dict[str, Any]:
+        if access_token is not None and access_token not in self.valid_tokens:
+            raise Unauthorized("AuthenticationUnsuccessful")
+        if self.per_minute is not None:
+            if self._minute_count >= self.per_minute:
+                raise RateLimited(60.0, "minute")
+            self._minute_count += 1
+        fault = next((f for f in self.faults if f.matches(method, path)), None)
+        if fault is not None:
+            self.faults.remove(fault)
+            if fault.status != "drop":
+                self._raise(fault)
+        fingerprint = json.dumps(
+            [method, path, params, body, content and len(content)], default=str
+        )
+        if key is not None and method in ("PUT", "POST") and key in self._replays:
+            first, answer = self._replays[key]
+            if first != fingerprint:
+                raise Refused(
+                    400,
+                    f"Idempotency key {key} was used with a different request",
+                    {"ErrorNumber": 10, "Type": "ValidationException"},
+                )
+            return copy.deepcopy(answer)
+        answer = _out(self._route(method, path, params, body or {}, content))
+        if key is not None and method in ("PUT", "POST"):
+            self._replays[key] = (fingerprint, copy.deepcopy(answer))
+        if fault is not None:  # a drop: applied, but the answer never arrives
+            raise Unavailable(f"{method} {path}: RemoteProtocolError")
+        return answer  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _raise(fault: Fault) -> None:
+        if fault.status == 429:
+            raise RateLimited(fault.retry_after_s, fault.problem)
+        if fault.status == 401:
+            raise Unauthorized("AuthenticationUnsuccessful")
+        if fault.status == 403:
+            raise Forbidden("AuthorizationUnsuccessful")
+        if isinstance(fault.status, int) and fault.status >= 500:
+            raise Unavailable(f"answered {fault.status}", status=fault.status)
+        raise ValueError(f"no such fault: {fault.status}")
+
+    # ---------------------------------------------------------------- routes
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: dict[str, Any],
+        content: bytes | None,
+    ) -> dict[str, Any]:
+        parts = [p for p in path.split("/") if p]
+        head, rest = parts[0], parts[1:]
+        if len(parts) == 4 and parts[2] == "Attachments" and method in ("PUT", "POST"):
+            return self._attach(head, parts[1], parts[3], content or b"")
+        if head == "Contacts":
+            if method == "GET":
+                return self._get_contacts(params, rest)
+            return self._batch(
+                params, "Contacts", body, "ContactID", lambda e: self._write_contact(e, method)
+            )
+        if head == "Invoices":
+            if method == "GET":
+                return self._get_invoices(params, rest)
+            if rest:
+                elements = [{**e, "InvoiceID": rest[0]} for e in body.get("Invoices") or []]
+                body = {"Invoices": elements}
+            return self._batch(
+                params, "Invoices", body, "InvoiceID", lambda e: self._write_invoice(e, method)
+            )
+        if head == "CreditNotes":
+            if method == "GET":
+                return self._get_credit_notes(params, rest)
+            if len(rest) == 2 and rest[1] == "Allocations":
+                return self._allocate(rest[0], body)
+            return self._batch(params, "CreditNotes", body, "CreditNoteID", self._create_credit)
+        if head == "Payments":
+            if method == "GET":
+                found = [self.payments[i] for i in rest if i in self.payments]
+                if rest and not found:
+                    raise Refused(404, "refused", None)
+                return {"Payments": found or list(self.payments.values())}
+            if rest:
+                return self._delete_payment(rest[0], body)
+            return self._batch(params, "Payments", body, "PaymentID", self._create_payment)
+        raise Refused(404, "refused", None)
+
+    def _batch(
+        self,
+        params: dict[str, str],
+        plural: str,
+        body: dict[str, Any],
+        id_key: str,
+        process: Any,
+    ) -> dict[str, Any]:
+        """Xero's batch rules (see the module's docstring)."""
+        summarize = _flag(params, "summarizeErrors", True)
+        elements = body.get(plural)
+        if not isinstance(elements, list) or not elements:
+            raise Refused(400, f"No {plural} were provided.", {"ErrorNumber": 14})
+        for element in elements:
+            if self.unreadable & {str(v) for v in element.values() if isinstance(v, str)}:
+                message = "The request could not be read"
+                raise Refused(
+                    400,
+                    message,
+                    {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message},
+                )
+        results: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for element in elements:
+            try:
+                rendered = dict(process(element))
+                rendered["StatusAttributeString"] = "OK"
+            except _Invalid as exc:
+                rendered = {k: v for k, v in element.items()}
+                if not isinstance(rendered.get(id_key), str) or id_key not in element:
+                    rendered[id_key] = ZERO_UUID
+                rendered["HasValidationErrors"] = True
+                rendered["ValidationErrors"] = [{"Message": m} for m in exc.messages]
+                rendered["StatusAttributeString"] = "ERROR"
+                failures.append(rendered)
+            results.append(rendered)
+        if summarize and failures:
+            for failed in failures:
+                failed.pop("StatusAttributeString", None)
+            answer = {
+                "ErrorNumber": 10,
+                "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": _out(failures),
+            }
+            messages = [m["Message"] for f in failures for m in f["ValidationErrors"]]
+            raise Refused(400, "; ".join(messages), answer)
+        if summarize:
+            for item in results:
+                item.pop("StatusAttributeString", None)
+        return {"Id": str(uuid.uuid4()), "Status": "OK", plural: copy.deepcopy(results)}
+
+    # ---------------------------------------------------------------- contacts
+
+    def _active_named(self, name: str, exclude: str | None = None) -> dict[str, Any] | None:
+        wanted = name.strip().lower()
+        for c in self.contacts.values():
+            if c["ContactID"] != exclude and c["ContactStatus"] == "ACTIVE":
+                if c["Name"].strip().lower() == wanted:
+                    return c
+        return None
+
+    def _write_contact(self, element: dict[str, Any], method: str) -> dict[str, Any]:
+        contact_id = element.get("ContactID")
+        current = self.contacts.get(contact_id) if contact_id else None
+        if contact_id and (current is None or method == "PUT"):
+            raise _Invalid("The contact with the specified ContactID could not be found.")
+        name = str(element.get("Name") or (current or {}).get("Name") or "").strip()
+        if not name:
+            raise _Invalid("Contact Name cannot be empty.")
+        if self._active_named(name, exclude=contact_id):
+            raise _Invalid(
+                f"The contact name {name} is already assigned to another contact. "
+                "The contact name must be unique across all active contacts."
+            )
+        contact = current or {
+            "ContactID": str(uuid.uuid4()),
+            "ContactStatus": "ACTIVE",
+            "Addresses": [],
+            "IsSupplier": False,
+            "IsCustomer": False,
+        }
+        for k in ("Name", "EmailAddress", "TaxNumber", "BankAccountDetails", "Addresses"):
+            if k in element:
+                contact[k] = element[k]
+        contact["Name"] = name
+        contact["UpdatedDateUTC"] = datetime.now(UTC)
+        self.contacts[contact["ContactID"]] = contact
+        return copy.deepcopy(contact)
+
+    def _get_contacts(self, params: dict[str, str], rest: list[str]) -> dict[str, Any]:
+        items = list(self.contacts.values())
+        if rest:
+            items = [c for c in items if c["ContactID"] == rest[0]]
+            if not items:
+                raise Refused(404, "refused", None)
+        where = params.get("where", "")
+        match = re.search(r'ContactStatus=="(\w+)"', where)
+        if match:
+            items = [c for c in items if c["ContactStatus"] == match.group(1)]
+        return self._page("Contacts", items, params)
+
+    @staticmethod
+    def _page(plural: str, items: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+        answer: dict[str, Any] = {"Id": str(uuid.uuid4()), "Status": "OK"}
+        if "page" in params:
+            page, size = int(params["page"]), min(1000, int(params.get("pageSize", 100)))
+            count = len(items)
+            answer["pagination"] = {
+                "page": page,
+                "pageSize": size,
+                "pageCount": -(-count // size),
+                "itemCount": count,
+            }
+            items = items[(page - 1) * size : page * size]
+        answer[plural] = copy.deepcopy(items)
+        return answer
+
+    # ---------------------------------------------------------------- documents
+
+    def _contact_of(self, element: dict[str, Any]) -> dict[str, Any]:
+        contact_id = (element.get("Contact") or {}).get("ContactID")
+        contact = self.contacts.get(contact_id or "")
+        if contact is None:
+            raise _Invalid(UNKNOWN_CONTACT)
+        return {"ContactID": contact["ContactID"], "Name": contact["Name"]}
+
+    def _lines(self, element: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal]:
+        lines, errors, total = [], [], Decimal("0")
+        for raw in element.get("LineItems") or []:
+            code = raw.get("AccountCode")
+            if not code:
+                errors.append("Account code must be specified")
+            elif CHART.get(str(code)) in (None, "BANK"):
+                errors.append(f"Account code '{code}' is not a valid code for this document.")
+            amount = (_money(raw.get("Quantity", 1)) * _money(raw.get("UnitAmount", 0))).quantize(
+                Decimal("0.01")
+            )
+            total += amount
+            lines.append({**raw, "LineItemID": str(uuid.uuid4()), "LineAmount": amount})
+        if errors:
+            raise _Invalid(*dict.fromkeys(errors))
+        if not lines:
+            raise _Invalid(NO_LINES)
+        return lines, total
+
+    def _document(self, element: dict[str, Any]) -> dict[str, Any]:
+        errors = []
+        try:
+            contact = self._contact_of(element)
+        except _Invalid as exc:
+            errors += exc.messages
+        currency = element.get("CurrencyCode") or "DKK"
+        if currency not in self.currencies:
+            errors.append(f"Organisation is not subscribed to currency {currency}")
+        try:
+            lines, total = self._lines(element)
+        except _Invalid as exc:
+            errors += exc.messages
+        if errors:
+            raise _Invalid(*errors)
+        return {
+            "Contact": contact,
+            "Date": _date(element.get("Date") or date.today()),
+            "CurrencyCode": currency,
+            "LineAmountTypes": element.get("LineAmountTypes") or "Exclusive",
+            "LineItems": lines,
+            "SubTotal": total,
+            "TotalTax": Decimal("0.00"),
+            "Total": total,
+            "Status": element.get("Status") or "DRAFT",
+            "UpdatedDateUTC": datetime.now(UTC),
+        }
+
+    def _write_invoice(self, element: dict[str, Any], method: str) -> dict[str, Any]:
+        invoice_id = element.get("InvoiceID")
+        if invoice_id:
+            current = self.invoices.get(invoice_id)
+            if current is None or method == "PUT":
+                raise _Invalid("The invoice with the specified InvoiceID could not be found.")
+            return self._update_invoice(current, element)
+        if element.get("Type") not in ("ACCPAY", "ACCREC"):
+            raise _Invalid("Invoice Type must be specified.")
+        invoice = self._document(element)
+        invoice.update(
+            InvoiceID=str(uuid.uuid4()),
+            Type=element["Type"],
+            InvoiceNumber=element.get("InvoiceNumber") or f"INV-{next(self._numbers):04}",
+            DueDate=_date(element.get("DueDate") or element.get("Date") or date.today()),
+            Url=element.get("Url"),
+            AmountDue=invoice["Total"],
+            AmountPaid=Decimal("0.00"),
+            Payments=[],
+            HasAttachments=False,
+        )
+        self.invoices[invoice["InvoiceID"]] = invoice
+        return copy.deepcopy(invoice)
+
+    def _update_invoice(self, invoice: dict[str, Any], element: dict[str, Any]) -> dict[str, Any]:
+        wanted = element.get("Status") or invoice["Status"]
+        if invoice["Status"] in ("DELETED", "VOIDED"):
+            raise _Invalid(STATUS)
+        live_payments = [p for p in invoice["Payments"] if p.get("Status") != "DELETED"]
+        financial = {"LineItems", "Date", "DueDate", "CurrencyCode", "Contact"} & set(element)
+        if live_payments and (financial or wanted != invoice["Status"]):
+            raise _Invalid(LOCKED)
+        if wanted in ("VOIDED", "DELETED"):
+            invoice.update(Status=wanted, AmountDue=Decimal("0.00"))
+            return copy.deepcopy(invoice)
+        if financial:
+            updated = self._document({**element, "Status": wanted})
+            invoice.update(updated)
+            invoice["AmountDue"] = invoice["Total"]
+        for key in ("InvoiceNumber", "Url"):
+            if key in element:
+                invoice[key] = element[key]
+        if "DueDate" in element:
+            invoice["DueDate"] = _date(element["DueDate"])
+        return copy.deepcopy(invoice)
+
+    def _get_invoices(self, params: dict[str, str], rest: list[str]) -> dict[str, Any]:
+        items = list(self.invoices.values())
+        if rest:
+            items = [i for i in items if i["InvoiceID"] == rest[0]]
+            if not items:
+                raise Refused(404, "refused", None)
+        for param, key in (("IDs", "InvoiceID"), ("InvoiceNumbers", "InvoiceNumber")):
+            if params.get(param):
+                wanted = set(params[param].split(","))
+                items = [i for i in items if i.get(key) in wanted]
+        if params.get("ContactIDs"):
+            wanted = set(params["ContactIDs"].split(","))
+            items = [i for i in items if i["Contact"]["ContactID"] in wanted]
+        return self._page("Invoices", items, params)
+
+    def _create_credit(self, element: dict[str, Any]) -> dict[str, Any]:
+        note = self._document(element)
+        number = element.get("CreditNoteNumber")
+        if number and any(c["CreditNoteNumber"] == number for c in self.credit_notes.values()):
+            raise _Invalid("Credit Note # must be unique.")
+        note.update(
+            CreditNoteID=str(uuid.uuid4()),
+            Type=element.get("Type") or "ACCPAYCREDIT",
+            CreditNoteNumber=number or f"CN-{next(self._numbers):04}",
+            Reference=element.get("Reference"),
+            RemainingCredit=note["Total"],
+            Allocations=[],
+        )
+        self.credit_notes[note["CreditNoteID"]] = note
+        return copy.deepcopy(note)
+
+    def _get_credit_notes(self, params: dict[str, str], rest: list[str]) -> dict[str, Any]:
+        items = list(self.credit_notes.values())
+        if rest:
+            items = [c for c in items if c["CreditNoteID"] == rest[0]]
+            if not items:
+                raise Refused(404, "refused", None)
+        match = re.search(r'Type=="(\w+)"', params.get("where", ""))
+        if match:
+            items = [c for c in items if c["Type"] == match.group(1)]
+        return self._page("CreditNotes", items, params)
+
+    def _allocate(self, note_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        note = self.credit_notes.get(note_id)
+        if note is None:
+            raise Refused(404, "refused", None)
+        results = []
+        for element in body.get("Allocations") or []:
+            invoice = self.invoices.get((element.get("Invoice") or {}).get("InvoiceID", ""))
+            amount = _money(element.get("Amount"))
+            if invoice is None:
+                raise Refused(400, NOT_FOUND_DOC, {"Message": NOT_FOUND_DOC})
+            if amount > note["RemainingCredit"] or amount > invoice["AmountDue"]:
+                message = "The amount to allocate exceeds what remains"
+                raise Refused(400, message, {"Message": message})
+            note["RemainingCredit"] -= amount
+            invoice["AmountDue"] -= amount
+            allocation = {
+                "AllocationID": str(uuid.uuid4()),
+                "Amount": amount,
+                "Date": _date(element.get("Date") or date.today()),
+                "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+            }
+            note["Allocations"].append(allocation)
+            results.append(allocation)
+        return {"Allocations": copy.deepcopy(results)}
+
+    # ---------------------------------------------------------------- payments
+
+    def _create_payment(self, element: dict[str, Any]) -> dict[str, Any]:
+        invoice = self.invoices.get((element.get("Invoice") or {}).get("InvoiceID", ""))
+        if invoice is None:
+            raise _Invalid(NOT_FOUND_DOC)
+        if invoice["Status"] != "AUTHORISED":
+            raise _Invalid(NOT_AUTHORISED)
+        code = (element.get("Account") or {}).get("Code")
+        if not code:
+            raise _Invalid("You must specify an Account code or Account ID for the payment")
+        if CHART.get(str(code)) != "BANK":
+            raise _Invalid(BAD_ACCOUNT_TYPE)
+        amount = _money(element.get("Amount"))
+        if amount <= 0:
+            raise _Invalid("Payment amount must be greater than zero.")
+        if amount > invoice["AmountDue"]:
+            raise _Invalid(TOO_MUCH)
+        payment: dict[str, Any] = {
+            "PaymentID": str(uuid.uuid4()),
+            "Date": _date(element.get("Date") or date.today()),
+            "Amount": amount,
+            "Reference": element.get("Reference"),
+            "Status": "AUTHORISED",
+            "PaymentType": "ACCPAYPAYMENT",
+            "Account": {"Code": code},
+            "Invoice": {
+                "InvoiceID": invoice["InvoiceID"],
+                "InvoiceNumber": invoice["InvoiceNumber"],
+            },
+        }
+        self.payments[payment["PaymentID"]] = payment
+        invoice["Payments"].append(
+            {k: payment[k] for k in ("PaymentID", "Date", "Amount", "Reference", "Status")}
+        )
+        invoice["AmountPaid"] += amount
+        invoice["AmountDue"] -= amount
+        if invoice["AmountDue"] == 0:
+            invoice["Status"] = "PAID"
+        return copy.deepcopy(payment)
+
+    def _delete_payment(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            raise Refused(404, "refused", None)
+        if body.get("Status") != "DELETED":
+            message = "Payments can only be deleted: set Status to DELETED."
+            raise Refused(400, message, {"Message": message})
+        if payment["Status"] == "DELETED":
+            message = "This payment has already been deleted."
+            raise Refused(400, message, {"Message": message})
+        payment["Status"] = "DELETED"
+        invoice = self.invoices[payment["Invoice"]["InvoiceID"]]
+        for p in invoice["Payments"]:
+            if p["PaymentID"] == payment_id:
+                p["Status"] = "DELETED"
+        invoice["AmountPaid"] -= payment["Amount"]
+        invoice["AmountDue"] += payment["Amount"]
+        invoice["Status"] = "AUTHORISED"
+        return {"Payments": [copy.deepcopy(payment)]}
+
+    # ---------------------------------------------------------------- attachments
+
+    def _attach(self, target: str, document_id: str, name: str, content: bytes) -> dict[str, Any]:
+        documents = self.invoices if target == "Invoices" else self.credit_notes
+        if document_id not in documents:
+            raise Refused(404, "refused", None)
+        attachment = {
+            "AttachmentID": str(uuid.uuid4()),
+            "FileName": name,
+            "ContentLength": len(content),
+            "MimeType": "application/octet-stream",
+        }
+        self.attachments[f"{document_id}/{name}"] = attachment
+        return {"Attachments": [copy.deepcopy(attachment)]}
+
+
+class FakeTokens:
+    """The policy's ``TokenAccess``: hands out ``tokens`` in turn, one more per forced
+    refresh. ``refusal``: what access raises instead (NotConnected, NeedsReconnect, ...)."""
+
+    def __init__(self, tenant_id: str = TENANT, tokens: tuple[str, ...] = (TOKEN,)) -> None:
+        self.tenant_id, self.tokens = tenant_id, list(tokens)
+        self.refreshes = 0
+        self.refusal: Exception | None = None
+        self.refusal_on_refresh: Exception | None = None
+
+    async def __call__(self, company_id: str, *, force: bool = False) -> Access:
+        if self.refusal is not None:
+            raise self.refusal
+        if force:
+            if self.refusal_on_refresh is not None:
+                raise self.refusal_on_refresh
+            self.refreshes += 1
+        token = self.tokens[min(self.refreshes, len(self.tokens) - 1)]
+        return Access(tenant_id=self.tenant_id, access_token=token)
+
+
+class FakeAttempts:
+    """``services.xero_writer.attempts.Attempts`` in memory."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    async def begin(self, company_id: str, command_ids: Sequence[str]) -> set[str]:
+        ids = set(command_ids)
+        earlier = ids & self.seen
+        self.seen |= ids
+        return earlier
+
+
+@dataclass
+class FakeSession:
+    """``services.xero_writer.policy.Session`` on a FakeXero, with one token."""
+
+    xero: FakeXero
+    access: Access
+    pauses: list[float] = field(default_factory=list)
+
+    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        return await self.xero.call(method, path, access_token=self.access.access_token, **kw)
+
+    def pause(self, seconds: float) -> None:
+        self.xero.pauses.append(seconds)
+
+
+@dataclass
+class WriterHarness:
+    """The writer's policy on a FakeXero, with its stores and side effects faked.
+
+    ``parked``: (command ids, reason) per batch dead-lettered; ``sleeps``: backoff waits (s).
+    """
+
+    xero: FakeXero
+    tokens: FakeTokens
+    attempts: FakeAttempts
+    policy: Policy
+    parked: list[tuple[list[str], str]]
+    sleeps: list[float]
+
+    async def run(self, *commands: AnyCommand) -> dict[str, XeroResult]:
+        """One batch through the policy; results by command id."""
+        results = await self.policy.carry_out(commands[0].company_id, list(commands))
+        assert len(results) == len(commands), results
+        return {r.command_id: r for r in results}
+
+
+def writer_on(xero: FakeXero | None = None, tokens: FakeTokens | None = None) -> WriterHarness:
+    xero = xero or FakeXero()
+    tokens = tokens or FakeTokens(xero.tenant_id)
+    attempts = FakeAttempts()
+    parked: list[tuple[list[str], str]] = []
+    sleeps: list[float] = []
+
+    async def park(commands: list[AnyCommand], reason: str) -> None:
+        parked.append(([c.command_id for c in commands], reason))
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    policy = Policy(
+        access=tokens, attempts=attempts, open_session=xero.session, park=park, sleep=sleep
+    )
+    return WriterHarness(xero, tokens, attempts, policy, parked, sleeps)

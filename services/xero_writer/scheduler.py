@@ -1,10 +1,11 @@
 """The writer's heart: Kafka records into per-company lanes, lanes into batched Xero calls.
 
-Consumption and execution are decoupled: records from any partition are queued
-on their company's lane and each lane runs on its own, under its
-organisation's limiter. A partition's offset is committed only up to its
-oldest record whose result is not yet on Kafka, so a crash re-reads (and the
-executor's lookups dedupe) rather than loses.
+Consumption and execution are decoupled: the shared consumer loop
+(``shared.messaging.consumer``) hands each record to ``_accept``, which queues it
+on its company's lane (an unreadable command is dead-lettered there), and each
+lane runs on its own, under its organisation's limiter. A partition's offset is
+committed only up to its oldest record whose result is not yet on Kafka, so a
+crash re-reads (and the executor's lookups dedupe) rather than loses.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
@@ -26,9 +26,11 @@ from services.xero_writer.policy import Policy
 from services.xero_writer.session import OrgSession
 from shared.contracts.commands import AnyCommand, decode, encode
 from shared.contracts.results import XeroResult
-from shared.contracts.topics import XERO_COMMANDS, XERO_COMMANDS_DLQ, XERO_RESULTS
+from shared.contracts.topics import XERO_COMMANDS, XERO_RESULTS
 from shared.logging import get_logger
-from shared.messaging.kafka import durable_producer, manual_consumer
+from shared.messaging.consumer import ConsumerLoop, Unprocessable
+from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
+from shared.messaging.kafka import durable_producer
 from shared.settings import Settings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import Access, TokenStore
@@ -66,16 +68,26 @@ class Writer:
     ) -> None:
         self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")
-        self.consumer: AIOKafkaConsumer | None = None
+        self.dead_letters = DeadLetterWriter(self.producer)
         self.lanes: dict[str, deque[Item]] = defaultdict(deque)
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
         self.limiters: dict[str, OrgLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
-        self.queued_ids: set[str] = set()
+        self.queued: dict[str, Item] = {}  # command id -> its queued item
         self._stopping = asyncio.Event()
         self._capacity = asyncio.Event()
         self._capacity.set()
-        self.kafka_ok = False
+        self.loop = ConsumerLoop(
+            name="rx-writer",
+            bootstrap=settings.kafka_bootstrap,
+            group_id="rx-writer" + settings.group_suffix,
+            topics=[XERO_COMMANDS],
+            handle=self._accept,
+            dead_letters=self.dead_letters,
+            committable=self._committable,
+            before_poll=self._capacity.wait,
+            before_stop=self._drain,
+        )
         self.policy = Policy(
             access=lambda company_id, force=False: tokens.access(
                 company_id, xero.refresh, force=force
@@ -87,62 +99,37 @@ class Writer:
 
     # ---- consuming -------------------------------------------------------------------------
 
+    @property
+    def kafka_ok(self) -> bool:
+        return self.loop.kafka_ok
+
     async def run(self) -> None:
-        """Consumes until stopped; a failure restarts the consumer from the committed offsets."""
+        """Consumes until stopped (an outage restarts the consumer from the committed offsets)."""
         await self.producer.start()
-        backoff = 1.0
         try:
-            while not self._stopping.is_set():
-                try:
-                    await self._consume()
-                except Exception as exc:  # noqa: BLE001 - logged and retried
-                    log.error("consumer_failed", error=repr(exc), retry_in_s=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
+            await self.loop.run()
         finally:
             await self.producer.stop()
 
-    async def _consume(self) -> None:
-        self.consumer = manual_consumer(
-            self.settings.kafka_bootstrap, "rx-writer" + self.settings.group_suffix, "rx-writer"
-        )
-        self.consumer.subscribe([XERO_COMMANDS])
-        await self.consumer.start()
-        self.kafka_ok = True
-        try:
-            while not self._stopping.is_set():
-                await self._capacity.wait()
-                batch = await self.consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        await self._accept(tp, record.offset, record.value, record.key)
-                await self._commit()
-        finally:
-            self.kafka_ok = False
-            if self._stopping.is_set():
-                await self._drain()
-            await self._commit()
-            await self.consumer.stop()
-
     def stop(self) -> None:
         self._stopping.set()
+        self.loop.stop()
         self._capacity.set()
 
-    async def _accept(
-        self, tp: TopicPartition, offset: int, value: bytes | None, key: bytes | None
-    ) -> None:
+    async def _accept(self, record: ConsumerRecord[Any, Any]) -> None:
+        tp = TopicPartition(record.topic, record.partition)
         progress = self.progress[tp]
-        progress.next_offset = offset + 1
+        progress.next_offset = record.offset + 1
         try:
-            command = decode(value or b"")
+            command = decode(record.value or b"")
         except ValidationError as exc:
-            await self._dead_letter(value or b"", key, f"unreadable command: {exc}")
-            return
-        if command.command_id in self.queued_ids:
+            raise Unprocessable(f"unreadable command: {exc}") from exc
+        if command.command_id in self.queued:
             return  # the copy already queued will answer for both
-        progress.in_flight.add(offset)
-        self.queued_ids.add(command.command_id)
-        self.lanes[command.company_id].append(Item(tp, offset, command))
+        progress.in_flight.add(record.offset)
+        item = Item(tp, record.offset, command)
+        self.queued[command.command_id] = item
+        self.lanes[command.company_id].append(item)
         QUEUED.inc()
         if sum(len(p.in_flight) for p in self.progress.values()) >= MAX_IN_FLIGHT:
             self._capacity.clear()
@@ -152,19 +139,8 @@ class Writer:
                 self._run_lane(command.company_id), name=f"lane-{command.company_id}"
             )
 
-    async def _commit(self) -> None:
-        if self.consumer is None:
-            return
-        offsets = {
-            tp: OffsetAndMetadata(pos, "")
-            for tp, p in self.progress.items()
-            if (pos := p.committable()) is not None and tp in self.consumer.assignment()
-        }
-        if offsets:
-            try:
-                await self.consumer.commit(offsets)
-            except Exception as exc:  # noqa: BLE001 - a rebalance; the next commit catches up
-                log.warning("commit_failed", error=repr(exc))
+    def _committable(self) -> dict[TopicPartition, int]:
+        return {tp: pos for tp, p in self.progress.items() if (pos := p.committable()) is not None}
 
     async def _drain(self) -> None:
         """Graceful shutdown: each lane finishes the batch in hand (bounded), then stops.
@@ -215,7 +191,7 @@ class Writer:
                 await asyncio.sleep(2)
                 continue
             for item in batch:
-                self.queued_ids.discard(item.command.command_id)
+                self.queued.pop(item.command.command_id, None)
                 self.progress[item.tp].in_flight.discard(item.offset)
             if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
                 self._capacity.set()
@@ -232,16 +208,24 @@ class Writer:
         return OrgSession(self.xero, limiter, access)
 
     async def _park(self, commands: list[AnyCommand], reason: str) -> None:
+        """Xero is away past the retry budget: each command goes to the dead-letter topic
+        (for ``dlq list``), and stays outstanding in the projector's outbox, which sends it
+        again later; ``dlq list`` then shows the letter ``resolved``."""
         for c in commands:
-            await self._dead_letter(encode(c), c.company_id.encode(), reason)
-
-    async def _dead_letter(self, value: bytes, key: bytes | None, reason: str) -> None:
-        headers = [
-            ("rx-dlq-reason", reason[:4000].encode()),
-            ("rx-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
-        ]
-        await self.producer.send_and_wait(XERO_COMMANDS_DLQ, value, key=key, headers=headers)
-        log.warning("command_dead_lettered", reason=reason)
+            item = self.queued.get(c.command_id)
+            await self.dead_letters.write(
+                DeadLetter(
+                    source_topic=XERO_COMMANDS,
+                    partition=item.tp.partition if item else -1,
+                    offset=item.offset if item else -1,
+                    value=encode(c),
+                    key=c.company_id.encode(),
+                    headers=[("rx-command-id", c.command_id.encode())],
+                    reason=reason,
+                    error="parked",
+                    consumer="rx-writer" + self.settings.group_suffix,
+                )
+            )
 
     async def _publish(self, results: list[XeroResult]) -> None:
         futures = [

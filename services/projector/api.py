@@ -1,4 +1,7 @@
-"""The read side of ``integration-api.md``: documents, one document's history, summary, retry."""
+"""The read side of ``integration-api.md``: documents, one document's history, summary, retry.
+
+Routes only: each checks its request and calls a query of ``views.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, Query
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.projector import views
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.topics import DOMAIN_EVENTS
 from shared.http import ApiError, bearer_guard
 from shared.settings import Settings
 
-KINDS = ("bill", "receipt", "credit_note")
-STATES = ("pending", "waiting", "synced", "failed", "deleted")
 _COMPANY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -41,23 +42,15 @@ def _uncursor(cursor: str) -> tuple[str, str]:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
 
 
-def _doc(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": row["kind"],
-        "roger_id": row["roger_id"],
-        "state": row["state"],
-        "reason": row["reason"],
-        "xero_id": row["xero_id"],
-        "xero_number": row["xero_number"],
-        "warnings": row["warnings"],
-        "payments": row["payments"],
-        "updated_at": row["updated_at"].isoformat(),
-    }
-
-
 def read_router(
     settings: Settings, pool: AsyncConnectionPool, producer: AIOKafkaProducer
 ) -> APIRouter:
+    """The read API's routes (``/v1/companies/{company_id}/...``), behind the service tokens.
+
+    Each route checks its request (422 on a bad company id, state, kind or cursor) and calls
+    one query of ``views``; retry publishes ``DocumentRetryRequested`` for a failed document
+    (404 if unknown, 409 if not failed).
+    """
     guard = bearer_guard([t.get_secret_value() for t in settings.service_tokens])
     router = APIRouter(prefix="/v1/companies/{company_id}", dependencies=[Depends(guard)])
 
@@ -70,98 +63,56 @@ def read_router(
         limit: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
         _company(company_id)
-        if state is not None and state not in STATES:
-            raise ApiError(422, "invalid_state", f"state must be one of {', '.join(STATES)}")
-        if kind is not None and kind not in KINDS:
-            raise ApiError(422, "invalid_kind", f"kind must be one of {', '.join(KINDS)}")
+        if state is not None and state not in views.STATES:
+            raise ApiError(422, "invalid_state", f"state must be one of {', '.join(views.STATES)}")
+        if kind is not None and kind not in views.KINDS:
+            raise ApiError(422, "invalid_kind", f"kind must be one of {', '.join(views.KINDS)}")
         after = _uncursor(cursor) if cursor else ("", "")
-        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                "SELECT * FROM sync_documents WHERE company_id = %s "
-                "AND (%s::text IS NULL OR state = %s) AND (%s::text IS NULL OR kind = %s) "
-                "AND (kind, roger_id) > (%s, %s) ORDER BY kind, roger_id LIMIT %s",
-                (company_id, state, state, kind, kind, after[0], after[1], limit + 1),
-            )
-            rows = await cur.fetchall()
-        page = rows[:limit]
-        more = len(rows) > limit
+        page = await views.documents(
+            pool, company_id, state=state, kind=kind, after=after, limit=limit
+        )
         return {
-            "documents": [_doc(r) for r in page],
-            "next_cursor": _cursor(page[-1]["kind"], page[-1]["roger_id"]) if more else None,
+            "documents": page.documents,
+            "next_cursor": _cursor(*page.last) if page.last else None,
         }
 
     @router.get("/documents/{kind}/{roger_id}")
     async def document(company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
         _company(company_id)
-        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                "SELECT * FROM sync_documents "
-                "WHERE company_id = %s AND kind = %s AND roger_id = %s",
-                (company_id, kind, roger_id),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
-            await cur.execute(
-                "SELECT entry, recorded_at FROM sync_history WHERE company_id = %s AND kind = %s "
-                "AND roger_id = %s ORDER BY seq",
-                (company_id, kind, roger_id),
-            )
-            history = [
-                dict(h["entry"], recorded_at=h["recorded_at"].isoformat())
-                for h in await cur.fetchall()
-            ]
-        return {**_doc(row), "history": history}
+        found = await views.document_with_history(pool, company_id, kind, roger_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
+        return found
 
     @router.post("/documents/{kind}/{roger_id}/retry", status_code=202)
     async def retry(company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
         _company(company_id)
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT state FROM sync_documents "
-                "WHERE company_id = %s AND kind = %s AND roger_id = %s",
-                (company_id, kind, roger_id),
-            )
-            row = await cur.fetchone()
-        if row is None:
+        state = await views.document_state(pool, company_id, kind, roger_id)
+        if state is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
-        if row[0] != "failed":
+        if state != "failed":
             raise ApiError(
-                409, "not_failed", f"only a failed document can be retried; it is {row[0]}"
+                409, "not_failed", f"only a failed document can be retried; it is {state}"
             )
-        now = datetime.now(UTC)
-        fact = DomainEvent(
-            event_id=f"retry:{company_id}:{kind}:{roger_id}:{now.timestamp()}",
-            type="DocumentRetryRequested",
-            company_id=company_id,
-            occurred_at=now,
-            source="api",
-            data={"kind": kind, "roger_id": roger_id},
-        )
+        fact = retry_requested(company_id, kind, roger_id, datetime.now(UTC))
         await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())
         return {"retrying": True}
 
     @router.get("/summary")
     async def summary(company_id: str) -> dict[str, Any]:
         _company(company_id)
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT kind, state, count(*) FROM sync_documents "
-                "WHERE company_id = %s GROUP BY 1, 2",
-                (company_id,),
-            )
-            counts: dict[str, dict[str, int]] = {k: dict.fromkeys(STATES, 0) for k in KINDS}
-            for kind, state, n in await cur.fetchall():
-                counts.setdefault(kind, dict.fromkeys(STATES, 0))[state] = n
-            cur = await conn.execute(
-                "SELECT extract(epoch FROM now() - min(state_since)) FROM sync_documents "
-                "WHERE company_id = %s AND state = 'pending'",
-                (company_id,),
-            )
-            oldest = (await cur.fetchone())[0]  # type: ignore[index]
-        return {
-            "counts": counts,
-            "oldest_pending_age_s": float(oldest) if oldest is not None else None,
-        }
+        return await views.summary(pool, company_id)
 
     return router
+
+
+def retry_requested(company_id: str, kind: str, roger_id: str, now: datetime) -> DomainEvent:
+    """The fact a person's retry publishes (read by ``facts.retry_requested``)."""
+    return DomainEvent(
+        event_id=f"retry:{company_id}:{kind}:{roger_id}:{now.timestamp()}",
+        type="DocumentRetryRequested",
+        company_id=company_id,
+        occurred_at=now,
+        source="api",
+        data={"kind": kind, "roger_id": roger_id},
+    )

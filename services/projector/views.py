@@ -1,0 +1,129 @@
+"""The read API's queries over the read model (``sync_documents``, ``sync_history``).
+
+Read-only SQL, returning the shapes of ``integration-api.md``; the routes in
+``api.py`` check the request and call these. The rows themselves are written
+by the projector (``domain/projection.py`` through ``store.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+KINDS = ("bill", "receipt", "credit_note")
+STATES = ("pending", "waiting", "synced", "failed", "deleted")
+DocKey = tuple[str, str]  # (kind, Roger id): the documents' order, and a page's position
+
+
+@dataclass(frozen=True)
+class DocumentsPage:
+    documents: list[dict[str, Any]]  # each as ``document_json``
+    last: DocKey | None  # where the next page starts after; None if this is the last page
+
+
+def document_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``sync_documents`` row as the API shows it (``updated_at`` in ISO 8601)."""
+    return {
+        "kind": row["kind"],
+        "roger_id": row["roger_id"],
+        "state": row["state"],
+        "reason": row["reason"],
+        "xero_id": row["xero_id"],
+        "xero_number": row["xero_number"],
+        "warnings": row["warnings"],
+        "payments": row["payments"],
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+async def documents(
+    pool: AsyncConnectionPool,
+    company_id: str,
+    *,
+    state: str | None,
+    kind: str | None,
+    after: DocKey,
+    limit: int,
+) -> DocumentsPage:
+    """Up to ``limit`` of the company's documents after ``after`` (("", "") for the first
+    page), in (kind, Roger id) order, optionally only those in ``state`` or of ``kind``."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT * FROM sync_documents WHERE company_id = %s "
+            "AND (%s::text IS NULL OR state = %s) AND (%s::text IS NULL OR kind = %s) "
+            "AND (kind, roger_id) > (%s, %s) ORDER BY kind, roger_id LIMIT %s",
+            (company_id, state, state, kind, kind, after[0], after[1], limit + 1),
+        )
+        rows = await cur.fetchall()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return DocumentsPage(
+        documents=[document_json(r) for r in page],
+        last=(page[-1]["kind"], page[-1]["roger_id"]) if more else None,
+    )
+
+
+async def document_with_history(
+    pool: AsyncConnectionPool, company_id: str, kind: str, roger_id: str
+) -> dict[str, Any] | None:
+    """The document (``document_json``) with ``history``: its entries in order, each with
+    ``recorded_at``; None if the company has no such document."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT * FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
+            (company_id, kind, roger_id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        await cur.execute(
+            "SELECT entry, recorded_at FROM sync_history WHERE company_id = %s AND kind = %s "
+            "AND roger_id = %s ORDER BY seq",
+            (company_id, kind, roger_id),
+        )
+        history = [
+            dict(h["entry"], recorded_at=h["recorded_at"].isoformat()) for h in await cur.fetchall()
+        ]
+    return {**document_json(row), "history": history}
+
+
+async def document_state(
+    pool: AsyncConnectionPool, company_id: str, kind: str, roger_id: str
+) -> str | None:
+    """The document's state (one of ``STATES``), or None if the company has no such document."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT state FROM sync_documents "
+            "WHERE company_id = %s AND kind = %s AND roger_id = %s",
+            (company_id, kind, roger_id),
+        )
+        row = await cur.fetchone()
+    return str(row[0]) if row is not None else None
+
+
+async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:
+    """``counts`` (kind -> state -> number of documents, zeros included) and
+    ``oldest_pending_age_s`` (seconds since the oldest pending document became pending, or
+    None if none is)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT kind, state, count(*) FROM sync_documents WHERE company_id = %s GROUP BY 1, 2",
+            (company_id,),
+        )
+        counts: dict[str, dict[str, int]] = {k: dict.fromkeys(STATES, 0) for k in KINDS}
+        for kind, state, n in await cur.fetchall():
+            counts.setdefault(kind, dict.fromkeys(STATES, 0))[state] = n
+        cur = await conn.execute(
+            "SELECT extract(epoch FROM now() - min(state_since)) FROM sync_documents "
+            "WHERE company_id = %s AND state = 'pending'",
+            (company_id,),
+        )
+        row = await cur.fetchone()
+    oldest = row[0] if row is not None else None
+    return {
+        "counts": counts,
+        "oldest_pending_age_s": float(oldest) if oldest is not None else None,
+    }

@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.contracts.topics import MAX_RECORD_BYTES  # stdlib only, like this module
+
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_HOME = REPO / "deploy" / "kafka"
 KAFKA_LIBS = KAFKA_HOME / "libs"
@@ -75,6 +77,9 @@ BROKER_SETTINGS: dict[str, str] = {
     "num.io.threads": "2",
     "num.recovery.threads.per.data.dir": "1",
     "log.retention.check.interval.ms": "300000",
+    # The contract's largest document must pass every hop (shared.contracts.topics).
+    "message.max.bytes": str(MAX_RECORD_BYTES),
+    "replica.fetch.max.bytes": str(MAX_RECORD_BYTES),
 }
 
 # C1 only (TieredStopAtLevel=1): a test broker lives for minutes, so C2's peak speed never pays
@@ -226,9 +231,36 @@ def kafka_classpath() -> str:
     return f"{KAFKA_LIBS}/*"
 
 
-def random_cluster_id() -> str:
-    # Same shape as `kafka-storage random-uuid`: a URL-safe base64 UUID without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def random_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A fresh cluster id: a URL-safe base64 UUID without padding, never starting with ``-``.
+
+    Same shape as ``kafka-storage random-uuid``; like Kafka's own ``Uuid.randomUuid()`` it draws
+    again when the text starts with ``-``, which a command line takes for a flag (1 draw in 64:
+    a first byte of 0xF8..0xFB). ``draw`` returns 16 random bytes (a test passes its own).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def option(name: str, value: str) -> str:
+    """``--name=value`` as one argument, so no value (``-x...``, empty) is read as a flag.
+
+    Raises ``ValueError`` for a value no command line can carry (NUL) or that would span
+    lines in a log (newline), and for a name that is not a long option.
+    """
+    if not re.fullmatch(r"--[a-z][a-z0-9-]*", name):
+        raise ValueError(f"not a long option name: {name!r}")
+    if any(c in value for c in "\0\n\r"):
+        raise ValueError(f"{name} value holds NUL or a line break: {value!r}")
+    return f"{name}={value}"
+
+
+def storage_format_args(cluster_id: str, config: Path, release_version: str = "") -> list[str]:
+    """Arguments of ``kafka-storage format``: every value attached to its option."""
+    args = ["format", option("--cluster-id", cluster_id), option("--config", str(config))]
+    return args + ([option("--release-version", release_version)] if release_version else [])
 
 
 def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
@@ -252,14 +284,23 @@ def java_command(jvm_flags: Sequence[str], main_class: str, *args: str) -> list[
 def format_storage(config: Path, data_dir: Path, log_path: Path) -> None:
     if (data_dir / "meta.properties").exists():
         return  # kept from an earlier `up`: the log must keep its cluster id
-    args = ["format", "-t", random_cluster_id(), "-c", str(config)]
-    args += ["--release-version", KAFKA_RELEASE_VERSION] if KAFKA_RELEASE_VERSION else []
+    args = storage_format_args(random_cluster_id(), config, KAFKA_RELEASE_VERSION)
     tool_flags = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
     cmd = java_command(tool_flags, "kafka.tools.StorageTool", *args)
-    with log_path.open("ab") as log:
-        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+    done = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", check=False
+    )
+    with log_path.open("a") as log:
+        log.write(done.stdout + done.stderr)
     if done.returncode != 0:
-        raise StackError(f"kafka storage format failed ({done.returncode}):\n{log_tail(log_path)}")
+        raise StackError(storage_failure(cmd, done.returncode, done.stdout, done.stderr))
+
+
+def storage_failure(cmd: Sequence[str], returncode: int, stdout: str, stderr: str) -> str:
+    """Why ``kafka-storage format`` failed: its command and its own words (stderr first)."""
+    said = "\n".join(part.strip() for part in (stderr, stdout) if part.strip()) or "(no output)"
+    tail = "\n".join(said.splitlines()[-40:])
+    return f"kafka storage format failed ({returncode}): {' '.join(cmd[-4:])}\n{tail}"
 
 
 def _spawn_broker(config: Path, log_path: Path, detach: bool) -> subprocess.Popen[bytes]:

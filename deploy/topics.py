@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.contracts.topics import TOPICS, TopicSpec
+from shared.contracts.topics import MAX_RECORD_BYTES, TOPICS, TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
 # A single-node broker can hold only one replica, whatever production uses.
@@ -47,12 +47,21 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[s
     return asyncio.run(ensure_topics_async(bootstrap, specs))
 
 
+def topic_config(spec: TopicSpec) -> dict[str, str]:
+    """The topic's settings as created: its own, plus the project's record size limit.
+
+    ``max.message.bytes`` is set on every topic, not left to the broker's default, so a
+    production broker with Kafka's 1 MB default still takes the contract's largest document.
+    """
+    return {**spec.config, "max.message.bytes": str(MAX_RECORD_BYTES)}
+
+
 def _new_topic(spec: TopicSpec) -> NewTopic:
     return NewTopic(
         name=spec.name,
         num_partitions=spec.partitions,
         replication_factor=REPLICATION_FACTOR,
-        topic_configs=dict(spec.config),
+        topic_configs=topic_config(spec),
     )
 
 

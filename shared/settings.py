@@ -61,7 +61,10 @@ class Settings(BaseSettings):
     projector_port: int = 8081
     writer_port: int = 8082
 
-    max_body_bytes: int = 5 * 1024 * 1024
+    # The contract's largest event (shared.contracts.roger_events.largest_event) is 27.0 MB as
+    # Roger may spell it (json.dumps: every 4-byte character as a 12-byte \u escape), 9.1 MB as
+    # raw UTF-8; 32 MiB holds it with 24% to spare. A batch must fit in the same limit.
+    max_body_bytes: int = 32 * 1024 * 1024
     signature_tolerance_s: int = 300
 
     # Writer scheduling: Xero's documented per-organisation limits.

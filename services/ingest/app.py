@@ -21,10 +21,9 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import Counter
 
 from services.connections.routes import connect_router
-from services.ingest.intake import Intake, read_body, read_record
-from services.ingest.seen import SeenEvents
+from services.ingest.intake import EventTooLarge, Intake, domain_record, read_body, read_record
+from services.ingest.seen import EventConflict, SeenEvents, sort_out
 from services.ingest.signature import verify
-from shared.contracts.domain_events import from_roger
 from shared.contracts.roger_events import RogerEvent
 from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS, ROGER_EVENTS_DLQ
 from shared.db import open_pool
@@ -49,26 +48,34 @@ class Ingest:
     async def publish(
         self, events: list[RogerEvent], source: Literal["http", "kafka"]
     ) -> tuple[int, int]:
-        """Puts new events on the domain topic and waits for every ack (acks=all)."""
+        """Puts new events on the domain topic and waits for every ack (acks=all).
+
+        Returns (accepted, duplicates). Dedupes per (company_id, event id); publishes nothing
+        and raises ``EventConflict`` if an id comes again with another body, ``EventTooLarge``
+        if an event would not fit in a Kafka record.
+        """
         assert self.seen is not None
-        unique: dict[str, RogerEvent] = {}
-        for event in events:
-            unique.setdefault(event.id, event)
-        known = await self.seen.already_published(unique)
-        fresh = [e for e in unique.values() if e.id not in known]
+        stored = await self.seen.hashes((e.company_id, e.id) for e in events)
+        try:
+            new, duplicates = sort_out(events, stored)
+        except EventConflict as conflict:
+            EVENTS_IN.labels(source, "conflict").inc(len(conflict.conflicts))
+            raise
+        # Every record is built (and its size checked) before the first is sent.
+        records = [(e, domain_record(e, source)) for e, _ in new]
         pending = [
             await self.broker.publish(
-                from_roger(e, source).to_bytes(),
+                value,
                 DOMAIN_EVENTS,
                 key=e.company_id.encode(),
                 headers={"rx-event-id": e.id, "rx-type": e.type},
                 no_confirm=True,
             )
-            for e in fresh
+            for e, value in records
         ]
         await asyncio.gather(*pending)
-        await self.seen.mark_published((e.id, e.company_id) for e in fresh)
-        duplicates = len(events) - len(fresh)
+        await self.seen.mark_published((e.company_id, e.id, digest) for e, digest in new)
+        fresh = [e for e, _ in new]
         EVENTS_IN.labels(source, "accepted").inc(len(fresh))
         EVENTS_IN.labels(source, "duplicate").inc(duplicates)
         for e in fresh:
@@ -183,7 +190,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if intake.malformed or intake.invalid:
             REQUESTS.labels("422").inc()
             raise _refusal(intake)
-        accepted, duplicates = await ingest.publish(intake.events, "http")
+        try:
+            accepted, duplicates = await ingest.publish(intake.events, "http")
+        except EventConflict as conflict:
+            REQUESTS.labels("409").inc()
+            raise ApiError(
+                409,
+                "event_conflict",
+                f"{conflict}; none of the batch was accepted",
+                [c.as_dict() for c in conflict.conflicts],
+            ) from conflict
+        except EventTooLarge as too_large:
+            REQUESTS.labels("413").inc()
+            raise ApiError(413, "event_too_large", str(too_large)) from too_large
         REQUESTS.labels("202").inc()
         return JSONResponse({"accepted": accepted, "duplicates": duplicates}, status_code=202)
 

@@ -8,6 +8,7 @@ say (offsets on timestamps, totals) are checked here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +22,19 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "roger-events.v1.schema.json"
 MAX_BATCH = 500
 CENT = Decimal("0.01")
+
+# The contract's size bounds (roger-events.md, "line" and "bill.submitted"; the schema's maxItems
+# and maxLength): the largest event follows from them, and every size limit from that.
+MAX_LINES = 500
+MAX_DESCRIPTION_CHARS = 4000
+MAX_ATTACHMENTS = 10
+# The longest JSON spelling of one character: an astral character (4 bytes of UTF-8) written
+# as a surrogate-pair escape, 12 bytes. Python's json.dumps spells every such character so.
+LONGEST_CHARACTER = "\U0001f9fe"
+
+# Fields where text may run over several lines: tab, newline and carriage return are allowed
+# there and nowhere else (services/ingest/hygiene.py).
+FREE_TEXT_FIELDS = frozenset({"description", "reason", "notes"})
 
 EventType = Literal[
     "bill.submitted",
@@ -223,6 +237,88 @@ def validate_event(raw: Any) -> tuple[RogerEvent | None, list[str]]:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         return None, [str(exc)]
     return (None, errors) if errors else (event, [])
+
+
+def is_id_field(path: tuple[str | int, ...]) -> bool:
+    """Whether the value at ``path`` is an identifier (``id``, ``company_id``, ``bill_id``...)."""
+    name = path[-1] if path else None
+    return isinstance(name, str) and (name == "id" or name.endswith("_id"))
+
+
+def content_hash(event: RogerEvent) -> str:
+    """SHA-256 (hex) of the event's canonical JSON: sorted keys, no spaces, UTF-8.
+
+    Two deliveries of one event hash alike however Roger spaced or ordered them; fields
+    the envelope ignores (unknown top-level members) do not count, ``data`` counts whole.
+    """
+    canonical = json.dumps(
+        event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def largest_event(company_id: str, event_id: str) -> dict[str, Any]:
+    """The largest ``bill.submitted`` the contract allows, to size limits by (and test them).
+
+    Every bounded string is at its maximum length in 4-byte characters (:data:`LONGEST_CHARACTER`),
+    every list at its maximum count; strings the contract leaves unbounded are at Xero's own
+    limits for the field they become (tracking names and options 100, address lines 500),
+    attachment URLs at 2,048. Valid: ``validate_event`` accepts it.
+    """
+    wide = LONGEST_CHARACTER
+
+    def text(chars: int) -> str:
+        return wide * chars
+
+    line = {
+        "description": text(MAX_DESCRIPTION_CHARS),
+        "quantity": "1.0000",
+        "unit_amount": "1.0000",
+        "category_code": text(10),
+        "tax_type": text(50),
+        "tracking": [{"name": text(100), "option": text(100)}] * 2,
+    }
+    attachment = {
+        "filename": text(255),
+        "content_type": text(255),
+        "size": 10 * 1024 * 1024,
+        "sha256": "0" * 64,
+        "url": "https://files.roger.example/" + "a" * 2020,
+    }
+    vendor = {
+        "id": text(128),
+        "name": text(255),
+        "email": text(255),
+        "tax_number": text(50),
+        "country": "DK",
+        "address": {
+            "line1": text(500),
+            "line2": text(500),
+            "city": text(255),
+            "postal_code": text(50),
+            "country": text(50),
+        },
+        "bank_account": {"iban": text(34), "account_number": text(50), "bic": text(11)},
+    }
+    return {
+        "id": event_id,
+        "type": "bill.submitted",
+        "version": 1,
+        "company_id": company_id,
+        "occurred_at": "2026-11-20T09:10:00+01:00",
+        "data": {
+            "bill_id": text(128),
+            "vendor": vendor,
+            "invoice_number": text(255),
+            "issue_date": "2026-11-02",
+            "due_date": "2026-12-02",
+            "currency": "DKK",
+            "amount_type": "inclusive",
+            "lines": [line] * MAX_LINES,
+            "total": f"{MAX_LINES}.00",
+            "attachments": [attachment] * MAX_ATTACHMENTS,
+        },
+    }
 
 
 def readable_id(raw: Any) -> str | None:

@@ -85,3 +85,52 @@ def test_topic_record_reasons() -> None:
     assert event is None and "version" in (reason or "")
     event, reason = read_record(json.dumps(base_event()).encode())
     assert event is not None and reason is None
+
+
+def test_hygiene_problems_make_that_event_invalid_with_its_path() -> None:
+    clean, nul = base_event(), base_event()
+    nul["data"]["bill_id"] = "b\x00"
+    body = json.dumps({"events": [clean, nul]}).encode()
+    intake = read_body(body)
+    assert len(intake.events) == 1 and intake.malformed is None
+    [invalid] = intake.invalid
+    assert invalid.index == 1 and invalid.id == nul["id"]
+    assert invalid.errors == [
+        "data/bill_id: NUL character (U+0000) at position 1: an id cannot hold NUL"
+    ]
+
+
+def test_an_id_with_a_lone_surrogate_is_echoed_printably() -> None:
+    body = json.dumps(base_event() | {"id": "\ud800"}).encode()
+    [invalid] = read_body(body).invalid
+    assert invalid.id == "\\ud800" and invalid.errors[0].startswith("id: lone surrogate U+D800")
+
+
+def test_hygiene_problems_beside_the_events_make_the_body_malformed() -> None:
+    body = b'{"events": [' + json.dumps(base_event()).encode() + b'], "n": ' + b"7" * 5000 + b"}"
+    assert read_body(body).malformed == "n: number of 5000 characters (at most 40)"
+
+
+def test_every_event_of_a_batch_is_checked_however_many_are_bad() -> None:
+    bad = []
+    for i in range(30):
+        event = base_event() | {"id": f"00000000-0000-4000-8000-{i:012d}"}
+        event["data"] = event["data"] | {"payment_id": "\x01"}
+        bad.append(event)
+    intake = read_body(json.dumps({"events": bad}).encode())
+    assert intake.events == [] and len(intake.invalid) == 30
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
+        (b'{"id": ' + b"1" * 5000 + b"}", "id: number of 5000 characters"),
+        (b'{"id": "\\udc00"}', "id: lone surrogate U+DC00"),
+        (json.dumps(base_event() | {"company_id": "ac\x00me"}).encode(), "company_id: NUL"),
+        (json.dumps(base_event() | {"x": float("inf")}).encode(), "x: Infinity is not a JSON"),
+    ],
+)
+def test_topic_records_get_a_reason_never_an_exception(value: bytes, reason: str) -> None:
+    event, refused = read_record(value)
+    assert event is None and reason in (refused or "")

@@ -13,7 +13,8 @@ tests/contract checks against the sandbox, which follows Xero):
 - batches: ``summarizeErrors=false`` -> 200, every element echoed with
   ``StatusAttributeString`` OK/ERROR and its ``ValidationErrors``, failed ids zeroed;
   absent/true -> any invalid element makes the whole answer a 400 ``ValidationException``
-  listing only the failed ones (``Refused`` with ``body["Elements"]``), the good ones kept;
+  listing every element with its ``ValidationErrors`` (``Refused`` with
+  ``body["Elements"]``), the good ones kept;
 - look-ups: bills by ``ContactIDs``/``InvoiceNumbers``/``IDs`` (each with its ``Url`` and
   ``Payments``), credit notes by ``Type``, contacts by status, with ``pagination`` when a page
   is asked for;
@@ -359,13 +360,15 @@ class FakeXero:
                 failures.append(rendered)
             results.append(rendered)
         if summarize and failures:
-            for failed in failures:
-                failed.pop("StatusAttributeString", None)
+            # Every element is listed, the good ones with no ValidationErrors (as the sandbox).
+            for item in results:
+                item.pop("StatusAttributeString", None)
+                item.setdefault("ValidationErrors", [])
             answer = {
                 "ErrorNumber": 10,
                 "Type": "ValidationException",
                 "Message": "A validation exception occurred",
-                "Elements": _out(failures),
+                "Elements": _out(results),
             }
             messages = [m["Message"] for f in failures for m in f["ValidationErrors"]]
             raise Refused(400, "; ".join(messages), answer)
@@ -457,6 +460,9 @@ class FakeXero:
                 errors.append("Account code must be specified")
             elif CHART.get(str(code)) in (None, "BANK"):
                 errors.append(f"Account code '{code}' is not a valid code for this document.")
+                if _money(raw.get("UnitAmount", 0)) != 0:
+                    # The sandbox (as Xero) also finds the line without a usable account.
+                    errors.append("Account code must be specified")
             amount = (_money(raw.get("Quantity", 1)) * _money(raw.get("UnitAmount", 0))).quantize(
                 Decimal("0.01")
             )

@@ -63,7 +63,7 @@ async def test_each_element_of_a_batch_answers_for_itself() -> None:
     assert results[good.command_id].type == "XeroBillCreated"
     assert results[bad_account.command_id].type == "XeroCommandFailed"
     assert results[bad_account.command_id].message == (
-        "Account code '999' is not a valid code for this document."
+        "Account code '999' is not a valid code for this document.; Account code must be specified"
     )
     assert results[no_contact.command_id].message == (
         "The contact with the specified ContactID could not be found."

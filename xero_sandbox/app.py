@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import admin, auth
+from . import admin, admin_books, auth
 from .accounting import router, validation
-from .accounting.common import ApiError, Ctx, Raw
+from .accounting.common import NOT_FOUND, ApiError, Ctx, Raw
 from .faults import plan_for
 from .idempotency import (
     MAX_KEY_LENGTH,
@@ -120,7 +121,11 @@ async def accounting_endpoint(request: Request) -> Response:
     path = "/" + request.path_params.get("rest", "")
     found = router.match(method, path)
     if found is None:
-        return Response(b"", status_code=404, media_type="text/html")
+        return _finish(
+            sandbox,
+            request,
+            Response(NOT_FOUND.encode(), status_code=404, media_type="text/html; charset=utf-8"),
+        )
     route, params = found
     body = await request.body()
     now = sandbox.now()
@@ -260,6 +265,9 @@ def _run(
 
 
 def _finish(sandbox: Sandbox, request: Request, response: Response) -> Response:
+    # Xero stamps every Accounting API answer, errors included, with an id its support
+    # can trace (the SDKs log it).
+    response.headers["Xero-Correlation-Id"] = str(uuid.uuid4())
     sandbox.record(
         request.method.upper(),
         request.url.path,
@@ -285,6 +293,7 @@ def create_app(state: Path | None = None, sandbox: Sandbox | None = None) -> Any
         Route("/identity/connect/authorize", auth.authorize_page, methods=["GET"]),
         Route("/identity/connect/authorize", auth.authorize_submit, methods=["POST"]),
         *admin.routes(),
+        *admin_books.routes(),
     ]
     validation.warm_up()
     app = Starlette(routes=routes)

@@ -237,7 +237,10 @@ _scope_rule(["invoices", "creditnotes"], {"accounting.transactions", "accounting
 _scope_rule(["payments"], {"accounting.transactions", "accounting.payments"})
 _scope_rule(["banktransactions"], {"accounting.transactions", "accounting.banktransactions"})
 _scope_rule(["contacts"], {"accounting.contacts"})
-_scope_rule(["accounts", "taxrates", "currencies", "organisation"], {"accounting.settings"})
+_scope_rule(
+    ["accounts", "taxrates", "currencies", "organisation", "trackingcategories"],
+    {"accounting.settings"},
+)
 _scope_rule(["attachments"], {"accounting.attachments"})
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from .chart import COUNTRY_OF_CURRENCY, default_accounts, default_tax_rates
@@ -105,6 +106,23 @@ class Organisation:
     bank_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     # document id -> attachments in upload order
     attachments: dict[str, list[Attachment]] = field(default_factory=dict)
+    # Xero's lock dates: nothing approved may be dated on or before them.
+    period_lock_date: date | None = None
+    end_of_year_lock_date: date | None = None
+    # TrackingCategoryID -> {"TrackingCategoryID", "Name", "Status", "Options": [...]}
+    tracking_categories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # currency -> {day (None: any day) -> units of that currency per one base unit}
+    rates: dict[str, dict[date | None, Decimal]] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Snapshots written before a field existed still load, with its default.
+        defaults: dict[str, Any] = {
+            "period_lock_date": None,
+            "end_of_year_lock_date": None,
+            "tracking_categories": {},
+            "rates": {},
+        }
+        self.__dict__.update({**defaults, **state})
 
     def account_by_code(self, code: str) -> dict[str, Any] | None:
         wanted = code.strip().upper()
@@ -118,6 +136,11 @@ def new_organisation(
     name: str, base_currency: str, currencies: list[str], now: datetime
 ) -> Organisation:
     enabled = [c for c in dict.fromkeys(currencies) if c != base_currency]
+    accounts = default_accounts(now)
+    for account in accounts.values():
+        # Every Xero bank account has a currency: the base one unless set otherwise.
+        if account["Type"] == "BANK":
+            account["CurrencyCode"] = base_currency
     return Organisation(
         tenant_id=new_id(),
         name=name,
@@ -126,7 +149,7 @@ def new_organisation(
         created=now,
         short_code="!" + secrets.token_hex(3)[:5],
         country=COUNTRY_OF_CURRENCY.get(base_currency, "GB"),
-        accounts=default_accounts(now),
+        accounts=accounts,
         tax_rates=default_tax_rates(base_currency),
     )
 

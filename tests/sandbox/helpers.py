@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from xero_python.accounting import (
     Account,
     Contact,
@@ -76,3 +77,38 @@ def payment(invoice_id: str, amount: Any, code: str = "090") -> Payment:
         amount=Decimal(str(amount)),
         date=dt.date(2026, 11, 20),
     )
+
+
+def raw(books: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One Accounting API call as plain HTTP, to see status, headers and body as sent."""
+    headers = {
+        "Authorization": "Bearer " + books.token["access_token"],
+        "xero-tenant-id": books.tenant_id,
+        "Accept": "application/json",
+        **kwargs.pop("headers", {}),
+    }
+    return httpx.request(method, books.sandbox.accounting_url + path, headers=headers, **kwargs)
+
+
+def authorised_bill(contact_id: str, number: str = "SUP-1", **extra: Any) -> dict[str, Any]:
+    """A wire-format AUTHORISED ACCPAY bill of 100.00 + 25% VAT, dated 2026-11-02."""
+    body: dict[str, Any] = {
+        "Type": "ACCPAY",
+        "Contact": {"ContactID": contact_id},
+        "InvoiceNumber": number,
+        "Date": "2026-11-02",
+        "DueDate": "2026-12-02",
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "Exclusive",
+        "LineItems": [
+            {
+                "Description": "Paper",
+                "Quantity": 1,
+                "UnitAmount": 100,
+                "AccountCode": "429",
+                "TaxType": "INPUT2",
+            }
+        ],
+    }
+    body.update(extra)
+    return body

@@ -192,7 +192,7 @@ def test_approval_needs_accounts_and_due_date(books):
     assert draft.status == "DRAFT"
 
 
-def test_summarized_batch_is_400_listing_only_failures(books):
+def test_summarized_batch_is_400_listing_every_element_with_its_own_errors(books):
     contact = new_contact(books, "Batch Ltd")
     with pytest.raises(AccountingBadRequestException) as caught:
         books.api.create_invoices(
@@ -204,7 +204,10 @@ def test_summarized_batch_is_400_listing_only_failures(books):
                 ]
             ),
         )
-    elements = caught.value.error_data["Elements"]
-    assert len(elements) == 1
-    assert elements[0]["InvoiceID"] == "00000000-0000-0000-0000-000000000000"
-    assert elements[0]["InvoiceNumber"] == "BAD-1"
+    good, bad = caught.value.error_data["Elements"]
+    assert good["InvoiceNumber"] == "OK-1" and good["ValidationErrors"] == []
+    assert bad["InvoiceID"] == "00000000-0000-0000-0000-000000000000"
+    assert bad["InvoiceNumber"] == "BAD-1"
+    assert bad["ValidationErrors"] == [
+        {"Message": "Account code '999' is not a valid code for this document."}
+    ]

@@ -88,11 +88,14 @@ def test_query_booleans_are_case_insensitive(books):
         assert response.json()["Contacts"][0]["StatusAttributeString"] == "ERROR"
 
 
-def test_unknown_id_is_404_with_empty_html_body(books):
-    response = raw(books, "GET", "/Invoices/0b2c66c4-0000-4000-8000-000000000000")
-    assert response.status_code == 404
-    assert response.content == b""
-    assert response.headers["content-type"].startswith("text/html")
+def test_unknown_id_is_404_with_xeros_plain_sentence(books):
+    # Xero-OpenAPI#163, Xero-Java#32: the body is this sentence, not JSON.
+    for path in ("/Invoices/0b2c66c4-0000-4000-8000-000000000000", "/NoSuchThing"):
+        response = raw(books, "GET", path)
+        assert response.status_code == 404
+        assert response.content == b"The resource you're looking for cannot be found"
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["xero-correlation-id"]
 
 
 def test_if_modified_since(books):

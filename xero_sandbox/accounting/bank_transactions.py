@@ -10,6 +10,7 @@ from . import contacts
 from .common import (
     Ctx,
     ElementInvalid,
+    collect,
     date_field,
     modified_since,
     newer_than,
@@ -21,10 +22,21 @@ from .common import (
     text,
     uuid_field,
 )
-from .documents import build_lines, currency_of, line_amount_types, resolve_contact
+from .documents import (
+    attach_contact,
+    build_lines,
+    currency_of,
+    find_contact,
+    line_amount_types,
+)
 from .filtering import filtered
+from .lock_dates import lock_errors
 
 TYPES = ("SPEND", "RECEIVE")
+# No recorded wording for an unknown BankTransactionID inside a batch; the sandbox's.
+UNKNOWN_TRANSACTION = (
+    "The bank transaction with the specified BankTransactionID could not be found."
+)
 NO_CONTACT = (
     "The Contact must contain at least 1 of the following elements to identify the contact: "
     "Name, ContactID, ContactNumber"
@@ -101,34 +113,46 @@ def render(ctx: Ctx, transaction: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_transaction(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
+    """A new bank transaction; every rule it breaks is answered at once (ElementInvalid)."""
+    errors: list[str] = []
     kind = (text(element, "Type") or "").upper()
     if kind not in TYPES:
-        raise ElementInvalid(
-            ["Type must be SPEND or RECEIVE." if kind else "Type must be specified."]
-        )
+        errors.append("Type must be SPEND or RECEIVE." if kind else "Type must be specified.")
     status = (text(element, "Status") or "AUTHORISED").upper()
     if status != "AUTHORISED":
-        raise ElementInvalid(["Bank transactions can only be created with status AUTHORISED."])
-    account = _bank_account(ctx, element)
-    amount_types = line_amount_types(element)
-    code, rate = currency_of(ctx, element)
-    if account.get("CurrencyCode") and account["CurrencyCode"] != code:
-        raise ElementInvalid(["The currency of the transaction must match its bank account."])
+        errors.append("Bank transactions can only be created with status AUTHORISED.")
+    account = collect(errors, _bank_account, ctx, element)
+    found = collect(errors, find_contact, ctx, element, NO_CONTACT)
+    amount_types = collect(errors, line_amount_types, element) or "Exclusive"
+    spent_on = date_field(element, "Date") or ctx.today
+    currency = collect(errors, currency_of, ctx, element, spent_on)
+    if (
+        account is not None
+        and currency is not None
+        and account.get("CurrencyCode")
+        and account["CurrencyCode"] != currency[0]
+    ):
+        errors.append("The currency of the transaction must match its bank account.")
     if not element.get("LineItems"):
-        raise ElementInvalid(["At least one line item must be specified."])
-    lines = build_lines(ctx, element, amount_types, needs_accounts=True, allow_discount=False)
-    if lines.total < 0:
-        raise ElementInvalid(["The Total for this document must be greater than or equal to zero."])
-    contact = resolve_contact(
-        ctx, element, NO_CONTACT, "supplier" if kind == "SPEND" else "customer"
+        errors.append("At least one line item must be specified.")
+    lines = collect(
+        errors, build_lines, ctx, element, amount_types, needs_accounts=True, allow_discount=False
     )
+    if lines is not None and lines.total < 0:
+        errors.append("The Total for this document must be greater than or equal to zero.")
+    errors += lock_errors(ctx.org, spent_on)
+    if errors or account is None or found is None or currency is None or lines is None:
+        raise ElementInvalid(errors or ["The bank transaction could not be saved."])
+    code, rate = currency
+    role = "supplier" if kind == "SPEND" else "customer"
+    contact = attach_contact(ctx, found[0], found[1], role)
     transaction: dict[str, Any] = {
         "BankTransactionID": str(uuid.uuid4()),
         "Type": kind,
         "ContactID": contact["ContactID"],
         "BankAccountID": account["AccountID"],
         "IsReconciled": element.get("IsReconciled") is True,
-        "Date": date_field(element, "Date") or ctx.today,
+        "Date": spent_on,
         "Reference": text(element, "Reference") or "",
         "CurrencyCode": code,
         "CurrencyRate": rate,
@@ -213,7 +237,8 @@ def write_transactions(ctx: Ctx) -> dict[str, Any]:
         if transaction_id:
             existing = ctx.org.bank_transactions.get(transaction_id)
             if existing is None:
-                raise not_found()
+                # Inside a batch an unknown id fails its own element, not its neighbours.
+                raise ElementInvalid([UNKNOWN_TRANSACTION])
             if not allow_update:
                 raise ElementInvalid(["A bank transaction with this ID already exists."])
             return render(ctx, update_transaction(ctx, existing, element))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..state import Organisation
 from ..wire import (
@@ -38,9 +38,13 @@ class ApiError(Exception):
         self.media_type = media_type
 
 
+NOT_FOUND = "The resource you're looking for cannot be found"
+
+
 def not_found() -> ApiError:
-    # Xero answers an unknown id with 404 and an empty text/html body.
-    return ApiError(404, "", "text/html")
+    # Xero answers an unknown id in the URL with 404 and this sentence as plain text, not
+    # JSON (XeroAPI/Xero-OpenAPI#163, Xero-Java#32, xero-node#21 quote it).
+    return ApiError(404, NOT_FOUND, "text/html; charset=utf-8")
 
 
 def bad_data(message: str) -> ApiError:
@@ -68,6 +72,19 @@ class ElementInvalid(Exception):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
+
+
+T = TypeVar("T")
+
+
+def collect(errors: list[str], check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one check; its refusals join `errors` (None returned) so that every message of
+    an element is answered, as Xero answers them all, not only the first."""
+    try:
+        return check(*args, **kwargs)
+    except ElementInvalid as exc:
+        errors.extend(m for m in exc.messages if m not in errors)
+        return None
 
 
 @dataclass
@@ -273,9 +290,11 @@ def run_batch(
 ) -> dict[str, Any]:
     """Apply elements in order, like Xero: each sees the ones before it.
 
-    summarizeErrors absent/true: any failure makes the whole answer a 400 listing the failed
-    elements (Xero may still have kept the good ones; configurable). false: always 200,
-    every element echoed with StatusAttributeString.
+    summarizeErrors absent/true: any failure makes the whole answer a 400 ValidationException
+    whose `Elements` are all the elements in order, each failed one with its own
+    `ValidationErrors` and the good ones as they stand (Xero may still have kept the good
+    ones; `summarized_batch_commits_valid`, default yes). false: always 200, every element
+    echoed with StatusAttributeString OK or ERROR and its own ValidationErrors.
     """
     summarize = ctx.flag("summarizeErrors", summarize_default)
     if not elements:
@@ -303,9 +322,10 @@ def run_batch(
     if summarize and failures:
         if backup is not None:
             _restore(ctx, backup)
-        for failed in failures:
-            failed.pop("StatusAttributeString", None)
-        raise ApiError(400, validation_exception(failures))
+        for item in results:
+            item.pop("StatusAttributeString", None)
+            item.setdefault("ValidationErrors", [])
+        raise ApiError(400, validation_exception(results))
     if summarize:
         for item in results:
             item.pop("StatusAttributeString", None)

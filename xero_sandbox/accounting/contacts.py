@@ -82,6 +82,8 @@ def duplicate_name_message(name: str) -> str:
     )
 
 
+# No recorded wording for an unknown ContactID inside a batch; the sandbox's.
+UNKNOWN_CONTACT = "The contact with the specified ContactID could not be found."
 ARCHIVED_MESSAGE = (
     "The specified contact details matched an archived contact. "
     "Archived contacts cannot currently be edited via the API."
@@ -243,7 +245,8 @@ def upsert(ctx: Ctx, element: dict[str, Any], allow_update: bool) -> dict[str, A
     if contact_id:
         existing = ctx.org.contacts.get(contact_id)
         if existing is None:
-            raise not_found()
+            # Inside a batch an unknown id fails its own element, not its neighbours.
+            raise ElementInvalid([UNKNOWN_CONTACT])
         if not allow_update:
             raise ElementInvalid(["A contact with this ContactID already exists."])
         return update_contact(ctx, existing, element)

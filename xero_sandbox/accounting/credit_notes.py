@@ -17,8 +17,10 @@ from .arithmetic import cents
 from .common import (
     Ctx,
     ElementInvalid,
+    collect,
     date_field,
     decimal_field,
+    list_field,
     modified_since,
     newer_than,
     not_found,
@@ -29,8 +31,16 @@ from .common import (
     text,
     uuid_field,
 )
-from .documents import build_lines, currency_of, line_amount_types, resolve_contact
+from .documents import (
+    NO_LINES,
+    attach_contact,
+    build_lines,
+    currency_of,
+    find_contact,
+    line_amount_types,
+)
 from .filtering import filtered
+from .lock_dates import lock_errors
 
 TYPES = {"ACCPAYCREDIT": "ACCPAY", "ACCRECCREDIT": "ACCREC"}
 FIELDS = {
@@ -61,6 +71,8 @@ FIELDS = {
 NOT_OUTSTANDING = "Credit Note cannot be allocated as amount is greater than amount outstanding"
 PAID_OFF = "The invoice you are trying to allocate to has already been paid off"
 WRONG_TYPE = "Credit Note cannot be allocated to an incorrect invoice type"
+# No recorded wording for an unknown CreditNoteID inside a batch; the sandbox's.
+UNKNOWN_NOTE = "The credit note with the specified CreditNoteID could not be found."
 
 
 def settle(ctx: Ctx, note: dict[str, Any]) -> None:
@@ -84,9 +96,10 @@ def settle(ctx: Ctx, note: dict[str, Any]) -> None:
     note["AppliedAmount"] = allocated
     note["RemainingCredit"] = note["Total"] - allocated - refunded
     if note["Status"] in ("AUTHORISED", "PAID"):
-        if note["RemainingCredit"] == 0 and (allocated or refunded):
+        # A zero-total approved credit note is settled at once, like an invoice.
+        if note["RemainingCredit"] == 0 and (allocated or refunded or note["Total"] == 0):
             if note["Status"] != "PAID":
-                note["FullyPaidOnDate"] = ctx.today
+                note["FullyPaidOnDate"] = ctx.today if (allocated or refunded) else note["Date"]
             note["Status"] = "PAID"
         else:
             note["Status"] = "AUTHORISED"
@@ -217,25 +230,42 @@ def _next_number(ctx: Ctx) -> str:
 
 
 def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
+    """A new credit note; every rule it breaks is answered at once (ElementInvalid)."""
+    errors: list[str] = []
     kind = (text(element, "Type") or "").upper()
     if kind not in TYPES:
-        raise ElementInvalid(
-            ["A valid credit note Type must be specified (ACCPAYCREDIT or ACCRECCREDIT)."]
-        )
-    errors: list[str] = []
+        errors.append("A valid credit note Type must be specified (ACCPAYCREDIT or ACCRECCREDIT).")
     status = (text(element, "Status") or "DRAFT").upper()
     if status not in invoices.CREATE_STATUSES:
         errors.append(
             f"Credit notes cannot be created with status {status}: use DRAFT, SUBMITTED or "
             "AUTHORISED."
         )
-    amount_types = line_amount_types(element)
-    code, rate = currency_of(ctx, element)
-    lines = build_lines(
-        ctx, element, amount_types, needs_accounts=status != "DRAFT", allow_discount=False
+    found = collect(
+        errors,
+        find_contact,
+        ctx,
+        element,
+        "A Contact must be specified for this type of transaction",
     )
-    if lines.total < 0:
+    amount_types = collect(errors, line_amount_types, element) or "Exclusive"
+    issued = date_field(element, "Date") or ctx.today
+    currency = collect(errors, currency_of, ctx, element, issued)
+    lines = collect(
+        errors,
+        build_lines,
+        ctx,
+        element,
+        amount_types,
+        needs_accounts=status != "DRAFT",
+        allow_discount=False,
+    )
+    if lines is not None and lines.total < 0:
         errors.append("The Total for this document must be greater than or equal to zero.")
+    if status == "AUTHORISED":
+        if not list_field(element, "LineItems"):
+            errors.append(NO_LINES)
+        errors += lock_errors(ctx.org, issued)
     number = text(element, "CreditNoteNumber")
     if (
         kind == "ACCRECCREDIT"
@@ -246,14 +276,11 @@ def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         )
     ):
         errors.append("Credit Note # must be unique.")
-    if errors:
-        raise ElementInvalid(errors)
-    contact = resolve_contact(
-        ctx,
-        element,
-        "A Contact must be specified for this type of transaction",
-        "supplier" if kind == "ACCPAYCREDIT" else "customer",
-    )
+    if errors or found is None or lines is None or currency is None:
+        raise ElementInvalid(errors or ["The credit note could not be saved."])
+    code, rate = currency
+    role = "supplier" if kind == "ACCPAYCREDIT" else "customer"
+    contact = attach_contact(ctx, found[0], found[1], role)
     note: dict[str, Any] = {
         "CreditNoteID": str(uuid.uuid4()),
         "Type": kind,
@@ -262,7 +289,7 @@ def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         if number is not None
         else (_next_number(ctx) if kind == "ACCRECCREDIT" else ""),
         "Reference": text(element, "Reference") or "",
-        "Date": date_field(element, "Date") or ctx.today,
+        "Date": issued,
         "LineAmountTypes": amount_types,
         "CurrencyCode": code,
         "CurrencyRate": rate,
@@ -276,6 +303,7 @@ def create_note(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         "UpdatedDateUTC": ctx.now,
     }
     ctx.org.credit_notes[note["CreditNoteID"]] = note
+    settle(ctx, note)
     return note
 
 
@@ -302,15 +330,34 @@ def update_note(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> dict
     if wanted != current and wanted not in _ALLOWED.get(current, set()):
         raise ElementInvalid(["Credit note not of valid status for modification"])
     if wanted in ("DELETED", "VOIDED"):
+        if current in ("AUTHORISED", "PAID"):
+            locked = lock_errors(ctx.org, note["Date"])
+            if locked:
+                raise ElementInvalid(locked)
         note["Status"] = wanted
         note["RemainingCredit"] = Decimal("0.00")
         note["UpdatedDateUTC"] = ctx.now
         return note
     merged = dict(note)
+    errors: list[str] = []
+    found = None
+    if "Contact" in element:
+        found = collect(
+            errors,
+            find_contact,
+            ctx,
+            element,
+            "A Contact must be specified for this type of transaction",
+        )
     if "LineItems" in element or "LineAmountTypes" in element or wanted != "DRAFT":
-        amount_types = line_amount_types(element, note["LineAmountTypes"])
+        amount_types = (
+            collect(errors, line_amount_types, element, note["LineAmountTypes"])
+            or note["LineAmountTypes"]
+        )
         source = element if "LineItems" in element else {"LineItems": note["LineItems"]}
-        lines = build_lines(
+        lines = collect(
+            errors,
+            build_lines,
             ctx,
             source,
             amount_types,
@@ -318,30 +365,34 @@ def update_note(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> dict
             allow_discount=False,
             previous=note["LineItems"],
         )
-        merged.update(
-            LineAmountTypes=amount_types,
-            LineItems=lines.items,
-            SubTotal=lines.sub_total,
-            TotalTax=lines.total_tax,
-            Total=lines.total,
-            RemainingCredit=lines.total,
-        )
-    if "CurrencyCode" in element:
-        code, rate = currency_of(ctx, element)
-        merged.update(CurrencyCode=code, CurrencyRate=rate)
+        if lines is not None:
+            merged.update(
+                LineAmountTypes=amount_types,
+                LineItems=lines.items,
+                SubTotal=lines.sub_total,
+                TotalTax=lines.total_tax,
+                Total=lines.total,
+                RemainingCredit=lines.total,
+            )
     if "Date" in element:
         merged["Date"] = date_field(element, "Date") or note["Date"]
+    if "CurrencyCode" in element:
+        currency = collect(errors, currency_of, ctx, element, merged["Date"])
+        if currency is not None:
+            merged.update(CurrencyCode=currency[0], CurrencyRate=currency[1])
     for key in ("CreditNoteNumber", "Reference"):
         if key in element:
             merged[key] = text(element, key) or ""
-    if "Contact" in element:
-        contact = resolve_contact(
-            ctx,
-            element,
-            "A Contact must be specified for this type of transaction",
-            "supplier" if note["Type"] == "ACCPAYCREDIT" else "customer",
-        )
-        merged["ContactID"] = contact["ContactID"]
+    if wanted == "AUTHORISED":
+        if not merged["LineItems"]:
+            errors.append(NO_LINES)
+        if current != "AUTHORISED" or financial:
+            errors += lock_errors(ctx.org, merged["Date"])
+    if errors:
+        raise ElementInvalid(errors)
+    if found is not None:
+        role = "supplier" if note["Type"] == "ACCPAYCREDIT" else "customer"
+        merged["ContactID"] = attach_contact(ctx, found[0], found[1], role)["ContactID"]
     merged["Status"] = wanted
     note.clear()
     note.update(merged)
@@ -366,7 +417,8 @@ def write_notes(ctx: Ctx) -> dict[str, Any]:
         if note_id:
             note = ctx.org.credit_notes.get(note_id)
             if note is None:
-                raise not_found()
+                # Inside a batch an unknown id fails its own element, not its neighbours.
+                raise ElementInvalid([UNKNOWN_NOTE])
             if not allow_update:
                 raise ElementInvalid(["A credit note with this CreditNoteID already exists."])
             return render(ctx, update_note(ctx, note, element))
@@ -462,6 +514,9 @@ def _allocate_one(ctx: Ctx, note: dict[str, Any], element: dict[str, Any]) -> di
         raise ElementInvalid(["Allocation amount must be greater than zero."])
     if amount > invoice["AmountDue"] or amount > note["RemainingCredit"]:
         raise ElementInvalid([NOT_OUTSTANDING])
+    locked = lock_errors(ctx.org, allocated_on)
+    if locked:
+        raise ElementInvalid(locked)
     allocation = {
         "AllocationID": new_id(),
         "CreditNoteID": note["CreditNoteID"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +16,12 @@ from .common import (
     ElementInvalid,
     decimal_field,
     list_field,
-    not_found,
     object_field,
     text,
     uuid_field,
 )
+from .rates import day_rate
+from .tracking import resolve_line_tracking
 
 LINE_AMOUNT_TYPES = ("Exclusive", "Inclusive", "NoTax")
 # Accounts a line item may never post to: Xero keeps these for its own journals.
@@ -45,11 +47,25 @@ _APPLIES = {
 }
 
 
-def resolve_contact(
-    ctx: Ctx, element: dict[str, Any], missing_message: str, role: str
-) -> dict[str, Any]:
-    """Find the document's contact by ContactID, ContactNumber or Name; Xero creates a new
-    contact when a Name matches none, and updates a known one when more fields are sent."""
+# Xero's words (integrators' help pages quote them: AgriDigital, Payaca, Recurly).
+ARCHIVED_CONTACT = (
+    "The contact with the specified contact details has been archived. "
+    "The contact must be un-archived before creating new invoices or credit notes."
+)
+# No recorded wording for an unknown ContactID inside a document; the sandbox's.
+UNKNOWN_CONTACT = "The contact with the specified ContactID could not be found."
+NO_LINES = "Documents must have at least one line item to be approved."
+
+
+def find_contact(
+    ctx: Ctx, element: dict[str, Any], missing_message: str
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The document's contact by ContactID, ContactNumber or Name, without changing anything.
+
+    Returns (contact or None when a new one is to be created from the name, what was sent).
+    Raises ElementInvalid when none is named, the ContactID is unknown (Xero refuses that
+    element alone, not the whole batch) or the contact named is archived (merged or not).
+    """
     given = object_field(element, "Contact")
     if not given or not any(given.get(k) for k in contacts.REFERENCE_ONLY):
         raise ElementInvalid([missing_message])
@@ -58,18 +74,27 @@ def resolve_contact(
     if contact_id:
         contact = ctx.org.contacts.get(contact_id)
         if contact is None:
-            raise not_found()
+            raise ElementInvalid([UNKNOWN_CONTACT])
     elif given.get("ContactNumber"):
         contact = contacts.find_by_number(ctx, str(given["ContactNumber"]))
-    if contact is None and not contact_id:
+    if contact is None:
         name = (text(given, "Name") or "").strip()
         if name:
-            contact = _active_named(ctx, name)
-        if contact is None:
-            contact = contacts.create_contact(ctx, given)
-            contact.update(_role(role))
-            return contact
-    assert contact is not None
+            contact = _named(ctx, name)
+    if contact is not None and contact["ContactStatus"] != "ACTIVE":
+        raise ElementInvalid([ARCHIVED_CONTACT])
+    return contact, given
+
+
+def attach_contact(
+    ctx: Ctx, contact: dict[str, Any] | None, given: dict[str, Any], role: str
+) -> dict[str, Any]:
+    """Create the contact named (when `contact` is None) or update a known one with any
+    further fields sent, as Xero does; mark it supplier or customer."""
+    if contact is None:
+        contact = contacts.create_contact(ctx, given)
+        contact.update(_role(role))
+        return contact
     extra = {k for k in given if k in contacts.WRITABLE and k not in contacts.REFERENCE_ONLY}
     if extra:
         contacts.update_contact(ctx, contact, given)
@@ -77,18 +102,32 @@ def resolve_contact(
     return contact
 
 
+def resolve_contact(
+    ctx: Ctx, element: dict[str, Any], missing_message: str, role: str
+) -> dict[str, Any]:
+    """find_contact then attach_contact, for callers with nothing else to check first."""
+    contact, given = find_contact(ctx, element, missing_message)
+    return attach_contact(ctx, contact, given, role)
+
+
 def _role(role: str) -> dict[str, bool]:
     return {"IsSupplier": True} if role == "supplier" else {"IsCustomer": True}
 
 
-def _active_named(ctx: Ctx, name: str) -> dict[str, Any] | None:
+def _named(ctx: Ctx, name: str) -> dict[str, Any] | None:
+    """The ACTIVE contact of that name, else an archived one (which Xero then refuses)."""
+    archived = None
     for contact in ctx.org.contacts.values():
-        if contact["ContactStatus"] == "ACTIVE" and contact["Name"].lower() == name.lower():
+        if contact["Name"].lower() != name.lower():
+            continue
+        if contact["ContactStatus"] == "ACTIVE":
             return contact
-    return None
+        archived = archived or contact
+    return archived
 
 
-def currency_of(ctx: Ctx, element: dict[str, Any]) -> tuple[str, Decimal]:
+def currency_of(ctx: Ctx, element: dict[str, Any], day: date | None = None) -> tuple[str, Decimal]:
+    """(currency code, CurrencyRate); without a rate Xero takes the day's (see rates.py)."""
     org = ctx.org
     code = (text(element, "CurrencyCode") or org.base_currency).strip().upper()
     if code != org.base_currency and code not in org.currencies:
@@ -97,8 +136,7 @@ def currency_of(ctx: Ctx, element: dict[str, Any]) -> tuple[str, Decimal]:
     if code == org.base_currency:
         rate = Decimal("1.000000")
     elif rate is None or rate <= 0:
-        # Xero would take the day's XE.com rate; the sandbox has no market, so parity.
-        rate = Decimal("1.000000")
+        rate = day_rate(org, code, day or ctx.today)
     return code, rate
 
 
@@ -173,11 +211,12 @@ def build_lines(
             unit_dp,
             discount if allow_discount else None,
         )
-        if needs_accounts and account is None and numbers.line_amount != 0:
+        named = raw.get("AccountCode") or raw.get("AccountID")
+        if needs_accounts and account is None and not named and numbers.line_amount != 0:
             errors.append("Account code must be specified")
-        tracking = [t for t in list_field(raw, "Tracking") if isinstance(t, dict)]
-        if len(tracking) > 2:
-            errors.append("A line item can have at most 2 tracking categories.")
+        tracking = resolve_line_tracking(
+            ctx.org, [t for t in list_field(raw, "Tracking") if isinstance(t, dict)], errors
+        )
         line.update(
             {
                 "Quantity": numbers.quantity,

@@ -11,8 +11,10 @@ from . import contacts
 from .common import (
     Ctx,
     ElementInvalid,
+    collect,
     date_field,
     id_list,
+    list_field,
     modified_since,
     newer_than,
     not_found,
@@ -22,8 +24,16 @@ from .common import (
     text,
     uuid_field,
 )
-from .documents import build_lines, currency_of, line_amount_types, resolve_contact
+from .documents import (
+    NO_LINES,
+    attach_contact,
+    build_lines,
+    currency_of,
+    find_contact,
+    line_amount_types,
+)
 from .filtering import filtered
+from .lock_dates import lock_errors
 
 TYPES = ("ACCPAY", "ACCREC")
 CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
@@ -31,6 +41,8 @@ LOCKED_MESSAGE = (
     "This document cannot be edited as it has a payment or credit note allocated to it."
 )
 STATUS_MESSAGE = "Invoice not of valid status for modification"
+# No recorded wording for an unknown InvoiceID inside a batch; the sandbox's.
+UNKNOWN_INVOICE = "The invoice with the specified InvoiceID could not be found."
 FIELDS = {
     "Type",
     "Contact",
@@ -91,7 +103,9 @@ def settle(ctx: Ctx, invoice: dict[str, Any]) -> None:
     invoice["AmountCredited"] = credited
     invoice["AmountDue"] = invoice["Total"] - paid - credited
     if invoice["Status"] in ("AUTHORISED", "PAID"):
-        if invoice["AmountDue"] == 0 and (paid or credited):
+        # An approved zero-total document is settled at once: Xero marks it PAID (on its
+        # own date) and takes no payment for it.
+        if invoice["AmountDue"] == 0 and (paid or credited or invoice["Total"] == 0):
             if invoice["Status"] != "PAID":
                 invoice["FullyPaidOnDate"] = _last_settlement(ctx, invoice)
             invoice["Status"] = "PAID"
@@ -111,7 +125,7 @@ def _last_settlement(ctx: Ctx, invoice: dict[str, Any]) -> Any:
         for a in ctx.org.allocations.values()
         if a["InvoiceID"] == invoice["InvoiceID"] and not a.get("IsDeleted")
     ]
-    return max(dates) if dates else ctx.today
+    return max(dates) if dates else invoice["Date"]
 
 
 def has_settlements(ctx: Ctx, invoice: dict[str, Any]) -> bool:
@@ -229,45 +243,55 @@ def _check_number(ctx: Ctx, kind: str, number: str | None, own_id: str | None) -
 
 
 def create_invoice(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
+    """A new invoice; every rule it breaks is answered at once (ElementInvalid)."""
     errors: list[str] = []
     kind = (text(element, "Type") or "").upper()
     if kind not in TYPES:
-        raise ElementInvalid(
-            [
-                "Invoice Type must be specified."
-                if not kind
-                else f"'{kind}' is not a valid invoice type for this endpoint."
-            ]
+        errors.append(
+            "Invoice Type must be specified."
+            if not kind
+            else f"'{kind}' is not a valid invoice type for this endpoint."
         )
     status = (text(element, "Status") or "DRAFT").upper()
     if status not in CREATE_STATUSES:
         errors.append(
             f"Invoices cannot be created with status {status}: use DRAFT, SUBMITTED or AUTHORISED."
         )
-    amount_types = line_amount_types(element)
-    code, rate = currency_of(ctx, element)
-    lines = build_lines(
+    found = collect(
+        errors,
+        find_contact,
+        ctx,
+        element,
+        "A Contact must be specified for this type of transaction",
+    )
+    amount_types = collect(errors, line_amount_types, element) or "Exclusive"
+    issued = date_field(element, "Date") or ctx.today
+    currency = collect(errors, currency_of, ctx, element, issued)
+    lines = collect(
+        errors,
+        build_lines,
         ctx,
         element,
         amount_types,
         needs_accounts=status != "DRAFT",
         allow_discount=kind == "ACCREC",
     )
-    issued = date_field(element, "Date") or ctx.today
     due = date_field(element, "DueDate")
     if due is None and status != "DRAFT":
         errors.append("Due date cannot be empty.")
-    if lines.total < 0:
+    if lines is not None and lines.total < 0:
         errors.append("The Total for this document must be greater than or equal to zero.")
+    if status == "AUTHORISED":
+        if not list_field(element, "LineItems"):
+            errors.append(NO_LINES)
+        errors += lock_errors(ctx.org, issued)
     number = text(element, "InvoiceNumber")
     errors += _check_number(ctx, kind, number, None)
-    if errors:
-        raise ElementInvalid(errors)
-    contact = resolve_contact(
-        ctx,
-        element,
-        "A Contact must be specified for this type of transaction",
-        "supplier" if kind == "ACCPAY" else "customer",
+    if errors or found is None or lines is None or currency is None:
+        raise ElementInvalid(errors or ["The invoice could not be saved."])
+    code, rate = currency
+    contact = attach_contact(
+        ctx, found[0], found[1], "supplier" if kind == "ACCPAY" else "customer"
     )
     invoice: dict[str, Any] = {
         "InvoiceID": str(uuid.uuid4()),
@@ -294,6 +318,7 @@ def create_invoice(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     }
     _optional_fields(ctx, invoice, element)
     ctx.org.invoices[invoice["InvoiceID"]] = invoice
+    settle(ctx, invoice)
     return invoice
 
 
@@ -309,6 +334,7 @@ def _optional_fields(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any])
 
 
 def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -> dict[str, Any]:
+    """Apply an update; every rule it breaks is answered at once (ElementInvalid)."""
     current = invoice["Status"]
     wanted = (text(element, "Status") or current).upper()
     financial = [k for k in _FINANCIAL if k in element]
@@ -322,16 +348,35 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
     if wanted == "PAID" and current != "PAID":
         raise ElementInvalid([STATUS_MESSAGE])
     if wanted in ("DELETED", "VOIDED"):
+        if current in ("AUTHORISED", "PAID"):
+            # Voiding reverses posted journals, which a lock date forbids.
+            locked = lock_errors(ctx.org, invoice["Date"])
+            if locked:
+                raise ElementInvalid(locked)
         invoice["Status"] = wanted
         invoice["AmountDue"] = Decimal("0.00")
         invoice["UpdatedDateUTC"] = ctx.now
         return invoice
     merged = dict(invoice)
     errors: list[str] = []
+    found = None
+    if "Contact" in element:
+        found = collect(
+            errors,
+            find_contact,
+            ctx,
+            element,
+            "A Contact must be specified for this type of transaction",
+        )
     if "LineAmountTypes" in element or "LineItems" in element:
-        amount_types = line_amount_types(element, invoice["LineAmountTypes"])
+        amount_types = (
+            collect(errors, line_amount_types, element, invoice["LineAmountTypes"])
+            or invoice["LineAmountTypes"]
+        )
         source = element if "LineItems" in element else {"LineItems": invoice["LineItems"]}
-        lines = build_lines(
+        lines = collect(
+            errors,
+            build_lines,
             ctx,
             source,
             amount_types,
@@ -339,16 +384,19 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
             allow_discount=invoice["Type"] == "ACCREC",
             previous=invoice["LineItems"],
         )
-        merged.update(
-            LineAmountTypes=amount_types,
-            LineItems=lines.items,
-            SubTotal=lines.sub_total,
-            TotalTax=lines.total_tax,
-            Total=lines.total,
-        )
+        if lines is not None:
+            merged.update(
+                LineAmountTypes=amount_types,
+                LineItems=lines.items,
+                SubTotal=lines.sub_total,
+                TotalTax=lines.total_tax,
+                Total=lines.total,
+            )
     elif wanted != "DRAFT" and current == "DRAFT":
         # Approving re-checks the lines: a draft may lack accounts that approval needs.
-        build_lines(
+        collect(
+            errors,
+            build_lines,
             ctx,
             {"LineItems": invoice["LineItems"]},
             invoice["LineAmountTypes"],
@@ -356,11 +404,18 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
             allow_discount=invoice["Type"] == "ACCREC",
             previous=invoice["LineItems"],
         )
-    if "CurrencyCode" in element or "CurrencyRate" in element:
-        code, rate = currency_of(ctx, {**{"CurrencyCode": invoice["CurrencyCode"]}, **element})
-        merged.update(CurrencyCode=code, CurrencyRate=rate)
     if "Date" in element:
         merged["Date"] = date_field(element, "Date") or invoice["Date"]
+    if "CurrencyCode" in element or "CurrencyRate" in element:
+        currency = collect(
+            errors,
+            currency_of,
+            ctx,
+            {**{"CurrencyCode": invoice["CurrencyCode"]}, **element},
+            merged["Date"],
+        )
+        if currency is not None:
+            merged.update(CurrencyCode=currency[0], CurrencyRate=currency[1])
     if "DueDate" in element:
         merged["DueDate"] = date_field(element, "DueDate")
     if merged.get("DueDate") is None and wanted != "DRAFT":
@@ -371,14 +426,18 @@ def update_invoice(ctx: Ctx, invoice: dict[str, Any], element: dict[str, Any]) -
     errors += _check_number(ctx, invoice["Type"], merged.get("InvoiceNumber"), invoice["InvoiceID"])
     if merged["Total"] < 0:
         errors.append("The Total for this document must be greater than or equal to zero.")
+    if wanted == "AUTHORISED":
+        if not merged["LineItems"]:
+            errors.append(NO_LINES)
+        if current != "AUTHORISED" or financial:
+            errors += lock_errors(ctx.org, merged["Date"])
+            if current == "AUTHORISED" and merged["Date"] != invoice["Date"]:
+                errors += [e for e in lock_errors(ctx.org, invoice["Date"]) if e not in errors]
     if errors:
         raise ElementInvalid(errors)
-    if "Contact" in element:
-        contact = resolve_contact(
-            ctx,
-            element,
-            "A Contact must be specified for this type of transaction",
-            "supplier" if invoice["Type"] == "ACCPAY" else "customer",
+    if found is not None:
+        contact = attach_contact(
+            ctx, found[0], found[1], "supplier" if invoice["Type"] == "ACCPAY" else "customer"
         )
         merged["ContactID"] = contact["ContactID"]
     _optional_fields(ctx, merged, element)
@@ -406,7 +465,8 @@ def upsert(ctx: Ctx, element: dict[str, Any], allow_update: bool) -> dict[str, A
     if invoice_id:
         invoice = ctx.org.invoices.get(invoice_id)
         if invoice is None:
-            raise not_found()
+            # Inside a batch an unknown id fails its own element, not its neighbours.
+            raise ElementInvalid([UNKNOWN_INVOICE])
         if not allow_update:
             raise ElementInvalid(["An invoice with this InvoiceID already exists."])
         return update_invoice(ctx, invoice, element)

@@ -27,6 +27,8 @@ from .common import (
     uuid_field,
 )
 from .filtering import filtered
+from .lock_dates import lock_errors
+from .rates import day_rate, to_base
 
 FIELDS = {
     "Invoice",
@@ -137,18 +139,29 @@ def create_payment(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
     outstanding = document["AmountDue"] if kind == "invoice" else document["RemainingCredit"]
     if amount > outstanding:
         raise ElementInvalid([TOO_MUCH])
-    account_currency = account.get("CurrencyCode")
-    if account_currency and account_currency not in (
-        document["CurrencyCode"],
-        ctx.org.base_currency,
-    ):
+    account_currency = account.get("CurrencyCode") or ctx.org.base_currency
+    if account_currency not in (document["CurrencyCode"], ctx.org.base_currency):
         raise ElementInvalid(["The currency of the bank account must match the document's."])
-    rate = decimal_field(element, "CurrencyRate") or document["CurrencyRate"]
+    paid_on = date_field(element, "Date") or ctx.today
+    locked = lock_errors(ctx.org, paid_on, payment=True)
+    if locked:
+        raise ElementInvalid(locked)
+    given_rate = decimal_field(element, "CurrencyRate")
+    if document["CurrencyCode"] == ctx.org.base_currency:
+        rate = Decimal("1.000000")
+    elif given_rate is not None and given_rate > 0:
+        rate = given_rate
+    else:
+        # Like a document, a payment without a rate takes the day's rate of its own date.
+        rate = day_rate(ctx.org, document["CurrencyCode"], paid_on)
+    # What leaves the bank: the same amount from an account in the document's currency,
+    # converted at the payment's rate from one in the base currency.
+    bank_amount = amount if account_currency == document["CurrencyCode"] else to_base(amount, rate)
     payment: dict[str, Any] = {
         "PaymentID": new_id(),
-        "Date": date_field(element, "Date") or ctx.today,
+        "Date": paid_on,
         "Amount": amount,
-        "BankAmount": amount,
+        "BankAmount": bank_amount,
         "Reference": text(element, "Reference") or "",
         "CurrencyRate": rate,
         "PaymentType": _TYPE_OF[document["Type"]],
@@ -292,6 +305,9 @@ def delete_payment(ctx: Ctx) -> dict[str, Any]:
             raise ElementInvalid(["Payments can only be deleted: set Status to DELETED."])
         if payment["Status"] == "DELETED":
             raise ElementInvalid(["This payment has already been deleted."])
+        locked = lock_errors(ctx.org, payment["Date"], payment=True)
+        if locked:
+            raise ElementInvalid(locked)
         payment["Status"] = "DELETED"
         payment["UpdatedDateUTC"] = ctx.now
         _settle(ctx, payment)

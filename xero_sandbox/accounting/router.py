@@ -14,6 +14,7 @@ from . import (
     invoices,
     payments,
     settings_api,
+    tracking,
 )
 from .common import Ctx
 
@@ -44,6 +45,8 @@ route("POST", "Accounts/{id}", "accounts", settings_api.update_account)
 route("GET", "TaxRates", "taxrates", settings_api.get_tax_rates)
 route("GET", "TaxRates/{tax_type}", "taxrates", settings_api.get_tax_rates)
 route("GET", "Currencies", "currencies", settings_api.get_currencies)
+route("GET", "TrackingCategories", "trackingcategories", tracking.get_categories)
+route("GET", "TrackingCategories/{id}", "trackingcategories", tracking.get_category)
 route("GET", "Contacts", "contacts", contacts.get_contacts)
 route("PUT", "Contacts", "contacts", contacts.write_contacts)
 route("POST", "Contacts", "contacts", contacts.write_contacts)

@@ -77,6 +77,11 @@ def get_organisation(ctx: Ctx) -> dict[str, Any]:
         "ExternalLinks": [],
         "PaymentTerms": {},
     }
+    # "Shown if set" (spec): absent, not null, when the organisation has none.
+    if org.period_lock_date is not None:
+        body["PeriodLockDate"] = org.period_lock_date
+    if org.end_of_year_lock_date is not None:
+        body["EndOfYearLockDate"] = org.end_of_year_lock_date
     return ok(ctx, "Organisations", [body])
 
 

@@ -133,12 +133,16 @@ class XeroClient:
         *,
         revoke_url: str = "",
         identity_url: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._accounting = accounting_url.rstrip("/")
         self._token_url, self._revoke_url = token_url, revoke_url
         self._identity = identity_url.rstrip("/")
         self._client_auth = (client_id, client_secret)
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        # ``transport``: tests answer in-process (httpx.MockTransport); None is the network.
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -134,7 +134,7 @@ class ConsumerLoop:
         after_dead_letter: Callable[[ConsumerRecord[Any, Any], DeadLetter], Awaitable[None]]
         | None = None,
         committable: Callable[[], dict[TopicPartition, int]] | None = None,
-        before_poll: Callable[[], Awaitable[None]] | None = None,
+        before_poll: Callable[[], Awaitable[object]] | None = None,
         after_batch: Callable[[], Awaitable[None]] | None = None,
         before_stop: Callable[[], Awaitable[None]] | None = None,
         max_records: int = 500,

@@ -10,14 +10,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal
 
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.middlewares import AckPolicy
+from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from services.connections.routes import connect_router
@@ -25,10 +23,13 @@ from services.ingest.intake import EventTooLarge, Intake, domain_record, read_bo
 from services.ingest.seen import EventConflict, SeenEvents, sort_out
 from services.ingest.signature import verify
 from shared.contracts.roger_events import RogerEvent
-from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS, ROGER_EVENTS_DLQ
+from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS
 from shared.db import open_pool
 from shared.http import ApiError, install_common
 from shared.logging import get_logger
+from shared.messaging.consumer import ConsumerLoop, Unprocessable
+from shared.messaging.dead_letters import DeadLetterWriter
+from shared.messaging.kafka import durable_producer
 from shared.settings import Settings
 
 log = get_logger("ingest")
@@ -84,27 +85,6 @@ class Ingest:
             )
         return len(fresh), duplicates
 
-    async def dead_letter(self, msg: KafkaMessage, reason: str) -> None:
-        record = cast(ConsumerRecord, msg.raw_message)  # one record: not a batch subscriber
-        headers = {
-            "rx-dlq-reason": reason[:4000],
-            "rx-dlq-source-topic": record.topic,
-            "rx-dlq-source-partition": str(record.partition),
-            "rx-dlq-source-offset": str(record.offset),
-            "rx-dlq-failed-at": datetime.now(UTC).isoformat(),
-        }
-        await self.broker.publish(
-            record.value or b"", ROGER_EVENTS_DLQ, key=record.key, headers=headers
-        )
-        EVENTS_IN.labels("kafka", "dead_lettered").inc()
-        log.warning(
-            "event_dead_lettered",
-            reason=reason,
-            partition=record.partition,
-            offset=record.offset,
-            company_id=(record.key or b"").decode("utf-8", "replace"),
-        )
-
 
 def _refusal(intake: Intake) -> ApiError:
     if intake.malformed:
@@ -128,20 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     ingest = Ingest(settings, broker)
 
-    # At least once: the offset is committed only after the event is on the domain topic or
-    # in the dead-letter topic; a transient failure raises and the record is read again.
-    @broker.subscriber(
-        ROGER_EVENTS,
-        group_id="rx-ingest" + settings.group_suffix,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )
-    async def on_roger_event(msg: KafkaMessage) -> None:
-        event, reason = read_record(cast(ConsumerRecord, msg.raw_message).value)
+    async def on_roger_event(record: ConsumerRecord[Any, Any]) -> None:
+        # At least once: the offset is committed only after the event is on the domain topic
+        # or its record in the dead-letter topic (shared.messaging.consumer).
+        event, reason = read_record(record.value)
         if event is None:
-            await ingest.dead_letter(msg, reason or "invalid")
-            return
-        await ingest.publish([event], "kafka")
+            EVENTS_IN.labels("kafka", "dead_lettered").inc()
+            raise Unprocessable(reason or "invalid")
+        try:
+            await ingest.publish([event], "kafka")
+        except (EventConflict, EventTooLarge) as refused:
+            raise Unprocessable(str(refused)) from refused
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -149,10 +126,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest.seen = SeenEvents(pool)
         await ingest.seen.setup()
         await broker.start()
+        dlq_producer = durable_producer(settings.kafka_bootstrap, "rx-ingest-dlq")
+        await dlq_producer.start()
+        topic_loop = ConsumerLoop(
+            name="rx-ingest",
+            bootstrap=settings.kafka_bootstrap,
+            group_id="rx-ingest" + settings.group_suffix,
+            topics=[ROGER_EVENTS],
+            handle=on_roger_event,
+            dead_letters=DeadLetterWriter(dlq_producer),
+        )
+        consuming = asyncio.create_task(topic_loop.run(), name="ingest-roger-events")
         log.info("ingest_started", port=settings.ingest_port)
         try:
             yield
         finally:
+            topic_loop.stop()
+            await consuming
+            await dlq_producer.stop()
             await broker.stop()
             await pool.close()
             log.info("ingest_stopped")
@@ -171,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"kafka": kafka_ok, "database": db_ok}
 
     install_common(app, ready)
-    app.include_router(connect_router(settings, broker))
+    app.include_router(connect_router(settings))
 
     @app.post("/v1/events", status_code=202)
     async def post_events(request: Request) -> JSONResponse:

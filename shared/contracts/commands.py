@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.contracts.ids import Id
 from shared.contracts.roger_events import Tracking, Vendor
 
 _NAMESPACE = uuid.UUID("6f1c1f5e-2b0a-4a8e-9d7e-3c1b8f0e7a41")
@@ -26,13 +27,13 @@ def command_id(company_id: str, *parts: str) -> str:
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    command_id: str
-    company_id: str
-    tenant_id: str
+    command_id: Id
+    company_id: Id
+    tenant_id: Id
     issued_at: datetime
     # The Roger document this command serves, for logs and the read API.
     document_kind: Literal["vendor", "bill", "receipt", "credit_note"]
-    document_id: str  # the Roger id of that document (the vendor's, for contact commands)
+    document_id: Id  # the Roger id of that document (the vendor's, for contact commands)
 
 
 class EnsureContact(_Command):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.ids import Id
 from shared.contracts.roger_events import RogerEvent
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -52,9 +53,9 @@ class DomainEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: str
+    event_id: Id
     type: DomainEventType
-    company_id: str
+    company_id: Id
     occurred_at: datetime
     recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source: Literal["http", "kafka", "connect", "api"]

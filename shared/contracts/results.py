@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.ids import Id
+
 ResultType = Literal[
     "XeroContactLinked",
     "XeroContactUpdated",
@@ -27,13 +29,13 @@ ResultType = Literal[
 class XeroResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    result_id: str  # = command_id: one final answer per command
+    result_id: Id  # = command_id: one final answer per command
     type: ResultType
-    command_id: str
+    command_id: Id
     command_kind: str
-    company_id: str
+    company_id: Id
     document_kind: str
-    document_id: str
+    document_id: Id
     recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     xero_id: str | None = None
     xero_number: str | None = None

@@ -31,14 +31,7 @@ from shared.contracts.commands import AnyCommand
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_COMMANDS_DLQ
 from shared.logging import get_logger
-from shared.xero.errors import (
-    Forbidden,
-    NeedsReconnect,
-    RateLimited,
-    Refused,
-    Unauthorized,
-    Unavailable,
-)
+from shared.xero import errors
 from shared.xero.token_store import Access, NotConnected
 
 log = get_logger("xero_writer")
@@ -115,11 +108,11 @@ class Policy:
             access = await self._access(company_id)
         except NotConnected:
             return [waiting(c, NOT_CONNECTED) for c in commands]
-        except NeedsReconnect:
+        except errors.NeedsReconnect:
             return [waiting(c, NEEDS_RECONNECT) for c in commands]
-        except Unavailable as exc:
+        except errors.Unavailable as exc:
             return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
-        except Refused as exc:
+        except errors.Refused as exc:
             return [
                 waiting(c, f"Xero's token endpoint refused the refresh: {exc.code}")
                 for c in commands
@@ -138,7 +131,7 @@ class Policy:
         for attempt, backoff in enumerate((*self._backoff, None)):
             try:
                 return await executor.execute(session.call, commands, earlier)
-            except RateLimited as exc:
+            except errors.RateLimited as exc:
                 # Not applied: the limiter holds the whole organisation, not just this lane.
                 session.pause(exc.retry_after_s)
                 log.warning(
@@ -147,7 +140,7 @@ class Policy:
                     problem=exc.problem,
                     **log_ctx,
                 )
-            except Unavailable as exc:
+            except errors.Unavailable as exc:
                 # The call may have been applied: every later attempt looks up first.
                 earlier = {c.command_id for c in commands}
                 if backoff is None:
@@ -156,30 +149,30 @@ class Policy:
                     )
                 log.warning("xero_unavailable", detail=exc.detail, attempt=attempt + 1, **log_ctx)
                 await self._sleep(backoff)
-            except Unauthorized as exc:
+            except errors.Unauthorized as exc:
                 if refreshed:
                     return [waiting(c, f"Xero refused our token: {exc.detail}") for c in commands]
                 refreshed = True
                 try:
                     access = await self._access(company_id, force=True)
-                except (NeedsReconnect, NotConnected):
+                except (errors.NeedsReconnect, NotConnected):
                     return [waiting(c, NEEDS_RECONNECT) for c in commands]
-                except Unavailable as refresh_exc:
+                except errors.Unavailable as refresh_exc:
                     return await self._park(
                         commands, f"Xero's token endpoint is unavailable: {refresh_exc.detail}"
                     )
-                except Refused as refresh_exc:
+                except errors.Refused as refresh_exc:
                     return [
                         waiting(c, f"Xero's token endpoint refused the refresh: {refresh_exc.code}")
                         for c in commands
                     ]
                 session = self._open(access)
-            except Forbidden as exc:
+            except errors.Forbidden as exc:
                 return [
                     waiting(c, f"Xero refused access to the organisation: {exc.detail}")
                     for c in commands
                 ]
-            except Refused as exc:
+            except errors.Refused as exc:
                 # The whole request was refused: find the culprit by sending each command alone.
                 log.warning("xero_refused_batch", message=exc.message, **log_ctx)
                 singles: list[XeroResult] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from shared.contracts.commands import (
     BillLine,
@@ -28,15 +29,39 @@ def ensure_contact(
     name: str, *, tax_number: str | None = None, tenant: str = TENANT
 ) -> EnsureContact:
     vendor_id = "v-" + name.lower().replace(" ", "-")
+    vendor = Vendor(id=vendor_id, name=name, tax_number=tax_number)
     return EnsureContact(
-        command_id=command_id(COMPANY, "contact", vendor_id),
-        company_id=COMPANY,
-        tenant_id=tenant,
-        issued_at=ISSUED,
-        document_kind="vendor",
-        document_id=vendor_id,
-        vendor=Vendor(id=vendor_id, name=name, tax_number=tax_number),
+        **_head("contact", vendor_id, tenant), document_kind="vendor", vendor=vendor
     )
+
+
+def _head(kind: str, key: str, tenant: str = TENANT) -> Any:
+    """The fields every command has (shared.contracts.commands._Command), but its kinds."""
+    return {
+        "command_id": command_id(COMPANY, kind, key),
+        "company_id": COMPANY,
+        "tenant_id": tenant,
+        "issued_at": ISSUED,
+        "document_id": key,
+    }
+
+
+def _document(kind: str, number: str, contact_id: str, amount: Decimal, account: str) -> Any:
+    """What a bill and a credit note share (shared.contracts.commands._DocumentBody)."""
+    return {
+        **_head(kind, number),
+        "contact_id": contact_id,
+        "number": number,
+        "issue_date": date(2026, 3, 1),
+        "currency": "DKK",
+        "line_amount_types": "NoTax",
+        "lines": (
+            BillLine(
+                description=kind, quantity=Decimal("1"), unit_amount=amount, account_code=account
+            ),
+        ),
+        "url": f"https://roger.example/{kind}/{number}",
+    }
 
 
 def create_bill(
@@ -47,51 +72,14 @@ def create_bill(
     account_code: str = "429",
     tenant: str = TENANT,
 ) -> CreateBill:
-    return CreateBill(
-        command_id=command_id(COMPANY, "bill", number),
-        company_id=COMPANY,
-        tenant_id=tenant,
-        issued_at=ISSUED,
-        document_kind="bill",
-        document_id=number,
-        contact_id=contact_id,
-        number=number,
-        issue_date=date(2026, 3, 1),
-        due_date=date(2026, 3, 31),
-        currency="DKK",
-        line_amount_types="NoTax",
-        lines=(
-            BillLine(
-                description="Consulting",
-                quantity=Decimal("1"),
-                unit_amount=amount,
-                account_code=account_code,
-            ),
-        ),
-        url=f"https://roger.example/bills/{number}",
-    )
+    fields = _document("bill", number, contact_id, amount, account_code)
+    fields["tenant_id"] = tenant
+    return CreateBill(**fields, document_kind="bill", due_date=date(2026, 3, 31))
 
 
 def create_credit_note(number: str, contact_id: str, amount: Decimal) -> CreateCreditNote:
-    return CreateCreditNote(
-        command_id=command_id(COMPANY, "credit_note", number),
-        company_id=COMPANY,
-        tenant_id=TENANT,
-        issued_at=ISSUED,
-        document_kind="credit_note",
-        document_id=number,
-        contact_id=contact_id,
-        number=number,
-        issue_date=date(2026, 3, 1),
-        currency="DKK",
-        line_amount_types="NoTax",
-        lines=(
-            BillLine(
-                description="Refund", quantity=Decimal("1"), unit_amount=amount, account_code="429"
-            ),
-        ),
-        url=f"https://roger.example/credit-notes/{number}",
-    )
+    fields = _document("credit_note", number, contact_id, amount, "429")
+    return CreateCreditNote(**fields, document_kind="credit_note")
 
 
 def create_payment(
@@ -102,13 +90,10 @@ def create_payment(
     account_code: str = "090",
     bill_id: str = "bill",
 ) -> CreatePayment:
+    head = {**_head("payment", payment_id), "document_id": bill_id}
     return CreatePayment(
-        command_id=command_id(COMPANY, "payment", payment_id),
-        company_id=COMPANY,
-        tenant_id=TENANT,
-        issued_at=ISSUED,
+        **head,
         document_kind="bill",
-        document_id=bill_id,
         payment_id=payment_id,
         invoice_id=invoice_id,
         account_code=account_code,

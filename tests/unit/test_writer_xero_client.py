@@ -7,16 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from shared.xero import errors
 from shared.xero.client import XeroClient
-from shared.xero.errors import (
-    Forbidden,
-    NeedsReconnect,
-    RateLimited,
-    Refused,
-    Unauthorized,
-    Unavailable,
-    XeroError,
-)
 
 SECRET_BODY = '{"error": "invalid_client", "error_description": "code s3cr3t-c0de refused"}'
 
@@ -47,21 +39,29 @@ async def _call(answer: Callable[[httpx.Request], httpx.Response]) -> None:
     [
         (
             httpx.Response(429, headers={"Retry-After": "17", "X-Rate-Limit-Problem": "minute"}),
-            RateLimited,
+            errors.RateLimited,
             "xero_rate_limited",
         ),
-        (httpx.Response(503, text="The Organisation is Offline"), Unavailable, "xero_http_503"),
-        (httpx.Response(401, json={"Title": "Unauthorized"}), Unauthorized, "xero_unauthorized"),
         (
-            httpx.Response(403, json={"Title": "Forbidden"}),
-            Forbidden,
+            httpx.Response(503, text="The Organisation is Offline"),
+            errors.Unavailable,
+            "xero_http_503",
+        ),
+        (
+            httpx.Response(401, json={"Title": "errors.Unauthorized"}),
+            errors.Unauthorized,
+            "xero_unauthorized",
+        ),
+        (
+            httpx.Response(403, json={"Title": "errors.Forbidden"}),
+            errors.Forbidden,
             "organisation_not_accessible",
         ),
-        (httpx.Response(404, text=""), Refused, "xero_http_404"),
+        (httpx.Response(404, text=""), errors.Refused, "xero_http_404"),
     ],
 )
 async def test_each_answer_is_one_error_with_a_code(
-    response: httpx.Response, error: type[XeroError], code: str
+    response: httpx.Response, error: type[errors.XeroError], code: str
 ) -> None:
     with pytest.raises(error) as raised:
         await _call(lambda _: response)
@@ -71,7 +71,7 @@ async def test_each_answer_is_one_error_with_a_code(
 
 async def test_429_carries_retry_after_and_the_limit_hit() -> None:
     answer = httpx.Response(429, headers={"Retry-After": "17", "X-Rate-Limit-Problem": "day"})
-    with pytest.raises(RateLimited) as raised:
+    with pytest.raises(errors.RateLimited) as raised:
         await _call(lambda _: answer)
     assert (raised.value.retry_after_s, raised.value.problem) == (17.0, "day")
 
@@ -82,7 +82,7 @@ async def test_a_refused_batch_keeps_xeros_messages_and_body() -> None:
         "Type": "ValidationException",
         "Elements": [{"ValidationErrors": [{"Message": "Account code '9' is not valid."}]}],
     }
-    with pytest.raises(Refused) as raised:
+    with pytest.raises(errors.Refused) as raised:
         await _call(lambda _: httpx.Response(400, json=body))
     assert raised.value.message == "Account code '9' is not valid."
     assert raised.value.body == body
@@ -92,14 +92,14 @@ async def test_no_answer_at_all_is_unavailable() -> None:
     def drop(request: httpx.Request) -> httpx.Response:
         raise httpx.RemoteProtocolError("Server disconnected", request=request)
 
-    with pytest.raises(Unavailable) as raised:
+    with pytest.raises(errors.Unavailable) as raised:
         await _call(drop)
     assert raised.value.code == "xero_unreachable"
 
 
 async def test_a_refused_refresh_token_needs_a_reconnect() -> None:
     client = _client(lambda _: httpx.Response(400, json={"error": "invalid_grant"}))
-    with pytest.raises(NeedsReconnect):
+    with pytest.raises(errors.NeedsReconnect):
         await client.refresh("refresh-token")
     await client.aclose()
 
@@ -111,7 +111,7 @@ async def test_token_endpoint_refusals_carry_only_the_code() -> None:
         client.exchange_code("s3cr3t-c0de", "verifier", "https://app/cb"),
         client.revoke("refresh-token"),
     ):
-        with pytest.raises(Refused) as raised:
+        with pytest.raises(errors.Refused) as raised:
             await attempt
         shown = f"{raised.value} {raised.value!r} {raised.value.detail} {raised.value.message}"
         assert raised.value.code == "invalid_client"
@@ -121,7 +121,7 @@ async def test_token_endpoint_refusals_carry_only_the_code() -> None:
 
 async def test_an_exchange_without_a_refresh_token_is_refused() -> None:
     client = _client(lambda _: httpx.Response(200, json={"access_token": "a", "expires_in": 1800}))
-    with pytest.raises(Refused) as raised:
+    with pytest.raises(errors.Refused) as raised:
         await client.exchange_code("code", "verifier", "https://app/cb")
     assert raised.value.code == "no_refresh_token"
     await client.aclose()

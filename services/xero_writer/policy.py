@@ -43,6 +43,8 @@ UNAVAILABLE_BACKOFF_S: tuple[float, ...] = (1, 2, 4, 8, 16, 30)
 NOT_CONNECTED = "not_connected: the company has no Xero connection"
 NEEDS_RECONNECT = "needs_reconnect: Xero refused the refresh token"
 FOREIGN_TENANT = "the command names an organisation this company is not connected to"
+# What getting an access token may raise (TokenStore.access with XeroClient.refresh).
+_NO_TOKEN = (NotConnected, errors.NeedsReconnect, errors.Unavailable, errors.Refused)
 
 
 class TokenAccess(Protocol):
@@ -106,17 +108,8 @@ class Policy:
         }
         try:
             access = await self._access(company_id)
-        except NotConnected:
-            return [waiting(c, NOT_CONNECTED) for c in commands]
-        except errors.NeedsReconnect:
-            return [waiting(c, NEEDS_RECONNECT) for c in commands]
-        except errors.Unavailable as exc:
-            return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
-        except errors.Refused as exc:
-            return [
-                waiting(c, f"Xero's token endpoint refused the refresh: {exc.code}")
-                for c in commands
-            ]
+        except _NO_TOKEN as exc:
+            return await self._without_token(commands, exc)
         foreign = [c for c in commands if c.tenant_id != access.tenant_id]
         if foreign:
             # Never act on an organisation the company is not connected to.
@@ -155,17 +148,8 @@ class Policy:
                 refreshed = True
                 try:
                     access = await self._access(company_id, force=True)
-                except (errors.NeedsReconnect, NotConnected):
-                    return [waiting(c, NEEDS_RECONNECT) for c in commands]
-                except errors.Unavailable as refresh_exc:
-                    return await self._park(
-                        commands, f"Xero's token endpoint is unavailable: {refresh_exc.detail}"
-                    )
-                except errors.Refused as refresh_exc:
-                    return [
-                        waiting(c, f"Xero's token endpoint refused the refresh: {refresh_exc.code}")
-                        for c in commands
-                    ]
+                except _NO_TOKEN as refresh_exc:
+                    return await self._without_token(commands, refresh_exc)
                 session = self._open(access)
             except errors.Forbidden as exc:
                 return [
@@ -180,6 +164,17 @@ class Policy:
                     singles += await self.carry_out(company_id, [c])
                 return singles
         return await self._park(commands, "Xero kept answering 429")
+
+    async def _without_token(self, commands: list[AnyCommand], exc: Exception) -> list[XeroResult]:
+        """No usable access token: wait for a (re)connect, or park while Xero is down."""
+        if isinstance(exc, NotConnected):
+            return [waiting(c, NOT_CONNECTED) for c in commands]
+        if isinstance(exc, errors.NeedsReconnect):
+            return [waiting(c, NEEDS_RECONNECT) for c in commands]
+        if isinstance(exc, errors.Unavailable):
+            return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
+        code = exc.code if isinstance(exc, errors.XeroError) else type(exc).__name__
+        return [waiting(c, f"Xero's token endpoint refused the refresh: {code}") for c in commands]
 
     async def _park(self, commands: list[AnyCommand], reason: str) -> list[XeroResult]:
         await self._park_letters(commands, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.contracts.topics import XERO_COMMANDS_DLQ
-from shared.xero.errors import NeedsReconnect, Unavailable
+from shared.xero.errors import NeedsReconnect, Refused, Unavailable
 from shared.xero.token_store import NotConnected
 from tests.support.fake_xero import TOKEN, FakeTokens, FakeXero, writer_on
 from tests.support.writer_commands import create_bill
@@ -182,3 +182,16 @@ async def test_a_command_for_another_organisation_fails_and_the_rest_go_through(
     assert results[mine.command_id].type == "XeroBillCreated"
     assert results[foreign.command_id].type == "XeroCommandFailed"
     assert [i["InvoiceNumber"] for i in w.xero.invoices.values()] == ["B-1"]
+
+
+async def test_a_refused_refresh_other_than_invalid_grant_makes_the_commands_wait() -> None:
+    w = writer_on()
+    w.tokens.refusal = Refused(
+        401, "token endpoint refused: invalid_client", None, code="invalid_client"
+    )
+
+    [result] = (await w.run(create_bill("B-1", _contact(w.xero)))).values()
+
+    assert result.type == "XeroCommandWaiting"
+    assert result.message == "Xero's token endpoint refused the refresh: invalid_client"
+    assert not w.xero.calls and not w.parked

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,7 @@ from .wire import dumps, problem
 log = logging.getLogger("xero_sandbox")
 
 JSON = "application/json; charset=utf-8"
+_ENVELOPE_ID = re.compile(rb'^\{"Id":"([0-9a-f-]{36})"')
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -266,8 +268,12 @@ def _run(
 
 def _finish(sandbox: Sandbox, request: Request, response: Response) -> Response:
     # Xero stamps every Accounting API answer, errors included, with an id its support
-    # can trace (the SDKs log it).
-    response.headers["Xero-Correlation-Id"] = str(uuid.uuid4())
+    # can trace; on an envelope it is the envelope's own `Id` (recorded GET /Organisation).
+    body = bytes(response.body)
+    envelope_id = _ENVELOPE_ID.match(body[:60])
+    response.headers["Xero-Correlation-Id"] = (
+        envelope_id.group(1).decode() if envelope_id else str(uuid.uuid4())
+    )
     sandbox.record(
         request.method.upper(),
         request.url.path,

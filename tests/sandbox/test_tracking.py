@@ -53,7 +53,7 @@ def test_line_tracking_is_matched_to_the_organisations_categories(books):
             "Name": "Region",
             "Option": "North",
             "TrackingCategoryID": region["TrackingCategoryID"],
-            "TrackingOptionID": north["TrackingOptionID"],
+            "Options": [],
         }
     ]
     by_id = raw(

@@ -96,6 +96,20 @@ def render_contact(contact: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def slim(contact: dict[str, Any]) -> dict[str, Any]:
+    """The contact as nested in a list of documents: "When you retrieve multiple invoices,
+    only a summary of the contact is returned" (Invoices docs); this is its recorded shape."""
+    return {
+        "ContactID": contact["ContactID"],
+        "Name": contact.get("Name", ""),
+        "Addresses": [],
+        "Phones": [],
+        "ContactGroups": [],
+        "ContactPersons": [],
+        "HasValidationErrors": False,
+    }
+
+
 def summary(contact: dict[str, Any]) -> dict[str, Any]:
     """The contact as nested inside a document."""
     out: dict[str, Any] = {"ContactID": contact["ContactID"]}

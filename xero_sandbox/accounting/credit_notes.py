@@ -154,9 +154,13 @@ def render_allocation(ctx: Ctx, allocation: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def render(ctx: Ctx, note: dict[str, Any], with_lines: bool = True) -> dict[str, Any]:
+def render(
+    ctx: Ctx, note: dict[str, Any], with_lines: bool = True, listed: bool = False
+) -> dict[str, Any]:
+    """The credit note as Xero answers it; `listed`: as one of a list (slim contact)."""
     org = ctx.org
     contact = org.contacts.get(note["ContactID"])
+    nested = contacts.slim if listed else contacts.summary
     body: dict[str, Any] = {
         "CreditNoteID": note["CreditNoteID"],
         "CreditNoteNumber": note.get("CreditNoteNumber", ""),
@@ -201,7 +205,7 @@ def render(ctx: Ctx, note: dict[str, Any], with_lines: bool = True) -> dict[str,
         "CurrencyRate": note["CurrencyRate"],
         "HasAttachments": bool(org.attachments.get(note["CreditNoteID"])),
         "HasErrors": False,
-        "Contact": contacts.summary(contact) if contact else {"ContactID": note["ContactID"]},
+        "Contact": nested(contact) if contact else {"ContactID": note["ContactID"]},
         "DateString": date_string(note["Date"]),
         "Date": note["Date"],
         "Status": note["Status"],
@@ -448,7 +452,7 @@ def get_notes(ctx: Ctx) -> dict[str, Any]:
     return ok(
         ctx,
         "CreditNotes",
-        [render(ctx, ctx.org.credit_notes[v["CreditNoteID"]]) for v in page],
+        [render(ctx, ctx.org.credit_notes[v["CreditNoteID"]], listed=True) for v in page],
         **extra,
     )
 

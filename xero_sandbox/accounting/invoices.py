@@ -135,9 +135,13 @@ def has_settlements(ctx: Ctx, invoice: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- rendering
 
 
-def render(ctx: Ctx, invoice: dict[str, Any], with_lines: bool = True) -> dict[str, Any]:
+def render(
+    ctx: Ctx, invoice: dict[str, Any], with_lines: bool = True, listed: bool = False
+) -> dict[str, Any]:
+    """The invoice as Xero answers it; `listed`: as one of a list (slim nested contact)."""
     org = ctx.org
     contact = org.contacts.get(invoice["ContactID"])
+    nested = contacts.slim if listed else contacts.summary
     body: dict[str, Any] = {
         "Type": invoice["Type"],
         "InvoiceID": invoice["InvoiceID"],
@@ -169,9 +173,8 @@ def render(ctx: Ctx, invoice: dict[str, Any], with_lines: bool = True) -> dict[s
         "CurrencyRate": invoice["CurrencyRate"],
         "IsDiscounted": any("DiscountRate" in line for line in invoice["LineItems"]),
         "HasAttachments": bool(org.attachments.get(invoice["InvoiceID"])),
-        "InvoiceAddresses": [],
         "HasErrors": False,
-        "Contact": contacts.summary(contact) if contact else {"ContactID": invoice["ContactID"]},
+        "Contact": nested(contact) if contact else {"ContactID": invoice["ContactID"]},
         "DateString": date_string(invoice["Date"]),
         "Date": invoice["Date"],
         "Status": invoice["Status"],
@@ -190,8 +193,9 @@ def render(ctx: Ctx, invoice: dict[str, Any], with_lines: bool = True) -> dict[s
     for key in ("Url", "ExpectedPaymentDate", "PlannedPaymentDate", "BrandingThemeID"):
         if invoice.get(key):
             body[key] = invoice[key]
-    if invoice["Type"] == "ACCREC":
-        body["SentToContact"] = bool(invoice.get("SentToContact"))
+    if invoice.get("SentToContact"):
+        # Shown only when true, as recorded.
+        body["SentToContact"] = True
     if with_lines:
         body["LineItems"] = [dict(line) for line in invoice["LineItems"]]
     else:
@@ -204,6 +208,8 @@ def _credit_summary(ctx: Ctx, allocation: dict[str, Any]) -> dict[str, Any]:
     return {
         "CreditNoteID": allocation["CreditNoteID"],
         "CreditNoteNumber": note.get("CreditNoteNumber", ""),
+        # Recorded: Xero repeats the credit note's id as "ID" here.
+        "ID": allocation["CreditNoteID"],
         "AppliedAmount": allocation["Amount"],
         "DateString": date_string(allocation["Date"]),
         "Date": allocation["Date"],
@@ -526,7 +532,9 @@ def get_invoices(ctx: Ctx) -> dict[str, Any]:
     page, pagination = page_of(ctx, views)
     # Unpaged lists come without line items, as Xero's do.
     with_lines = pagination is not None and not ctx.flag("summaryOnly", False)
-    rendered = [render(ctx, ctx.org.invoices[v["InvoiceID"]], with_lines) for v in page]
+    rendered = [
+        render(ctx, ctx.org.invoices[v["InvoiceID"]], with_lines, listed=True) for v in page
+    ]
     extra = {"pagination": pagination} if pagination else {}
     return ok(ctx, "Invoices", rendered, **extra)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..chart import ACCOUNT_CLASS
-from ..wire import new_id
+from ..wire import envelope_moment, new_id
 from .common import (
     ApiError,
     Ctx,
@@ -47,8 +47,10 @@ CURRENCY_NAMES = {
 
 def get_organisation(ctx: Ctx) -> dict[str, Any]:
     org = ctx.org
-    body = {
-        "APIKey": "",
+    # As recorded (GET /Organisation, xero-python's cassette): no APIKey (an OAuth 1.0a
+    # relic the spec's example still shows), no empty LineOfBusiness, and CreatedDateUTC
+    # written like the envelope's DateTimeUTC, without an offset.
+    body: dict[str, Any] = {
         "Name": org.name,
         "LegalName": org.name,
         "PaysTax": True,
@@ -64,14 +66,13 @@ def get_organisation(ctx: Ctx) -> dict[str, Any]:
         "SalesTaxPeriod": "QUARTERLY",
         "DefaultSalesTax": "Tax Exclusive",
         "DefaultPurchasesTax": "Tax Exclusive",
-        "CreatedDateUTC": org.created,
+        "CreatedDateUTC": envelope_moment(org.created),
         "OrganisationEntityType": "COMPANY",
         "Timezone": _TIMEZONE.get(org.country, "UTC"),
         "ShortCode": org.short_code,
         "OrganisationID": org.tenant_id,
         "Edition": "BUSINESS",
         "Class": "PREMIUM",
-        "LineOfBusiness": "",
         "Addresses": [],
         "Phones": [],
         "ExternalLinks": [],

@@ -106,12 +106,14 @@ def resolve_line_tracking(
         if option is None:
             errors.append(UNKNOWN_OPTION.format(category["Name"]))
             continue
+        # Xero's recorded shape of a line's tracking (GET /Invoices, xero-python's cassette):
+        # names, the category's id and an empty Options list; no option id.
         resolved.append(
             {
                 "Name": category["Name"],
                 "Option": option["Name"],
                 "TrackingCategoryID": category["TrackingCategoryID"],
-                "TrackingOptionID": option["TrackingOptionID"],
+                "Options": [],
             }
         )
     return resolved

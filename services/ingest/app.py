@@ -201,10 +201,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def _limited_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        REQUESTS.labels("413").inc()
-        raise ApiError(413, "too_large", f"request body over {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit():
+        # Length first: int() of a 5,000-digit header would raise (a 500, not a 413).
+        digits = declared.lstrip("0") or "0"
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            REQUESTS.labels("413").inc()
+            raise ApiError(413, "too_large", f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -22,7 +22,9 @@ def verify(
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # ASCII digits, at most 12 (Unix seconds until year 33658): int() of a 5,000-digit
+        # header would raise, and "٣" is a digit to str.isdigit().
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif key == "v1" and value:
             candidates.append(value.lower())

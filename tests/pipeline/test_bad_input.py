@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.contracts.topics import ROGER_EVENTS_DLQ
 from shared.messaging.dead_letters import read_topic
+from shared.settings import Settings
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.pipeline.delivery import produce_raw, produce_roger
 
@@ -63,7 +64,9 @@ def test_malformed_wrong_version_and_oversized_requests(pipeline: Pipeline) -> N
     details = r.json()["error"]["details"]
     assert [d["index"] for d in details] == [1] and details[0]["id"] == wrong["id"]
     assert any("version" in e for e in details[0]["errors"])
-    big = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"
+    limit = Settings().max_body_bytes
+    big = b'{"events": [' + b" " * (limit - 13) + b"]}"
+    assert len(big) == limit + 1
     assert pipeline.post_events({}, body=big).status_code == 413
 
 

@@ -134,3 +134,9 @@ def test_every_event_of_a_batch_is_checked_however_many_are_bad() -> None:
 def test_topic_records_get_a_reason_never_an_exception(value: bytes, reason: str) -> None:
     event, refused = read_record(value)
     assert event is None and reason in (refused or "")
+
+
+@pytest.mark.parametrize("t", ["1" * 5000, "\u0661\u0662", "9" * 13, ""])
+def test_a_signature_timestamp_that_is_not_plain_unix_seconds_is_malformed(t: str) -> None:
+    header = f"t={t},v1=00"
+    assert verify(header, b"{}", ["s"], time.time(), 300) == "malformed Roger-Signature header"

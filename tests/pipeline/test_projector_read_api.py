@@ -1,0 +1,148 @@
+"""The read API's routes over a read model that the projector wrote, on the real PostgreSQL:
+listing with cursors and filters, one document with its history, summary, retry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from services.projector.api import read_router
+from services.projector.application import SyncApplication
+from shared.contracts.domain_events import DomainEvent
+from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
+from shared.db import open_pool
+from shared.http import install_common
+from shared.settings import Settings
+from tests.support.projector_facts import APP, COMPANY, answer, bill_data, connected, fact
+
+TOKEN = "read-api-test-token"
+
+
+class SentFacts:
+    """Stands in for the Kafka producer: keeps what the retry route publishes."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes | None]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self.sent.append((topic, value, key))
+
+
+@pytest.fixture
+def projected(fresh_database: str) -> Iterator[str]:
+    """Three bills: b1 synced, b2 failed (Xero refused it), b3 waiting for its contact."""
+    app = SyncApplication(fresh_database, APP)
+    try:
+        offsets = iter(range(100))
+
+        def send(topic: str, record: Any) -> list[Any]:
+            return app.process(topic, 0, next(offsets), record.to_bytes())
+
+        send(DOMAIN_EVENTS, connected())
+        [ensure] = send(DOMAIN_EVENTS, fact("BillSubmitted", bill_data("b1")))
+        [create_b1] = send(XERO_RESULTS, answer(ensure, "XeroContactLinked", xero_id="c-1"))
+        send(XERO_RESULTS, answer(create_b1, "XeroBillCreated", xero_id="inv-1", xero_number="1"))
+        [create_b2] = send(DOMAIN_EVENTS, fact("BillSubmitted", bill_data("b2", number="INV-2")))
+        send(XERO_RESULTS, answer(create_b2, "XeroCommandFailed", message="Account is archived"))
+        other = {"id": "ven_2", "name": "Other Supplier ApS"}
+        send(DOMAIN_EVENTS, fact("BillSubmitted", bill_data("b3", ven=other, total="5.00")))
+        yield fresh_database
+    finally:
+        app.close()
+
+
+@pytest.fixture
+async def client(projected: str) -> AsyncIterator[tuple[httpx.AsyncClient, SentFacts]]:
+    pool = await open_pool(projected)
+    producer = SentFacts()
+    app = FastAPI()
+    settings = Settings(service_tokens=[SecretStr(TOKEN)])
+    app.include_router(read_router(settings, pool, producer))  # type: ignore[arg-type]
+
+    async def ready() -> dict[str, bool]:
+        return {"ok": True}
+
+    install_common(app, ready)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://read-api", headers=headers
+        ) as http:
+            yield http, producer
+    finally:
+        await pool.close()
+
+
+async def test_documents_page_by_cursor_and_filter_by_state_and_kind(
+    client: tuple[httpx.AsyncClient, SentFacts],
+) -> None:
+    http, _ = client
+    url = f"/v1/companies/{COMPANY}/documents"
+    first = (await http.get(url, params={"limit": 2})).json()
+    assert [d["roger_id"] for d in first["documents"]] == ["b1", "b2"]
+    assert first["next_cursor"]
+    rest = (await http.get(url, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert [d["roger_id"] for d in rest["documents"]] == ["b3"] and rest["next_cursor"] is None
+
+    failed = (await http.get(url, params={"state": "failed"})).json()["documents"]
+    assert [(d["roger_id"], d["reason"]) for d in failed] == [("b2", "Account is archived")]
+    assert (await http.get(url, params={"kind": "receipt"})).json()["documents"] == []
+    assert (await http.get(url, params={"state": "lost"})).status_code == 422
+    assert (await http.get(url, params={"cursor": "not-ours"})).status_code == 422
+
+
+async def test_one_document_with_its_history(client: tuple[httpx.AsyncClient, SentFacts]) -> None:
+    http, _ = client
+    doc = (await http.get(f"/v1/companies/{COMPANY}/documents/bill/b1")).json()
+    assert (doc["state"], doc["xero_id"], doc["xero_number"]) == ("synced", "inv-1", "1")
+    assert [h["type"] for h in doc["history"]] == [
+        "BillSubmitted",
+        "XeroContactLinked",
+        "CreateBillSent",
+        "XeroBillCreated",
+    ]
+    missing = await http.get(f"/v1/companies/{COMPANY}/documents/bill/nope")
+    assert missing.status_code == 404
+
+
+async def test_summary_counts_every_kind_and_state(
+    client: tuple[httpx.AsyncClient, SentFacts],
+) -> None:
+    http, _ = client
+    summary = (await http.get(f"/v1/companies/{COMPANY}/summary")).json()
+    assert summary["counts"]["bill"] == {
+        "pending": 0,
+        "waiting": 1,
+        "synced": 1,
+        "failed": 1,
+        "deleted": 0,
+    }
+    assert summary["counts"]["receipt"] == dict.fromkeys(summary["counts"]["receipt"], 0)
+    assert summary["oldest_pending_age_s"] is None
+
+
+async def test_retry_publishes_a_retry_fact_for_a_failed_document_only(
+    client: tuple[httpx.AsyncClient, SentFacts],
+) -> None:
+    http, producer = client
+    base = f"/v1/companies/{COMPANY}/documents/bill"
+    assert (await http.post(f"{base}/b1/retry")).status_code == 409
+    assert (await http.post(f"{base}/nope/retry")).status_code == 404
+    assert producer.sent == []
+
+    response = await http.post(f"{base}/b2/retry")
+
+    assert response.status_code == 202
+    [(topic, value, key)] = producer.sent
+    retry = DomainEvent.from_bytes(value)
+    assert (topic, key) == (DOMAIN_EVENTS, COMPANY.encode())
+    assert (retry.type, retry.data) == (
+        "DocumentRetryRequested",
+        {"kind": "bill", "roger_id": "b2"},
+    )

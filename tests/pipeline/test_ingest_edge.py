@@ -98,12 +98,17 @@ def test_hostile_topic_records_are_dead_lettered_with_their_reason(
 ) -> None:
     company = f"edge-topic-{uuid.uuid4().hex[:6]}"
     nul_id = bill_event(company, "b\x00nul")
+    original = bill_event(company, "b-first")
+    changed = original | {"occurred_at": "2026-11-21T09:10:00+01:00"}
     records = {
         b'{"id": ' + b"[" * 5000 + b"]" * 5000 + b"}": "id/0/0/",
         b'{"id": ' + b"9" * 5000 + b"}": "id: number of 5000 characters",
         b'{"id": "\\udc00"}': "id: lone surrogate U+DC00",
         json.dumps(nul_id).encode(): "data/bill_id: NUL character (U+0000)",
+        json.dumps(changed).encode(): f"already received with another body (sha256 "
+        f"{hash_of(original)}, now {hash_of(changed)})",
     }
+    produce_roger(kafka_bootstrap, [original])
     produce_raw(kafka_bootstrap, [(company.encode(), value) for value in records])
     produce_roger(kafka_bootstrap, [bill_event(company, "b-after")])
     wait_for(lambda: "b-after" in known_bills(pipeline, company), 60, "bill after the bad records")
@@ -118,7 +123,7 @@ def test_hostile_topic_records_are_dead_lettered_with_their_reason(
     letters = wait_for(lambda: len(parked()) == len(records) and parked(), 60, "dead letters")
     for value, reason in records.items():
         assert reason in letters[value], (reason, letters[value])
-    assert known_bills(pipeline, company) == {"b-after"}
+    assert known_bills(pipeline, company) == {"b-first", "b-after"}
 
 
 def test_dedupe_is_per_company_and_a_changed_body_is_a_conflict(pipeline: Pipeline) -> None:

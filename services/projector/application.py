@@ -111,23 +111,18 @@ class SyncApplication(Application[uuid.UUID]):
 
         Commits the company's new event, the record's position, the document rows, history
         and the outbox of the commands decided (returned) in one transaction. A record
-        already tracked returns []; an unreadable one is tracked and skipped. Raises what
-        the rules or the database raised (the record stays untracked, the cached aggregate
-        is dropped), so the caller may try again or dead-letter it (``record_failure``).
+        already tracked returns []. Raises ``pydantic.ValidationError`` for an unreadable
+        record, and what the rules or the database raised (the record stays untracked, the
+        cached aggregate is dropped), so the caller may try again or dead-letter it
+        (``record_failure``).
         """
         # Tracking stores the *next* offset, so a restart seeks straight to it.
         tracking = Tracking(f"{topic}:{partition}", offset + 1)
         if self._tracked(tracking):
             return []
-        try:
-            fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
-            answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
-        except ValidationError as exc:
-            log.error(
-                "unreadable_record", topic=topic, partition=partition, offset=offset, error=str(exc)
-            )
-            self._record(ProcessingEvent(tracking))
-            return []
+        # Unreadable: ValidationError goes up, and the consumer loop dead-letters the record.
+        fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
+        answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
         if fact is None and answer is None:
             log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
             self._record(ProcessingEvent(tracking))

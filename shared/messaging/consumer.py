@@ -1,9 +1,11 @@
 """The one consumer loop: every service reads Kafka through it.
 
 Each record is handled on its own. A failure that is the record's (it cannot be
-decoded, validated, stored or decided on) is retried within a bounded budget
-with exponential backoff and jitter, then the record is dead-lettered with its
-original bytes and the partition moves on: one record never stops anyone.
+stored or decided on) is retried within a bounded budget with exponential
+backoff and jitter, then the record is dead-lettered with its original bytes
+and the partition moves on: one record never stops anyone. A record that
+cannot even be decoded or validated is dead-lettered at once (no retry reads
+the same bytes differently).
 
 A failure that is nobody's record (PostgreSQL or Kafka away) is not spent
 against the record's budget: the loop stops consuming, waits, reconnects and
@@ -19,6 +21,7 @@ partition (docs/pitfalls.md); none of them gives a retry budget or a dead letter
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from shared.logging import get_logger
@@ -80,6 +84,10 @@ class Outage(Exception):
 class Unprocessable(Exception):
     """Raised by a handler for a record that can never be handled (invalid, conflicting):
     it is dead-lettered at once with this message as the reason, without retries."""
+
+
+# Reading the same bytes fails the same way every time: no retry can help these.
+_UNREADABLE = (Unprocessable, ValidationError, UnicodeDecodeError, json.JSONDecodeError)
 
 
 def describe(exc: BaseException) -> str:
@@ -226,7 +234,7 @@ class ConsumerLoop:
                 stop=stop_after_attempt(self._budget.attempts),
                 wait=self._wait(),
                 retry=retry_if_exception(
-                    lambda e: not is_outage(e) and not isinstance(e, Unprocessable)
+                    lambda e: not is_outage(e) and not isinstance(e, _UNREADABLE)
                 ),
                 reraise=True,
             ):

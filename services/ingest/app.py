@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from services.connections.routes import connect_router
@@ -41,9 +40,9 @@ REQUESTS = Counter("rx_ingest_requests_total", "POST /v1/events requests", ["sta
 class Ingest:
     """The two ways in share one path out: validate, skip known ids, publish, remember."""
 
-    def __init__(self, settings: Settings, broker: KafkaBroker) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.broker = broker
+        self.producer: AIOKafkaProducer | None = None  # set by the lifespan (needs a loop)
         self.seen: SeenEvents | None = None
 
     async def publish(
@@ -55,7 +54,7 @@ class Ingest:
         and raises ``EventConflict`` if an id comes again with another body, ``EventTooLarge``
         if an event would not fit in a Kafka record.
         """
-        assert self.seen is not None
+        assert self.seen is not None and self.producer is not None
         stored = await self.seen.hashes((e.company_id, e.id) for e in events)
         try:
             new, duplicates = sort_out(events, stored)
@@ -65,12 +64,11 @@ class Ingest:
         # Every record is built (and its size checked) before the first is sent.
         records = [(e, domain_record(e, source)) for e, _ in new]
         pending = [
-            await self.broker.publish(
-                value,
+            await self.producer.send(
                 DOMAIN_EVENTS,
+                value,
                 key=e.company_id.encode(),
-                headers={"rx-event-id": e.id, "rx-type": e.type},
-                no_confirm=True,
+                headers=[("rx-event-id", e.id.encode()), ("rx-type", e.type.encode())],
             )
             for e, value in records
         ]
@@ -99,14 +97,7 @@ def _refusal(intake: Intake) -> ApiError:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    broker = KafkaBroker(
-        settings.kafka_bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        client_id="rx-ingest",
-        graceful_timeout=30.0,
-    )
-    ingest = Ingest(settings, broker)
+    ingest = Ingest(settings)
 
     async def on_roger_event(record: ConsumerRecord[Any, Any]) -> None:
         # At least once: the offset is committed only after the event is on the domain topic
@@ -120,22 +111,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (EventConflict, EventTooLarge) as refused:
             raise Unprocessable(str(refused)) from refused
 
+    running: list[ConsumerLoop] = []
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings.database_url)
         ingest.seen = SeenEvents(pool)
         await ingest.seen.setup()
-        await broker.start()
-        dlq_producer = durable_producer(settings.kafka_bootstrap, "rx-ingest-dlq")
-        await dlq_producer.start()
+        # One durable producer (acks=all, idempotent, records up to MAX_RECORD_BYTES) for the
+        # domain events and the dead letters alike.
+        producer = ingest.producer = durable_producer(settings.kafka_bootstrap, "rx-ingest")
+        await producer.start()
         topic_loop = ConsumerLoop(
             name="rx-ingest",
             bootstrap=settings.kafka_bootstrap,
             group_id="rx-ingest" + settings.group_suffix,
             topics=[ROGER_EVENTS],
             handle=on_roger_event,
-            dead_letters=DeadLetterWriter(dlq_producer),
+            dead_letters=DeadLetterWriter(producer),
         )
+        running.append(topic_loop)
         consuming = asyncio.create_task(topic_loop.run(), name="ingest-roger-events")
         log.info("ingest_started", port=settings.ingest_port)
         try:
@@ -143,8 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             topic_loop.stop()
             await consuming
-            await dlq_producer.stop()
-            await broker.stop()
+            await producer.stop()
             await pool.close()
             log.info("ingest_stopped")
 
@@ -152,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ingest = ingest
 
     async def ready() -> dict[str, bool]:
-        kafka_ok = await broker.ping(timeout=2.0)
+        kafka_ok = bool(running) and running[0].kafka_ok
         db_ok = True
         try:
             assert ingest.seen is not None

@@ -48,8 +48,9 @@ def read_router(
     """The read API's routes (``/v1/companies/{company_id}/...``), behind the service tokens.
 
     Each route checks its request (422 on a bad company id, state, kind or cursor) and calls
-    one query of ``views``; retry publishes ``DocumentRetryRequested`` for a failed document
-    (404 if unknown, 409 if not failed).
+    one query of ``views``; retry publishes ``DocumentRetryRequested`` for a document that
+    failed or whose payment, allocation or attachment failed (404 if unknown, 409 if nothing
+    of it failed).
     """
     guard = bearer_guard([t.get_secret_value() for t in settings.service_tokens])
     router = APIRouter(prefix="/v1/companies/{company_id}", dependencies=[Depends(guard)])
@@ -87,12 +88,15 @@ def read_router(
     @router.post("/documents/{kind}/{roger_id}/retry", status_code=202)
     async def retry(company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
         _company(company_id)
-        state = await views.document_state(pool, company_id, kind, roger_id)
-        if state is None:
+        found = await views.document_state(pool, company_id, kind, roger_id)
+        if found is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
-        if state != "failed":
+        if not found.retryable:
             raise ApiError(
-                409, "not_failed", f"only a failed document can be retried; it is {state}"
+                409,
+                "not_failed",
+                "only a document that failed, or whose payment, allocation or attachment "
+                f"failed, can be retried; it is {found.state} and nothing of it failed",
             )
         fact = retry_requested(company_id, kind, roger_id, datetime.now(UTC))
         await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS sync_documents (
     PRIMARY KEY (company_id, kind, roger_id)
 );
 CREATE INDEX IF NOT EXISTS sync_documents_by_state ON sync_documents (company_id, state, kind);
+-- Whether a retry has anything to send: the document, or a payment, allocation or file, failed.
+ALTER TABLE sync_documents ADD COLUMN IF NOT EXISTS retryable BOOLEAN NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS sync_history (
     seq BIGSERIAL PRIMARY KEY,
     company_id TEXT NOT NULL,
@@ -48,13 +50,13 @@ CREATE INDEX IF NOT EXISTS sync_history_by_doc ON sync_history (company_id, kind
 UPSERT_DOCUMENT = """
 INSERT INTO sync_documents
     (company_id, kind, roger_id, state, reason, xero_id, xero_number, warnings, payments,
-     updated_at)
+     retryable, updated_at)
 VALUES (%(company_id)s, %(kind)s, %(roger_id)s, %(state)s, %(reason)s, %(xero_id)s,
-        %(xero_number)s, %(warnings)s, %(payments)s, now())
+        %(xero_number)s, %(warnings)s, %(payments)s, %(retryable)s, now())
 ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
     state = EXCLUDED.state, reason = EXCLUDED.reason, xero_id = EXCLUDED.xero_id,
     xero_number = EXCLUDED.xero_number, warnings = EXCLUDED.warnings,
-    payments = EXCLUDED.payments, updated_at = now(),
+    payments = EXCLUDED.payments, retryable = EXCLUDED.retryable, updated_at = now(),
     state_since = CASE WHEN sync_documents.state = EXCLUDED.state
                        THEN sync_documents.state_since ELSE now() END
 """
@@ -69,10 +71,10 @@ def upsert_documents(curs: Any, views: Iterable[dict[str, Any]]) -> None:
 
 
 MARK_FAILED = """
-INSERT INTO sync_documents (company_id, kind, roger_id, state, reason)
-VALUES (%s, %s, %s, 'failed', %s)
+INSERT INTO sync_documents (company_id, kind, roger_id, state, reason, retryable)
+VALUES (%s, %s, %s, 'failed', %s, true)
 ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
-    state = 'failed', reason = EXCLUDED.reason, updated_at = now(),
+    state = 'failed', reason = EXCLUDED.reason, retryable = true, updated_at = now(),
     state_since = CASE WHEN sync_documents.state = 'failed'
                        THEN sync_documents.state_since ELSE now() END
 """

@@ -90,18 +90,25 @@ async def document_with_history(
     return {**document_json(row), "history": history}
 
 
+@dataclass(frozen=True)
+class DocumentState:
+    state: str  # one of ``STATES``
+    retryable: bool  # the document, or one of its payments, allocation or files, failed
+
+
 async def document_state(
     pool: AsyncConnectionPool, company_id: str, kind: str, roger_id: str
-) -> str | None:
-    """The document's state (one of ``STATES``), or None if the company has no such document."""
+) -> DocumentState | None:
+    """The document's state and whether a retry has something to send, or None if the
+    company has no such document."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT state FROM sync_documents "
+            "SELECT state, retryable FROM sync_documents "
             "WHERE company_id = %s AND kind = %s AND roger_id = %s",
             (company_id, kind, roger_id),
         )
         row = await cur.fetchone()
-    return str(row[0]) if row is not None else None
+    return DocumentState(str(row[0]), bool(row[1])) if row is not None else None
 
 
 async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:

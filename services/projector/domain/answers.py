@@ -25,6 +25,7 @@ from services.projector.domain.state import (
 from shared.contracts.results import XeroResult
 
 TOTAL_TOLERANCE = Decimal("0.01")  # Xero rounds per line; a cent apart is the same total
+MAKING_AGAIN = "removed in Xero to bring the bill up to date; made again next"
 
 AnswerRule = Callable[[CompanyState, Document, Outstanding, XeroResult, Effects], None]
 
@@ -74,6 +75,16 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
         return effects
     effects.note(doc.key, entry)
     answer(state, doc, target, result, effects)
+    # One bill's money moves one step at a time (decisions.py): the answer frees the bill's
+    # next step, and that of a credit note waiting to be allocated to it, and vice versa.
+    if doc.kind == "bill":
+        effects.touched |= {
+            other.key
+            for other in state.docs.values()
+            if other.allocation and other.allocation.bill_id == doc.roger_id
+        }
+    if target.command_kind == "AllocateCreditNote" and doc.allocation is not None:
+        effects.touched.add(("bill", doc.allocation.bill_id))
     return effects
 
 
@@ -125,34 +136,37 @@ def _vendor_answer(
         effects.note(doc.key, entry)
 
 
-def _refused(doc: Document, result: XeroResult) -> bool:
-    if result.type == "XeroCommandFailed":
+def _refused(doc: Document, result: XeroResult, target: Outstanding | None = None) -> bool:
+    """Whether Xero refused; shows it, unless Roger sent a newer version meanwhile (that one
+    goes next, under a new attempt: it is the company's correction)."""
+    if result.type != "XeroCommandFailed":
+        return False
+    sent = target.version_at if target is not None else None
+    if sent is not None and doc.version_at is not None and sent < doc.version_at:
+        doc.attempt += 1
+        doc.state, doc.reason = "pending", None
+    else:
         doc.fail(result.message or "Xero refused the document")
-        return True
-    return False
+    return True
 
 
 def _created(
     state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
 ) -> None:
     doc.outstanding = None
-    if _refused(doc, result):
+    if _refused(doc, result, target):
         return
     doc.xero_id, doc.xero_number = result.xero_id, result.xero_number
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
     _check_total(doc, result.xero_total)
-    if doc.kind == "bill":
-        for other in state.docs.values():
-            if other.allocation and other.allocation.bill_id == doc.roger_id:
-                effects.touched.add(other.key)
 
 
 def _updated(
     state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
 ) -> None:
     doc.outstanding = None
-    if _refused(doc, result):
+    if _refused(doc, result, target):
         return
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
@@ -170,16 +184,35 @@ def _voided(
 def _payment_answer(
     state: CompanyState, doc: Document, target: Outstanding, result: XeroResult, effects: Effects
 ) -> None:
+    """A payment made, deleted or refused.
+
+    Deleted: a reversed payment, or any payment of a bill deleted in Roger, is done; any
+    other was removed so that the bill could be edited or the payment replaced, and is made
+    again (a new attempt). Refused while Roger sent a newer version: the newer one goes.
+    """
     payment = doc.payments.get(target.sub_id or "")
     if payment is None:
         return
     payment.outstanding = None
+    sent, payment.sent = payment.sent, None
     if result.type == "XeroPaymentCreated":
-        payment.xero_id, payment.state, payment.reason = result.xero_id, "synced", None
+        payment.xero_id, payment.made = result.xero_id, sent
+        payment.made_amount = result.amount if result.amount is not None else payment.amount
+        payment.state, payment.reason = "synced", None
     elif result.type == "XeroPaymentDeleted":
-        payment.state = "deleted"
+        payment.xero_id, payment.made, payment.made_amount = None, None, None
+        if payment.reversed:
+            payment.state, payment.reason = "deleted", None
+        elif doc.deleted:
+            payment.state, payment.reason = "deleted", "deleted in Xero with its bill"
+        else:
+            payment.again(MAKING_AGAIN)
     elif result.type == "XeroCommandFailed":
-        payment.state, payment.reason = "failed", result.message
+        if target.command_kind == "CreatePayment" and sent is not None and sent != payment.data:
+            # Refused, but Roger has corrected the payment meanwhile: the correction goes.
+            payment.again()
+        else:
+            payment.state, payment.reason = "failed", result.message
 
 
 def _allocation_answer(

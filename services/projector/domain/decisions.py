@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from services.projector.domain.state import (
@@ -21,6 +22,7 @@ from services.projector.domain.state import (
     Document,
     Effects,
     Outstanding,
+    Payment,
     VendorLink,
 )
 from shared.contracts.commands import (
@@ -38,7 +40,13 @@ from shared.contracts.commands import (
     VoidBill,
     command_id,
 )
-from shared.contracts.roger_events import AmountType, BillData, CreditNoteData, ReceiptData
+from shared.contracts.roger_events import (
+    AmountType,
+    BillData,
+    BillPaidData,
+    CreditNoteData,
+    ReceiptData,
+)
 
 LINE_AMOUNT_TYPES: dict[AmountType, Literal["Exclusive", "Inclusive", "NoTax"]] = {
     "exclusive": "Exclusive",
@@ -53,6 +61,11 @@ WAITING_FOR_BILL_EVENT = "waiting for bill.submitted of this bill"
 UPDATING = "sending Roger's latest version to Xero"
 VOIDING = "voiding the bill in Xero"
 DELETING_PAYMENT = "deleting the payment in Xero"
+WAITING_FOR_STEP = "waiting for Xero's answer to the step before it on this bill"
+WAITING_FOR_UPDATE = "waiting for the bill's update in Xero"
+WAITING_FOR_BILL_STEPS = "waiting for the bill's payments and updates in Xero"
+SETTLED_BY_XERO = "nothing to pay: Xero settles a zero-total document itself (PAID)"
+ZERO = Decimal("0")
 
 
 @dataclass
@@ -60,7 +73,17 @@ class _Decider:
     state: CompanyState
     at: datetime
     app_url: str
+    effects: Effects
     commands: list[AnyCommand] = field(default_factory=list)
+
+    def note(self, doc: Document, message: str) -> None:
+        """A line in the document's history saying why the projector takes a step."""
+        self.effects.history.append(
+            (
+                doc.key,
+                {"at": self.at.isoformat(), "source": "projector", "type": "Note", "note": message},
+            )
+        )
 
     def issue(self, command: AnyCommand, target: Outstanding) -> str:
         self.state.outstanding[command.command_id] = target
@@ -89,7 +112,7 @@ def decide(
     each document's ``Url`` in Xero is made. Updates ``state`` (outstanding commands,
     states and reasons) in place. Never raises on a state built from valid facts.
     """
-    decider = _Decider(state, issued_at, app_url)
+    decider = _Decider(state, issued_at, app_url, effects)
     if state.connection is not None:
         for vendor_id in sorted(effects.vendors):
             if vendor_id in state.vendors:
@@ -139,33 +162,150 @@ def _decide_doc(d: _Decider, doc: Document) -> None:
     if d.state.connection is None:
         _wait_all(doc, NOT_CONNECTED)
         return
-    if doc.deleted:
-        _decide_deleted(d, doc)
-        return
     if doc.xero_id is None:
+        if doc.deleted:
+            if doc.outstanding is None:  # a create in flight is voided once it answers
+                doc.state, doc.reason = "deleted", None
+                _payments_gone(doc)
+            return
         _decide_create(d, doc)
         return
-    if doc.outstanding is None and doc.state != "failed":
-        assert doc.version_at is not None  # set together with data
-        behind = doc.synced_version_at is None or doc.synced_version_at < doc.version_at
-        if doc.kind == "bill" and behind:
-            _update(d, doc)
-            return  # payments wait: Xero refuses edits once a bill has payments
+    if doc.kind == "credit_note":
+        if doc.outstanding is None:
+            if doc.state != "failed":
+                doc.state, doc.reason = "synced", None
+            _decide_attachments(d, doc)
+            _decide_allocation(d, doc)
+        return
+    _decide_bill(d, doc)
+
+
+def _lane_busy(state: CompanyState, bill: Document) -> bool:
+    """Whether a command that moves the bill's money is in flight (issue 11, "order of
+    operations"): its create, update or void, a payment made or deleted, or a credit note
+    allocated to it. Xero orders such commands by arrival, so the next goes only once
+    Xero has answered the last."""
+    return (
+        bill.outstanding is not None
+        or any(p.outstanding for p in bill.payments.values())
+        or any(
+            other.allocation.outstanding
+            for other in state.docs.values()
+            if other.allocation is not None and other.allocation.bill_id == bill.roger_id
+        )
+    )
+
+
+def _behind(doc: Document) -> bool:
+    """Whether Xero holds an older version of the bill than Roger's latest (and may get it)."""
+    assert doc.version_at is not None  # set together with data
+    behind = doc.synced_version_at is None or doc.synced_version_at < doc.version_at
+    return doc.kind == "bill" and behind and not doc.deleted and doc.state != "failed"
+
+
+def _decide_bill(d: _Decider, doc: Document) -> None:
+    """A bill (or receipt) in Xero, one step at a time towards Roger's latest truth.
+
+    In order: its payments that must leave Xero are deleted (reversed in Roger, changed in
+    Roger, the bill deleted, or the bill about to be edited: Xero refuses edits and voids
+    of a bill with payments); then the bill is voided, or updated to Roger's latest
+    version; then each payment is made that fits what is due.
+    """
+    behind = _behind(doc)
+    contact_id = _contact(d, doc) if behind and doc.outstanding is None else None
+    if behind and contact_id is None:
+        _show_payments(d, doc, WAITING_FOR_BILL)
+        return  # waits for the contact of the vendor it moves to (or shows its refusal)
+    if _lane_busy(d.state, doc):
+        _show_payments(d, doc, WAITING_FOR_STEP)
+        if doc.outstanding is None and not doc.deleted:
+            _decide_attachments(d, doc)
+        return
+    for payment in sorted(doc.payments.values(), key=lambda p: p.payment_id):
+        why = _why_remove(doc, payment, behind)
+        if why is not None:
+            _delete_payment(d, doc, payment, why)
+            _show_payments(d, doc, WAITING_FOR_STEP)
+            return
+    if doc.deleted:
+        _payments_gone(doc)
+        if doc.state not in ("deleted", "failed"):  # voided, or Xero refused (shown, retryable)
+            _void(d, doc)
+        return
+    if behind:
+        assert contact_id is not None
+        _update(d, doc, contact_id)
+        _show_payments(d, doc, WAITING_FOR_UPDATE)
+        return
+    if doc.state != "failed":
         doc.state, doc.reason = "synced", None
-    if doc.outstanding is None:
-        _decide_payments(d, doc)
-        _decide_attachments(d, doc)
-        _decide_allocation(d, doc)
+    _decide_payments(d, doc)
+    _decide_attachments(d, doc)
 
 
-def _decide_deleted(d: _Decider, doc: Document) -> None:
-    if doc.outstanding:
-        return  # a create in flight is voided once it answers
-    if doc.xero_id is None:
-        doc.state, doc.reason = "deleted", None
-        return
-    if doc.state in ("deleted", "failed"):  # voided, or Xero refused to (shown, retryable)
-        return
+def _why_remove(doc: Document, payment: Payment, behind: bool) -> str | None:
+    """Why this payment must leave Xero now, or None if it stays (or is not there)."""
+    if payment.xero_id is None or payment.state == "failed":
+        return None  # not in Xero, or Xero refused to delete it (shown, retryable)
+    if payment.reversed:
+        return DELETING_PAYMENT
+    if doc.deleted:
+        return (
+            "deleting the payment in Xero: the bill was deleted in Roger, and Xero voids "
+            "only a bill without payments"
+        )
+    if behind:
+        return (
+            "removing the payment in Xero to update the bill (Xero refuses edits of a bill "
+            "with payments); it is made again once the bill is updated"
+        )
+    if isinstance(payment.data, BillPaidData) and payment.made != payment.data:
+        return "replacing the payment in Xero with Roger's newer version of it"
+    return None
+
+
+def _show_payments(d: _Decider, doc: Document, reason: str) -> None:
+    """Payments still to be made wait, visibly, for the step in flight."""
+    for p in doc.payments.values():
+        if p.outstanding or p.xero_id or p.data is None or p.reversed:
+            continue
+        if p.state in ("pending", "waiting"):
+            p.state, p.reason = "waiting", reason
+
+
+def _payments_gone(doc: Document) -> None:
+    """The bill is deleted: payments never made in Xero never will be."""
+    for p in doc.payments.values():
+        if p.xero_id is None and p.outstanding is None and p.state != "deleted":
+            p.state = "deleted"
+            p.reason = None if p.reversed else "the bill was deleted in Roger"
+
+
+def _delete_payment(d: _Decider, doc: Document, payment: Payment, why: str) -> None:
+    assert payment.xero_id is not None
+    parts = (
+        "payment-delete",
+        doc.kind,
+        doc.roger_id,
+        payment.payment_id,
+        payment.xero_id,
+        str(payment.attempt),
+    )
+    cmd = DeletePayment(
+        **d.base(doc.kind, doc.roger_id, *parts),
+        payment_id=payment.payment_id,
+        xero_payment_id=payment.xero_id,
+    )
+    payment.outstanding = d.issue(
+        cmd, Outstanding("DeletePayment", doc=doc.key, sub_id=payment.payment_id)
+    )
+    payment.state, payment.reason = "pending", why
+    if not payment.reversed:
+        d.note(doc, f"payment {payment.payment_id}: {why}")
+
+
+def _void(d: _Decider, doc: Document) -> None:
+    assert doc.xero_id is not None
     cmd = VoidBill(
         **d.base(doc.kind, doc.roger_id, doc.kind, doc.roger_id, "void", str(doc.attempt)),
         invoice_id=doc.xero_id,
@@ -218,12 +358,10 @@ def _decide_create(d: _Decider, doc: Document) -> None:
     doc.state, doc.reason = "pending", None
 
 
-def _update(d: _Decider, doc: Document) -> None:
-    """Sends Roger's latest version; a bill moved to another vendor first gets its contact."""
+def _update(d: _Decider, doc: Document, contact_id: str) -> None:
+    """Sends Roger's latest version, under ``contact_id`` (the contact of the vendor it names
+    now: a bill may move to another vendor)."""
     assert doc.xero_id is not None and doc.version_at is not None
-    contact_id = _contact(d, doc)
-    if contact_id is None:
-        return
     parts = (doc.kind, doc.roger_id, "update", doc.version_at.isoformat(), str(doc.attempt))
     cmd = UpdateBill(
         **d.base(doc.kind, doc.roger_id, *parts),
@@ -270,36 +408,78 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
     }
 
 
+def amount_due(state: CompanyState, doc: Document) -> Decimal:
+    """What Xero has due on the bill: its total (Xero's, else Roger's) less the payments
+    made and the credit allocated to it, as Xero answered them."""
+    assert doc.data is not None
+    total = doc.xero_total if doc.xero_total is not None else doc.data.total
+    paid = sum(
+        (p.made_amount or ZERO for p in doc.payments.values() if p.xero_id is not None), ZERO
+    )
+    credited = sum(
+        (
+            other.allocation.amount or ZERO
+            for other in state.docs.values()
+            if other.allocation is not None
+            and other.allocation.bill_id == doc.roger_id
+            and other.allocation.state == "synced"
+        ),
+        ZERO,
+    )
+    return total - paid - credited
+
+
 def _decide_payments(d: _Decider, doc: Document) -> None:
+    """Makes the first payment that can be made now (one step at a time), and shows why
+    each other waits. A payment Xero would refuse is not sent: in another currency than
+    its bill's (refused, shown), or over what is due (waits for Roger's updated bill or a
+    reversal). A zero-total document takes no payment: Xero settles it (PAID) itself."""
     conn = d.state.connection
-    assert conn is not None and doc.xero_id is not None
+    assert conn is not None and doc.xero_id is not None and doc.data is not None
+    due = amount_due(d.state, doc)
+    total = doc.xero_total if doc.xero_total is not None else doc.data.total
+    issued = False
     for payment in sorted(doc.payments.values(), key=lambda p: p.payment_id):
-        if payment.outstanding or payment.state == "failed":
+        if payment.outstanding or payment.xero_id:
             continue
         if payment.reversed:
-            if payment.xero_id is None:
-                payment.state = "deleted"
-            elif payment.state != "deleted":
-                parts = (
-                    "payment-delete",
-                    doc.kind,
-                    doc.roger_id,
-                    payment.payment_id,
-                    str(payment.attempt),
-                )
-                cmd_del = DeletePayment(
-                    **d.base(doc.kind, doc.roger_id, *parts),
-                    payment_id=payment.payment_id,
-                    xero_payment_id=payment.xero_id,
-                )
-                payment.outstanding = d.issue(
-                    cmd_del, Outstanding("DeletePayment", doc=doc.key, sub_id=payment.payment_id)
-                )
-                payment.state, payment.reason = "pending", DELETING_PAYMENT
-            continue
-        if payment.data is None or payment.xero_id:
+            payment.state = "deleted"  # never made, and never will be
             continue
         paid = payment.data
+        if paid is None:
+            continue
+        if paid.currency != doc.data.currency:
+            payment.state, payment.refused_by_rule = "failed", True
+            payment.reason = (
+                f"the payment is in {paid.currency} but the {doc.kind} is in "
+                f"{doc.data.currency}: Xero would book {paid.currency} amounts as "
+                f"{doc.data.currency}, and Roger gives no exchange rate"
+            )
+            continue
+        if payment.refused_by_rule:  # the bill's currency changed: the payment may go now
+            payment.state, payment.reason, payment.refused_by_rule = "pending", None, False
+        if payment.state == "failed":
+            continue
+        amount = payment.amount
+        if total == 0 and (amount is None or amount == 0):
+            payment.state = "synced"
+            payment.reason = SETTLED_BY_XERO
+            continue
+        if amount is not None and amount <= 0:
+            payment.state, payment.reason = "failed", f"Xero takes no payment of {amount}"
+            payment.refused_by_rule = True
+            continue
+        needed = amount if amount is not None else total
+        if needed > due:
+            payment.state = "waiting"
+            payment.reason = (
+                f"waiting for the amount it pays: {needed} is more than the {due} due on the "
+                f"{doc.kind} in Xero (Roger's updated bill or a reversal may follow)"
+            )
+            continue
+        if issued:
+            payment.state, payment.reason = "waiting", WAITING_FOR_STEP
+            continue
         parts = ("payment", doc.kind, doc.roger_id, payment.payment_id, str(payment.attempt))
         cmd = CreatePayment(
             **d.base(doc.kind, doc.roger_id, *parts),
@@ -307,14 +487,26 @@ def _decide_payments(d: _Decider, doc: Document) -> None:
             invoice_id=doc.xero_id,
             account_code=paid.payment_account_code or conn.default_payment_account_code,
             paid_on=paid.paid_on,
-            amount=payment.amount,
+            amount=amount,
             currency=paid.currency,
             reference=f"Roger payment {doc.roger_id}/{payment.payment_id}",
         )
         payment.outstanding = d.issue(
             cmd, Outstanding("CreatePayment", doc=doc.key, sub_id=payment.payment_id)
         )
+        payment.sent = paid
         payment.state, payment.reason = "pending", None
+        issued = True
+
+
+def _payments_to_make(bill: Document) -> bool:
+    return any(
+        p.data is not None
+        and not p.reversed
+        and p.xero_id is None
+        and p.state not in ("failed", "synced", "deleted")
+        for p in bill.payments.values()
+    )
 
 
 def _decide_attachments(d: _Decider, doc: Document) -> None:
@@ -353,12 +545,17 @@ def _decide_allocation(d: _Decider, doc: Document) -> None:
         return
     assert isinstance(doc.data, CreditNoteData) and doc.xero_id is not None
     bill = d.state.docs.get(("bill", allocation.bill_id))
-    if bill is None or bill.xero_id is None:
-        if bill is not None and bill.deleted:
-            allocation.state, allocation.reason = "deleted", "the bill was deleted in Roger"
-            doc.warn(f"bill {allocation.bill_id} was deleted: the credit stays open in Xero")
-            return
+    if bill is not None and bill.deleted:
+        allocation.state, allocation.reason = "deleted", "the bill was deleted in Roger"
+        doc.warn(f"bill {allocation.bill_id} was deleted: the credit stays open in Xero")
+        return
+    if bill is None or bill.xero_id is None or bill.data is None:
         allocation.state, allocation.reason = "waiting", WAITING_FOR_BILL
+        return
+    # The bill's payments come first (the credit covers what they leave due), and its
+    # update: Xero refuses edits of a bill with a credit allocated.
+    if _lane_busy(d.state, bill) or _behind(bill) or _payments_to_make(bill):
+        allocation.state, allocation.reason = "waiting", WAITING_FOR_BILL_STEPS
         return
     cmd = AllocateCreditNote(
         **d.base(doc.kind, doc.roger_id, "allocate", doc.roger_id, str(allocation.attempt)),

@@ -164,15 +164,28 @@ def _new_version(
 
 
 def _follow_version(doc: Document, data: DocumentData) -> None:
+    """What a newer version brings: a receipt's payment, a credit note's allocation, files.
+
+    Whatever of the document failed goes again under a new attempt (issue 11, "recovery"):
+    the newer version is Roger's correction.
+    """
     if isinstance(data, ReceiptData):
         payment = doc.payments.setdefault(RECEIPT_PAYMENT, Payment(RECEIPT_PAYMENT))
         payment.data = data
+        if payment.state == "failed" and not payment.refused_by_rule:
+            payment.again()
     if isinstance(data, CreditNoteData) and data.applies_to_bill_id and doc.allocation is None:
         doc.allocation = Allocation(bill_id=data.applies_to_bill_id)
+    allocation = doc.allocation
+    if allocation is not None and allocation.state == "failed":
+        allocation.state, allocation.reason = "pending", None
+        allocation.attempt += 1
     for file in data.attachments:
         known = doc.attachments.get(file.filename)
         if known is None or known.sha256 != file.sha256:
             doc.attachments[file.filename] = AttachmentSync(file.filename, file.sha256)
+        elif known.state == "failed":
+            known.state, known.reason, known.attempt = "pending", None, known.attempt + 1
 
 
 @rule("BillSubmitted", "BillUpdated", data=BillData)
@@ -202,12 +215,21 @@ def bill_deleted(state: CompanyState, data: BillDeletedData, fact: Applied) -> N
 
 @rule("BillPaid", data=BillPaidData)
 def bill_paid(state: CompanyState, data: BillPaidData, fact: Applied) -> None:
+    """A version of a payment: the latest by ``occurred_at`` wins, as for documents.
+
+    A failed payment goes again with Roger's newer version (the company's correction);
+    one already made in Xero from another version is replaced by ``decisions``.
+    """
     doc = state.doc("bill", data.bill_id)
     payment = doc.payments.setdefault(data.payment_id, Payment(data.payment_id))
     if payment.reversed:
         fact.entry["note"] = "ignored: the payment was reversed in Roger"
+    elif payment.version_at is not None and fact.at <= payment.version_at:
+        fact.entry["note"] = "ignored: older than the version of this payment already known"
     else:
-        payment.data = data
+        payment.data, payment.version_at = data, fact.at
+        if payment.state == "failed":
+            payment.again()
     fact.effects.note(doc.key, fact.entry)
 
 
@@ -216,9 +238,9 @@ def payment_reversed(state: CompanyState, data: PaymentReversedData, fact: Appli
     doc = state.doc("bill", data.bill_id)
     payment = doc.payments.setdefault(data.payment_id, Payment(data.payment_id))
     payment.reversed = True
-    payment.reason = data.reason
     if payment.state == "failed":
-        payment.state = "pending"
+        payment.again()
+    payment.reason = data.reason
     fact.effects.note(doc.key, fact.entry)
 
 
@@ -257,12 +279,14 @@ def retry(doc: Document) -> None:
     doc.reopen()
     for payment in doc.payments.values():
         if payment.state == "failed":
-            payment.state, payment.reason, payment.attempt = "pending", None, payment.attempt + 1
+            payment.again()
     if doc.allocation and doc.allocation.state == "failed":
-        doc.allocation.state, doc.allocation.attempt = "pending", doc.allocation.attempt + 1
+        doc.allocation.state, doc.allocation.reason = "pending", None
+        doc.allocation.attempt += 1
     for attachment in doc.attachments.values():
         if attachment.state == "failed":
-            attachment.state, attachment.attempt = "pending", attachment.attempt + 1
+            attachment.state, attachment.reason = "pending", None
+            attachment.attempt += 1
 
 
 # ---- facts that could not be applied --------------------------------------------------------

@@ -17,7 +17,9 @@ DocumentRow = dict[str, Any]  # the columns of sync_documents that the state dec
 
 def document_row(company_id: str, doc: Document) -> DocumentRow:
     """Row of one document: company_id, kind, roger_id, state, reason, xero_id, xero_number,
-    warnings (list of str) and payments (list of {payment_id, state, reason, xero_id})."""
+    warnings (list of str), payments (list of {payment_id, state, reason, xero_id}) and
+    retryable (the document, or one of its payments, its allocation or attachments, failed:
+    what ``POST .../retry`` sends again)."""
     warnings = list(doc.warnings)
     if doc.allocation and doc.allocation.state in ("waiting", "pending"):
         warnings.append(
@@ -32,6 +34,7 @@ def document_row(company_id: str, doc: Document) -> DocumentRow:
         "xero_id": doc.xero_id,
         "xero_number": doc.xero_number,
         "warnings": warnings,
+        "retryable": doc.retryable,
         "payments": [
             {"payment_id": p.payment_id, "state": p.state, "reason": p.reason, "xero_id": p.xero_id}
             for p in sorted(doc.payments.values(), key=lambda p: p.payment_id)

@@ -60,12 +60,25 @@ class VendorLink:
 
 @dataclass
 class Payment:
+    """One Roger payment of a bill (or a receipt's own payment) and the Xero payment made of it.
+
+    ``data`` is Roger's latest version of it (by ``version_at``); ``made`` is the version the
+    payment in Xero (``xero_id``) was made from, ``made_amount`` what Xero applied. A payment
+    is deleted in Xero and made again when Roger's latest version differs from ``made``, or
+    when its bill must be edited (Xero refuses edits of a bill that has payments).
+    """
+
     payment_id: str
     data: PaidData | None = None  # what Roger paid, once known
+    version_at: datetime | None = None  # occurred_at of ``data`` (a bill.paid's)
     reversed: bool = False
     state: DocState = "pending"
     reason: str | None = None
-    xero_id: str | None = None
+    xero_id: str | None = None  # the payment in Xero now; None while there is none
+    made: PaidData | None = None  # what the payment in Xero was made from
+    made_amount: Decimal | None = None  # what Xero applied, in the bill's currency
+    sent: PaidData | None = None  # what the CreatePayment in flight asks for
+    refused_by_rule: bool = False  # failed by the projector's own check, not by Xero
     attempt: int = 0
     outstanding: str | None = None
 
@@ -73,6 +86,11 @@ class Payment:
     def amount(self) -> Decimal | None:
         """The amount paid, in ``currency``; None for a receipt: whatever is due, in full."""
         return self.data.amount if isinstance(self.data, BillPaidData) else None
+
+    def again(self, reason: str | None = None) -> None:
+        """Made again (a new command id): after Roger's newer version, a retry or a removal."""
+        self.state, self.reason, self.attempt = "pending", reason, self.attempt + 1
+        self.refused_by_rule = False
 
 
 @dataclass
@@ -139,6 +157,16 @@ class Document:
         """Roger's newer version or a person's retry: a failed document goes again."""
         if self.state == "failed":
             self.state, self.reason, self.attempt = "pending", None, self.attempt + 1
+
+    @property
+    def retryable(self) -> bool:
+        """Whether it, or one of its payments, its allocation or attachments, failed."""
+        return (
+            self.state == "failed"
+            or any(p.state == "failed" for p in self.payments.values())
+            or (self.allocation is not None and self.allocation.state == "failed")
+            or any(a.state == "failed" for a in self.attachments.values())
+        )
 
 
 @dataclass

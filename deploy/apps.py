@@ -50,6 +50,8 @@ def dev_env(kafka_bootstrap: str, database_url: str, sandbox_url: str) -> dict[s
     return {
         **os.environ,
         **DEV_SECRETS,
+        # The development secrets above are refused anywhere else (shared/settings.py).
+        "RX_ENV": "development",
         "PYTHONUNBUFFERED": "1",
         "RX_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "RX_DATABASE_URL": database_url,

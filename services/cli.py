@@ -88,9 +88,9 @@ def rebuild(
     """Rebuild the read model from the event store (stop the projector first)."""
     from services.projector.application import SyncApplication
     from services.projector.rebuild import rebuild_read_model
-    from shared.settings import Settings
+    from shared.settings import OperatorSettings
 
-    settings = Settings()
+    settings = OperatorSettings()
     es_app = SyncApplication(settings.database_url, settings.roger_app_url)
     try:
         counts = rebuild_read_model(es_app, settings.database_url, set(company or ()) or None)
@@ -113,10 +113,10 @@ def dlq_list(
     """Print dead letters with their reasons and state (JSON lines, oldest first)."""
     from shared.db import open_pool
     from shared.messaging.dead_letters import list_dead_letters
-    from shared.settings import Settings
+    from shared.settings import OperatorSettings
 
     async def run() -> list[dict[str, Any]]:
-        settings = Settings()
+        settings = OperatorSettings()
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             return await list_dead_letters(
@@ -151,7 +151,7 @@ def dlq_replay(
     """
     from shared.db import open_pool
     from shared.messaging.dead_letters import replay_dead_letters
-    from shared.settings import Settings
+    from shared.settings import OperatorSettings
 
     if not record and not all_:
         raise typer.BadParameter("name the letters with --record P:O, or pass --all")
@@ -163,7 +163,7 @@ def dlq_replay(
         chosen.add((int(partition), int(offset)))
 
     async def run() -> Any:
-        settings = Settings()
+        settings = OperatorSettings()
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             return await replay_dead_letters(

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from shared.http import database_ok
 from shared.logging import configure_logging
-from shared.settings import Settings
+from shared.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass
@@ -40,15 +44,26 @@ def worker_readiness(running: list[Running]) -> Callable[[], Awaitable[dict[str,
 
 def run_service(
     name: str,
-    create_app: Callable[[Settings], FastAPI],
+    create_app: Callable[[S], FastAPI],
     host: str,
     port: int | None,
-    default_port: Callable[[Settings], int],
+    default_port: Callable[[S], int],
+    settings_class: type[S],
 ) -> None:
+    """Runs one service under uvicorn with its own settings class.
+
+    Exits with status 2 and one clear line (no traceback) when the settings are refused,
+    e.g. development secrets outside development (``shared.settings``).
+    """
     configure_logging(name)
-    settings = Settings()
+    try:
+        settings = settings_class()
+        app = create_app(settings)
+    except ValidationError as exc:
+        sys.stderr.write(f"{name}: cannot start: {exc}\n")
+        raise SystemExit(2) from None
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port or default_port(settings),
         log_config=None,

@@ -1,12 +1,30 @@
-"""Configuration from the environment (prefix ``RX_``), one model per concern."""
+"""Configuration from the environment (prefix ``RX_``): a settings class per service.
+
+Each service reads only what it uses (``IngestSettings``, ``ConnectionsSettings``,
+``ProjectorSettings``, ``WriterSettings``), built from small parts (Kafka, database,
+Xero app, token keys); the SRE CLI's tools read ``OperatorSettings`` (no secrets).
+``Settings`` is all of them at once, for development tools.
+
+The defaults of the secrets are development secrets, public in this repository:
+every class refuses them unless ``RX_ENV=development`` (``make up``, ``make demo`` and
+the tests set it), so a production deployment that forgot one fails at start with
+the variable to set, instead of running with a key anyone can read.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# field name -> its development default (public: never acceptable outside development)
+DEV_SECRETS: dict[str, str] = {
+    "webhook_secrets": "dev-webhook-secret",
+    "service_tokens": "dev-service-token",
+    "token_keys": "ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=",
+    "xero_client_secret": "roger-dev-secret",
+}
 
 
 def _csv(value: object) -> object:
@@ -15,28 +33,56 @@ def _csv(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+def _secrets(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [s.get_secret_value() if isinstance(s, SecretStr) else str(s) for s in items]
+
+
+class DevelopmentSecretError(ValueError):
+    """A development secret outside development. Names the ``RX_`` variables to set;
+    pydantic raises it to the caller as a ``ValidationError``."""
+
+
+class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RX_", env_file=None, extra="ignore")
 
+    # "development" allows the public development secrets; anything else refuses them.
+    env: Literal["development", "production"] = "production"
+
+    @model_validator(mode="after")
+    def _no_development_secrets(self) -> ServiceSettings:
+        if self.env == "development":
+            return self
+        fields = type(self).model_fields
+        public = [
+            f"RX_{name.upper()}"
+            for name, dev in DEV_SECRETS.items()
+            if name in fields and dev in _secrets(getattr(self, name))
+        ]
+        if public:
+            raise DevelopmentSecretError(
+                f"development secrets in use outside development: set {', '.join(public)} "
+                "(or RX_ENV=development on a developer's machine)"
+            )
+        return self
+
+
+class KafkaSettings(ServiceSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
-    # SQLAlchemy-free plain DSN; "sqlite:///path" selects the embedded store.
+    # Appended to consumer group ids: lets test runs and rebuilds form groups of their own.
+    group_suffix: str = ""
+
+
+class DatabaseSettings(ServiceSettings):
+    # A plain PostgreSQL DSN.
     database_url: str = "postgresql://postgres@127.0.0.1:15432/rogerxero"
 
-    # Roger's webhook secrets: several during rotation, any one verifies.
-    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=lambda: [SecretStr("dev-webhook-secret")]
-    )
-    # Bearer tokens of the services allowed to call /v1/companies/*.
-    service_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=lambda: [SecretStr("dev-service-token")]
-    )
-    # Fernet keys, newest first; older keys still decrypt (rotation).
-    token_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=lambda: [SecretStr("ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=")]
-    )
+
+class XeroAppSettings(ServiceSettings):
+    """Our app at Xero (OAuth client) and where Xero is (the sandbox in development)."""
 
     xero_client_id: str = "roger-dev-client"
-    xero_client_secret: SecretStr = SecretStr("roger-dev-secret")
+    xero_client_secret: SecretStr = SecretStr(DEV_SECRETS["xero_client_secret"])
     xero_accounting_url: str = "http://127.0.0.1:9090/api.xro/2.0"
     xero_identity_url: str = "http://127.0.0.1:9090"
     xero_token_url: str = "http://127.0.0.1:9090/connect/token"
@@ -44,44 +90,88 @@ class Settings(BaseSettings):
     xero_authorize_url: str = "http://127.0.0.1:9090/identity/connect/authorize"
     xero_timeout_s: float = 20.0
 
-    # The connect flow (services/connections). Where people and Xero reach ingest; Xero's
-    # redirect target defaults to <ingest_public_url>/v1/xero/callback (registered at Xero).
+
+class TokenKeySettings(ServiceSettings):
+    # Fernet keys, newest first; older keys still decrypt (rotation).
+    token_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_SECRETS["token_keys"])]
+    )
+
+    @field_validator("token_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return _csv(value)
+
+
+class ServiceTokenSettings(ServiceSettings):
+    # Bearer tokens of the services allowed to call /v1/companies/*.
+    service_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_SECRETS["service_tokens"])]
+    )
+    # A command with no answer after this long is published again (the writer dedupes).
+    command_resend_after_s: int = 600
+
+    @field_validator("service_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        return _csv(value)
+
+
+class IngestSettings(KafkaSettings, DatabaseSettings):
+    """ingest: Roger's events in (HTTP and roger.events)."""
+
+    # Roger's webhook secrets: several during rotation, any one verifies.
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_SECRETS["webhook_secrets"])]
+    )
+    ingest_port: int = 8080
+    # Room for the contract's largest event (roger_events.largest_event, JSON-escaped).
+    max_body_bytes: int = 32 * 1024 * 1024
+    signature_tolerance_s: int = 300
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        return _csv(value)
+
+
+class ConnectionsSettings(
+    KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeySettings, ServiceTokenSettings
+):
+    """The connect flow (services/connections), served by the ingest process."""
+
+    # Where people and Xero reach ingest; Xero's redirect target defaults to
+    # <ingest_public_url>/v1/xero/callback (registered at Xero).
     ingest_public_url: str = "http://127.0.0.1:8080"
     xero_redirect_uri: str | None = None
     connect_state_ttl_s: int = 600
     setup_session_ttl_s: int = 1800
-
     # Where Roger shows a document; Xero's "Go to Roger" link and our lookup key.
     roger_app_url: str = "https://app.roger.example"
 
-    # Appended to consumer group ids: lets test runs and rebuilds form groups of their own.
-    group_suffix: str = ""
 
-    ingest_port: int = 8080
+class ProjectorSettings(KafkaSettings, DatabaseSettings, ServiceTokenSettings):
+    """projector: sync state, commands, read API."""
+
+    roger_app_url: str = "https://app.roger.example"
     projector_port: int = 8081
+
+
+class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeySettings):
+    """xero_writer: Xero calls under Xero's documented per-organisation limits."""
+
     writer_port: int = 8082
-
-    # The contract's largest event (shared.contracts.roger_events.largest_event) is 27.0 MB as
-    # Roger may spell it (json.dumps: every 4-byte character as a 12-byte \u escape), 9.1 MB as
-    # raw UTF-8; 32 MiB holds it with 24% to spare. A batch must fit in the same limit.
-    max_body_bytes: int = 32 * 1024 * 1024
-    signature_tolerance_s: int = 300
-
-    # Writer scheduling: Xero's documented per-organisation limits.
     xero_calls_per_minute: int = 60
     xero_concurrent_calls: int = 5
     xero_calls_per_day: int = 5000
     xero_batch_size: int = 50
 
-    # A command with no answer after this long is published again (the writer dedupes).
-    command_resend_after_s: int = 600
 
-    @field_validator("webhook_secrets", "service_tokens", "token_keys", mode="before")
-    @classmethod
-    def _split_csv(cls, value: object) -> object:
-        return _csv(value)
+class OperatorSettings(KafkaSettings, DatabaseSettings):
+    """The SRE CLI's tools (dead letters, rebuild): Kafka and the database, no secrets."""
+
+    roger_app_url: str = "https://app.roger.example"
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+class Settings(IngestSettings, ConnectionsSettings, ProjectorSettings, WriterSettings):
+    """Every setting: for the SRE CLI and development tools that span services."""

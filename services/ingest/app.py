@@ -29,7 +29,7 @@ from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop, Unprocessable
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer
-from shared.settings import Settings
+from shared.settings import ConnectionsSettings, IngestSettings
 
 log = get_logger("ingest")
 
@@ -40,7 +40,7 @@ REQUESTS = Counter("rx_ingest_requests_total", "POST /v1/events requests", ["sta
 class Ingest:
     """The two ways in share one path out: validate, skip known ids, publish, remember."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None  # set by the lifespan (needs a loop)
         self.seen: SeenEvents | None = None
@@ -95,8 +95,9 @@ def _refusal(intake: Intake) -> ApiError:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: IngestSettings, connections: ConnectionsSettings | None = None) -> FastAPI:
+    """Ingest's app; it also serves the connect flow (``services.connections``), whose
+    settings are read from the environment unless given."""
     ingest = Ingest(settings)
 
     async def on_roger_event(record: ConsumerRecord[Any, Any]) -> None:
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"kafka": kafka_ok, "database": db_ok}
 
     install_common(app, ready)
-    app.include_router(connect_router(settings))
+    app.include_router(connect_router(connections or ConnectionsSettings()))
 
     @app.post("/v1/events", status_code=202)
     async def post_events(request: Request) -> JSONResponse:

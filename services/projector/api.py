@@ -19,7 +19,7 @@ from services.projector import views
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.topics import DOMAIN_EVENTS
 from shared.http import ApiError, bearer_guard
-from shared.settings import Settings
+from shared.settings import ProjectorSettings
 
 _COMPANY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -43,7 +43,7 @@ def _uncursor(cursor: str) -> tuple[str, str]:
 
 
 def read_router(
-    settings: Settings, pool: AsyncConnectionPool, producer: AIOKafkaProducer
+    settings: ProjectorSettings, pool: AsyncConnectionPool, producer: AIOKafkaProducer
 ) -> APIRouter:
     """The read API's routes (``/v1/companies/{company_id}/...``), behind the service tokens.
 

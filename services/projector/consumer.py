@@ -26,7 +26,7 @@ from shared.messaging.consumer import ConsumerLoop
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 from shared.messaging.kafka import durable_producer
 from shared.messaging.outbox import OutboxRelay, OutboxRow
-from shared.settings import Settings
+from shared.settings import ProjectorSettings
 
 log = get_logger("projector")
 
@@ -35,7 +35,9 @@ class Projector:
     """The projector's worker: the consumer loop and the outbox relay, started and stopped
     together. ``kafka_ok`` is the consumer's readiness."""
 
-    def __init__(self, settings: Settings, app: SyncApplication, pool: AsyncConnectionPool) -> None:
+    def __init__(
+        self, settings: ProjectorSettings, app: SyncApplication, pool: AsyncConnectionPool
+    ) -> None:
         self.settings, self.app, self.pool = settings, app, pool
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-projector")
         dead_letters = DeadLetterWriter(self.producer)

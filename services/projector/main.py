@@ -15,12 +15,12 @@ from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
 from shared.service import Running, run_service, worker_readiness
-from shared.settings import Settings
+from shared.settings import ProjectorSettings
 
 log = get_logger("projector")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: ProjectorSettings) -> FastAPI:
     running: list[Running] = []
 
     @asynccontextmanager
@@ -50,4 +50,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def run(host: str = "127.0.0.1", port: int | None = None) -> None:
-    run_service("projector", create_app, host, port, lambda s: s.projector_port)
+    run_service("projector", create_app, host, port, lambda s: s.projector_port, ProjectorSettings)

@@ -14,14 +14,14 @@ from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
 from shared.service import Running, run_service, worker_readiness
-from shared.settings import Settings
+from shared.settings import WriterSettings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import TokenStore
 
 log = get_logger("xero_writer")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: WriterSettings) -> FastAPI:
     running: list[Running] = []
 
     @asynccontextmanager
@@ -58,4 +58,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def run(host: str = "127.0.0.1", port: int | None = None) -> None:
-    run_service("xero_writer", create_app, host, port, lambda s: s.writer_port)
+    run_service("xero_writer", create_app, host, port, lambda s: s.writer_port, WriterSettings)

@@ -31,7 +31,7 @@ from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop, Unprocessable
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 from shared.messaging.kafka import durable_producer
-from shared.settings import Settings
+from shared.settings import WriterSettings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import Access, TokenStore
 
@@ -64,7 +64,7 @@ class PartitionProgress:
 
 class Writer:
     def __init__(
-        self, settings: Settings, tokens: TokenStore, attempts: Attempts, xero: XeroClient
+        self, settings: WriterSettings, tokens: TokenStore, attempts: Attempts, xero: XeroClient
     ) -> None:
         self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
         self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")

@@ -1,0 +1,81 @@
+"""Settings per service, and no development secret outside development."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import (
+    IngestSettings,
+    OperatorSettings,
+    ProjectorSettings,
+    Settings,
+    WriterSettings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("RX_"):
+            monkeypatch.delenv(name)
+
+
+def test_each_service_reads_only_its_own_settings() -> None:
+    assert "webhook_secrets" in IngestSettings.model_fields
+    assert "token_keys" not in IngestSettings.model_fields
+    assert "xero_client_secret" not in ProjectorSettings.model_fields
+    assert "webhook_secrets" not in WriterSettings.model_fields
+    assert "xero_calls_per_minute" in WriterSettings.model_fields
+    assert set(WriterSettings.model_fields) <= set(Settings.model_fields)
+
+
+def test_development_secrets_are_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production(monkeypatch)
+    with pytest.raises(ValidationError) as refused:
+        WriterSettings()
+    assert "RX_TOKEN_KEYS" in str(refused.value) and "RX_XERO_CLIENT_SECRET" in str(refused.value)
+    monkeypatch.setenv("RX_TOKEN_KEYS", "cHJvZHVjdGlvbi1rZXktMDEyMzQ1Njc4OWFiY2RlZg==")
+    monkeypatch.setenv("RX_XERO_CLIENT_SECRET", "a-real-secret")
+    assert WriterSettings().env == "production"
+    # One development key among real ones is still a development key.
+    monkeypatch.setenv("RX_TOKEN_KEYS", "real-key,ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=")
+    with pytest.raises(ValidationError):
+        WriterSettings()
+
+
+def test_development_mode_accepts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch)
+    monkeypatch.setenv("RX_ENV", "development")
+    assert Settings().env == "development"
+
+
+def test_operator_tools_need_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch)
+    assert OperatorSettings().database_url
+
+
+@pytest.mark.parametrize("service", ["ingest", "projector", "writer"])
+def test_a_service_started_with_development_secrets_exits_with_a_clear_message(
+    service: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RX_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", service, "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "development secrets in use outside development" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -14,12 +14,15 @@ from shared.contracts.domain_events import ConnectionData, DomainEvent
 from shared.contracts.topics import DOMAIN_EVENTS
 from shared.db import open_pool
 from shared.messaging.kafka import durable_producer
-from shared.settings import Settings
+from shared.settings import ConnectionsSettings
 from shared.xero.token_store import TokenStore
 
 
 async def establish(
-    settings: Settings, company_id: str, token_set: dict[str, Any], connection: ConnectionData
+    settings: ConnectionsSettings,
+    company_id: str,
+    token_set: dict[str, Any],
+    connection: ConnectionData,
 ) -> None:
     pool = await open_pool(settings.database_url, max_size=2)
     try:

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -94,14 +95,20 @@ def document_total(data: dict[str, Any], chart: Chart) -> Decimal:
     return total
 
 
+def instant(event: dict[str, Any]) -> datetime:
+    """An event's ``occurred_at`` as an instant: versions with other UTC offsets compare by
+    time, never by their text (``roger-events.md``: RFC 3339 with offset)."""
+    return datetime.fromisoformat(event["occurred_at"])
+
+
 def _latest(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return max(events, key=lambda e: e["occurred_at"])
+    return max(events, key=instant)
 
 
 def expected_ledger(events: list[dict[str, Any]], chart: Chart) -> ExpectedLedger:
     unique = {e["id"]: e for e in events}.values()
     by_doc: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    paid: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    paid: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     reversed_ids: set[tuple[str, str]] = set()
     deleted: set[str] = set()
     expected = ExpectedLedger()
@@ -117,7 +124,7 @@ def expected_ledger(events: list[dict[str, Any]], chart: Chart) -> ExpectedLedge
         elif e["type"] == "credit_note.submitted":
             by_doc[("credit_note", data["credit_note_id"])].append(e)
         elif e["type"] == "bill.paid":
-            paid[data["bill_id"]][data["payment_id"]] = data
+            paid[data["bill_id"]][data["payment_id"]].append(e)
         elif e["type"] == "payment.reversed":
             reversed_ids.add((data["bill_id"], data["payment_id"]))
         elif e["type"] == "bill.deleted":
@@ -152,12 +159,21 @@ def expected_ledger(events: list[dict[str, Any]], chart: Chart) -> ExpectedLedge
             applies_to=data.get("applies_to_bill_id"),
             attachments={(a["filename"], a["sha256"]) for a in data.get("attachments") or []},
         )
-        if kind == "receipt":
+        # Xero takes no payment of nothing (it settles a zero-total document itself), and
+        # never one in another currency than its document's (no amount changes currency).
+        if kind == "receipt" and doc.total > 0:
             doc.payments.append(
                 (doc.total, data.get("payment_account_code") or chart.default_payment_account)
             )
-        for payment_id, p in sorted(paid.get(roger_id, {}).items()) if kind == "bill" else ():
-            if (roger_id, payment_id) not in reversed_ids:
+        for payment_id, versions in (
+            sorted(paid.get(roger_id, {}).items()) if kind == "bill" else ()
+        ):
+            p = _latest(versions)["data"]  # a payment's latest version, as a document's
+            if (
+                (roger_id, payment_id) not in reversed_ids
+                and p["currency"] == doc.currency
+                and cents(p["amount"]) > 0
+            ):
                 doc.payments.append(
                     (
                         cents(p["amount"]),
@@ -192,6 +208,13 @@ def compare(expected: ExpectedLedger, ledger: dict[str, Any]) -> list[str]:
             if (wanted and c["Name"] == wanted["name"].strip())
             or (not wanted and any(same_name(c["Name"], n) for n in names))
         ]
+        # A vendor whose documents all left Roger before reaching Xero (deleted, or moved to
+        # another vendor) may or may not have got its contact: the timing decides.
+        optional = not any(
+            d.vendor_id == vendor_id and not d.deleted for d in expected.documents.values()
+        )
+        if optional and not matches:
+            continue
         if len(matches) != 1:
             diffs.append(f"vendor {vendor_id}: {len(matches)} matching contacts, want 1")
             continue

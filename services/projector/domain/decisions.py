@@ -151,6 +151,7 @@ def _decide_doc(d: _Decider, doc: Document) -> None:
     if doc.data is None:
         if doc.deleted:
             doc.state, doc.reason = "deleted", None
+            _payments_gone(doc)
         else:
             _wait_all(
                 doc,

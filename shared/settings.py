@@ -146,6 +146,9 @@ class ConnectionsSettings(
     xero_redirect_uri: str | None = None
     connect_state_ttl_s: int = 600
     setup_session_ttl_s: int = 1800
+    # Origins (comma-separated) that a connect's redirect_after may lead to; empty: the origin
+    # of roger_app_url. Paths on ingest itself are always allowed.
+    connect_redirect_origins: str = ""
     # Where Roger shows a document; Xero's "Go to Roger" link and our lookup key.
     roger_app_url: str = "https://app.roger.example"
 

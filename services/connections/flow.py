@@ -8,12 +8,12 @@ none carries a token, a code or Xero's raw answer.
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, MultiFernet
 from psycopg import AsyncConnection
@@ -34,7 +34,7 @@ from shared.http import ApiError
 from shared.logging import get_logger
 from shared.messaging import outbox as connection_outbox
 from shared.messaging.outbox import connection_fact
-from shared.settings import Settings
+from shared.settings import ConnectionsSettings
 from shared.xero.client import Forbidden, Unauthorized, XeroClient, XeroError
 from shared.xero.token_store import (
     CONNECTED,
@@ -45,6 +45,12 @@ from shared.xero.token_store import (
 )
 
 log = get_logger("ingest.connect")
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
 
 T = TypeVar("T")
 
@@ -58,13 +64,28 @@ _NEEDS_RECONNECT = ApiError(
 
 @dataclass(frozen=True)
 class CallbackOutcome:
-    """Where the callback sends the browser, or why it refuses to (no redirect)."""
+    """Where the callback sends the browser, or why it refuses to (no redirect).
+
+    ``page_session_for`` names the company when the flow was started from its setup page
+    and a new grant was stored: that browser gets a fresh setup session, since the new
+    connection version ended the old one.
+    """
 
     redirect: str | None
     refusal: ApiError | None = None
+    page_session_for: str | None = None
 
 
-def redirect_uri(settings: Settings) -> str:
+_FOREIGN = ApiError(
+    400,
+    "foreign_state",
+    "This Xero sign-in was started in another browser, so it cannot be finished here. "
+    "Open the Xero setup from Roger in this browser and connect again.",
+)
+_UNKNOWN = ApiError(400, "unknown_state", "this sign-in link is unknown or already used")
+
+
+def redirect_uri(settings: ConnectionsSettings) -> str:
     return settings.xero_redirect_uri or settings.ingest_public_url.rstrip("/") + (
         "/v1/xero/callback"
     )
@@ -73,7 +94,7 @@ def redirect_uri(settings: Settings) -> str:
 class Connector:
     def __init__(
         self,
-        settings: Settings,
+        settings: ConnectionsSettings,
         pool: AsyncConnectionPool,
         wake_relay: Callable[[], None],
         xero: XeroClient | None = None,
@@ -94,6 +115,10 @@ class Connector:
             identity_url=settings.xero_identity_url,
         )
         self.redirect_uri = redirect_uri(settings)
+        # redirect_after may only lead back to Roger (or to our own setup page).
+        self.redirect_origins = oauth.allowed_origins(
+            settings.connect_redirect_origins, settings.roger_app_url
+        ) | oauth.allowed_origins("", settings.ingest_public_url)
 
     async def setup(self) -> None:
         await self.tokens.setup()
@@ -106,14 +131,33 @@ class Connector:
     # ---------------------------------------------------------------- OAuth
 
     async def start(
-        self, company_id: str, redirect_after: str, browser_key: str | None = None
+        self,
+        company_id: str,
+        redirect_after: str,
+        browser_key: str | None = None,
+        started_by: str = "api",
     ) -> str:
-        if not oauth.redirect_after_ok(redirect_after):
+        """Starts a connect flow: Xero's authorize URL when ``browser_key`` binds it to a
+        browser already, else our launch link (``/v1/xero/authorize?state=...``), whose
+        first visit binds it. Raises ``ApiError`` 422 ``invalid_redirect_after``."""
+        if not oauth.redirect_after_ok(redirect_after, self.redirect_origins):
             raise ApiError(
-                422, "invalid_redirect_after", "redirect_after must be an http(s) URL or a path"
+                422,
+                "invalid_redirect_after",
+                "redirect_after must be a path or a URL on an allowed origin: "
+                + ", ".join(sorted(self.redirect_origins)),
+                [{"field": "redirect_after", "message": "origin not allowed"}],
             )
-        state, verifier = await self.states.start(company_id, redirect_after, browser_key)
-        log.info("connect_started", company_id=company_id)
+        state, verifier = await self.states.start(
+            company_id, redirect_after, browser_key, started_by
+        )
+        log.info("connect_started", company_id=company_id, by=started_by)
+        if browser_key is None:
+            base = self.settings.ingest_public_url.rstrip("/")
+            return f"{base}/v1/xero/authorize?{urlencode({'state': state})}"
+        return self._authorize_url(state, verifier)
+
+    def _authorize_url(self, state: str, verifier: str) -> str:
         return oauth.authorize_url(
             self.settings.xero_authorize_url,
             self.settings.xero_client_id,
@@ -121,6 +165,15 @@ class Connector:
             state,
             verifier,
         )
+
+    async def launch(self, state: str, browser_key: str) -> str:
+        """The launch link's visit: binds the flow to this browser (first visit only) and
+        gives Xero's authorize URL. Raises ``ApiError`` 400 (unknown or foreign state)."""
+        taken = await self.states.claim(state, browser_key)
+        if taken.pending is None:
+            log.warning("connect_launch_refused", reason=taken.refusal)
+            raise _FOREIGN if taken.refusal == "foreign" else _UNKNOWN
+        return self._authorize_url(state, taken.pending.verifier)
 
     async def callback(
         self,
@@ -132,24 +185,15 @@ class Connector:
     ) -> CallbackOutcome:
         if not state:
             return CallbackOutcome(None, ApiError(400, "missing_state", "no state in callback"))
-        pending = await self.states.take(state)
+        taken = await self.states.take(state, browser_key)
+        pending = taken.pending
         if pending is None:
-            log.warning("connect_state_refused", reason="unknown_or_used")
-            return CallbackOutcome(
-                None,
-                ApiError(400, "unknown_state", "this sign-in link is unknown or already used"),
-            )
+            # Another browser (or none) finishing someone's sign-in: it must not land in
+            # that company; the state stays for the browser that started it.
+            log.warning("connect_state_refused", reason=taken.refusal)
+            return CallbackOutcome(None, _FOREIGN if taken.refusal == "foreign" else _UNKNOWN)
         company_id = pending.company_id
         back = pending.redirect_after
-        if pending.browser_key is not None and not (
-            browser_key and hmac.compare_digest(pending.browser_key, browser_key)
-        ):
-            # Started in another browser: someone else's sign-in must not land in this company.
-            log.warning("connect_state_refused", company_id=company_id, reason="foreign")
-            return CallbackOutcome(
-                None,
-                ApiError(400, "foreign_state", "this sign-in was started in another browser"),
-            )
         if oauth.expired(pending, datetime.now(UTC)):
             log.warning("connect_state_refused", company_id=company_id, reason="expired")
             return CallbackOutcome(oauth.with_status(back, "error", "state_expired"))
@@ -161,23 +205,81 @@ class Connector:
             return CallbackOutcome(oauth.with_status(back, "error", "missing_code"))
         try:
             token_set = await self.xero.exchange_code(code, pending.verifier, self.redirect_uri)
-            connections = await self.xero.connections(token_set["access_token"])
+            claims = oauth.token_claims(token_set["access_token"])
+            event = _text_claim(claims, "authentication_event_id")
+            user = _text_claim(claims, "xero_userid")
+            rows = await self.xero.connections(token_set["access_token"])
+            # Only what this consent authorised: the user's older connections to our app
+            # (another company's organisation, say) are not offered here.
+            authorised = [r for r in rows if event is None or r.get("authEventId") == event]
+            kept = await self._kept(company_id, token_set["access_token"], authorised)
         except XeroError as exc:
             log.warning("connect_exchange_failed", company_id=company_id, reason=exc.code)
             return CallbackOutcome(oauth.with_status(back, "error", exc.code))
-        fact = connection_fact(
-            company_id, "XeroConnectionAuthorized", {"organisations": len(connections)}
-        )
+        facts = [
+            connection_fact(
+                company_id, "XeroConnectionAuthorized", {"organisations": len(authorised)}
+            )
+        ]
+        if kept is not None:
+            facts.append(
+                connection_fact(company_id, "XeroConnectionEstablished", kept.model_dump())
+            )
 
         async def mark(conn: AsyncConnection[Any]) -> None:
-            await profiles.authorized(conn, company_id)
+            await profiles.authorized(conn, company_id, event, user, kept=kept is not None)
+            if kept is not None:
+                await profiles.organisation_chosen(
+                    conn, company_id, kept.tenant_id, kept.organisation_name, kept.base_currency
+                )
 
         await self.tokens.put(
-            company_id, "", token_set, status=PENDING_SETUP, facts=(fact,), also=mark
+            company_id,
+            kept.tenant_id if kept else "",
+            token_set,
+            status=CONNECTED if kept else PENDING_SETUP,
+            facts=tuple(facts),
+            also=mark,
         )
         self._wake()
-        log.info("connect_authorized", company_id=company_id, organisations=len(connections))
-        return CallbackOutcome(oauth.with_status(back, "connected"))
+        log.info(
+            "connect_authorized",
+            company_id=company_id,
+            organisations=len(authorised),
+            kept_defaults=kept is not None,
+        )
+        page = company_id if pending.started_by == "page" else None
+        return CallbackOutcome(oauth.with_status(back, "connected"), page_session_for=page)
+
+    async def _kept(
+        self, company_id: str, access_token: str, authorised: list[dict[str, Any]]
+    ) -> ConnectionData | None:
+        """The company's earlier organisation and defaults, when this consent authorised the
+        same organisation again and the defaults still fit its chart; else None (choose)."""
+        profile = await profiles.get(self.pool, company_id)
+        if profile is None or not profile.tenant_id:
+            return None
+        expense, payment = profile.default_account_code, profile.default_payment_account_code
+        if not expense or not payment:
+            return None
+        if profile.tenant_id not in {r.get("tenantId") for r in authorised}:
+            return None
+        try:
+            org = await self.xero.organisation(access_token, profile.tenant_id)
+            chart = await self.xero.accounts(access_token, profile.tenant_id)
+        except XeroError as exc:
+            # Not fatal: the person chooses again, as after any first consent.
+            log.info("kept_defaults_unchecked", company_id=company_id, reason=exc.code)
+            return None
+        if setup_problems(chart, expense, payment):
+            return None
+        return ConnectionData(
+            tenant_id=profile.tenant_id,
+            organisation_name=org.get("Name"),
+            base_currency=org.get("BaseCurrency"),
+            default_account_code=expense,
+            default_payment_account_code=payment,
+        )
 
     # ---------------------------------------------------------------- Xero reads
 
@@ -202,10 +304,23 @@ class Connector:
             status = 403 if isinstance(exc, Forbidden) else 502
             raise ApiError(status, exc.code, f"Xero could not answer: {exc.code}") from exc
 
+    async def _consented(self, company_id: str, token: str, chosen: str) -> list[dict[str, Any]]:
+        """Xero's connections of this company's consent (its ``authEventId``), plus the
+        organisation already chosen; all of them for tokens stored without a consent
+        (``establish``, the developer path)."""
+        rows = await self.xero.connections(token)
+        event, _ = await profiles.consent(self.pool, company_id)
+        if event is None:
+            return rows
+        return [r for r in rows if r.get("authEventId") == event or r["tenantId"] == chosen]
+
     async def organisations(self, company_id: str) -> list[dict[str, Any]]:
-        async def read(token: str, _: str) -> list[dict[str, Any]]:
+        """The organisations this company's consent authorised: ``[{tenant_id, name,
+        base_currency}]``. Raises ``ApiError`` (409 not connected / needs reconnect, 502)."""
+
+        async def read(token: str, chosen: str) -> list[dict[str, Any]]:
             views = []
-            for c in await self.xero.connections(token):
+            for c in await self._consented(company_id, token, chosen):
                 try:
                     org = await self.xero.organisation(token, c["tenantId"])
                 except Unauthorized:
@@ -218,8 +333,8 @@ class Connector:
         return await self._with_token(company_id, read)
 
     async def _granted(self, company_id: str, tenant_id: str) -> None:
-        async def read(token: str, _: str) -> set[str]:
-            return {c["tenantId"] for c in await self.xero.connections(token)}
+        async def read(token: str, chosen: str) -> set[str]:
+            return {c["tenantId"] for c in await self._consented(company_id, token, chosen)}
 
         if tenant_id not in await self._with_token(company_id, read):
             raise ApiError(
@@ -363,7 +478,12 @@ class Connector:
         if row is None:
             view = await self.connection(company_id)
             return {**view, "revoked_at_xero": False}
-        connection_deleted = await self._delete_at_xero(company_id, row.tenant_id)
+        event, user = await profiles.consent(self.pool, company_id)
+        # Companies sharing the Xero user share its grant at Xero: revoking the refresh token
+        # would end theirs too, and deleting an organisation they use would cut them off.
+        others = await profiles.sharing_user(self.pool, company_id, user) if user else []
+        theirs = {tenant for _, tenant in others}
+        connection_deleted = await self._delete_at_xero(company_id, row.tenant_id, event, theirs)
         # XeroConnectionLost: the projector already makes later documents wait on it.
         fact = connection_fact(
             company_id,
@@ -378,7 +498,9 @@ class Connector:
         token_set = await self.tokens.remove(company_id, fact, also=mark)
         self._wake()
         revoked = False
-        if token_set and token_set.get("refresh_token"):
+        if others:
+            log.info("revoke_skipped", company_id=company_id, reason="grant_shared")
+        elif token_set and token_set.get("refresh_token"):
             try:
                 await self.xero.revoke(token_set["refresh_token"])
                 revoked = True
@@ -392,15 +514,25 @@ class Connector:
         )
         return {**await self.connection(company_id), "revoked_at_xero": revoked}
 
-    async def _delete_at_xero(self, company_id: str, tenant_id: str) -> bool:
-        if not tenant_id:
-            return False
+    async def _delete_at_xero(
+        self, company_id: str, tenant_id: str, event: str | None, keep: set[str]
+    ) -> bool:
+        """Deletes this company's connections at Xero (``DELETE /connections/{id}``): its
+        organisation, or before one is chosen, those its consent authorised; never one in
+        ``keep`` (used by another company of the same Xero user). True if one was deleted."""
+
+        def ours(c: dict[str, Any]) -> bool:
+            if c["tenantId"] in keep:
+                return False
+            if tenant_id:
+                return bool(c["tenantId"] == tenant_id)
+            return event is not None and c.get("authEventId") == event
 
         async def delete(token: str, _: str) -> bool:
             done = False
             for c in await self.xero.connections(token):
-                if c["tenantId"] == tenant_id:
-                    done = await self.xero.delete_connection(token, c["id"])
+                if ours(c):
+                    done = await self.xero.delete_connection(token, c["id"]) or done
             return done
 
         try:

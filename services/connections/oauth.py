@@ -8,10 +8,13 @@ until the code exchange.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 # offline_access for a refresh token; the granular accounting scopes that apps created since
@@ -72,7 +75,8 @@ class PendingState:
     verifier: str
     redirect_after: str
     expires_at: datetime
-    browser_key: str | None  # set when a browser session started it (see setup_page)
+    browser_key: str | None  # the browser bound to it: by the setup page or the launch link
+    started_by: str = "api"  # "page" (the setup page, with a session) or "api"
 
 
 def expired(pending: PendingState, now: datetime) -> bool:
@@ -83,12 +87,55 @@ def expiry(now: datetime, ttl_s: int) -> datetime:
     return now + timedelta(seconds=ttl_s)
 
 
-def redirect_after_ok(url: str) -> bool:
-    """Absolute http(s) URL or a path on this host; nothing that could smuggle a scheme."""
-    if url.startswith("/") and not url.startswith("//"):
-        return "\\" not in url
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    if parts.password is not None:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    suffix = f":{port}" if port is not None and port != default else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{suffix}"
+
+
+def allowed_origins(configured: str, *fallbacks: str) -> frozenset[str]:
+    """The comma-separated ``configured`` origins; when empty, the origins of ``fallbacks``."""
+    names = [part.strip() for part in configured.split(",") if part.strip()] or list(fallbacks)
+    return frozenset(o for o in (origin(n) for n in names) if o is not None)
+
+
+def redirect_after_ok(url: str, origins: frozenset[str]) -> bool:
+    """A path on this host, or an absolute http(s) URL whose origin is in ``origins``.
+
+    Anything else would make our callback an open redirect (issue 13): a link that lands
+    on another site with ``?status=connected`` looks like ours.
+    """
+    if any(ord(ch) < 0x21 or ch == "\\" for ch in url):
+        return False  # control characters, spaces, backslashes: browsers "repair" these
+    if url.startswith("/"):
+        return not url.startswith("//")
+    found = origin(url)
+    return found is not None and found in origins
+
+
+def token_claims(access_token: str) -> dict[str, Any]:
+    """The claims of Xero's access token (a JWT), unverified: it came straight from Xero's
+    token endpoint over TLS, and we read only ids from it (``authentication_event_id``,
+    ``xero_userid``). Empty when it is not a JWT."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def with_status(url: str, status: str, reason: str | None = None) -> str:

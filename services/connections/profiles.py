@@ -29,6 +29,12 @@ CREATE TABLE IF NOT EXISTS xero_connection_profiles (
     disconnected_at TIMESTAMPTZ,
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- The consent that granted the current tokens (Xero's authentication_event_id and the Xero
+-- user), and the connection version that setup links are bound to (bumped at every new
+-- grant and at disconnect, so older links die).
+ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS auth_event_id TEXT;
+ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS xero_user_id TEXT;
+ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
 """
 
 Conn = AsyncConnection[Any]
@@ -50,14 +56,62 @@ async def get(pool: AsyncConnectionPool, company_id: str) -> Profile | None:
     return Profile(**row) if row else None
 
 
-async def authorized(conn: Conn, company_id: str) -> None:
-    """A new grant: the company must choose (again) before it syncs."""
+async def authorized(
+    conn: Conn,
+    company_id: str,
+    auth_event_id: str | None,
+    xero_user_id: str | None,
+    *,
+    kept: bool = False,
+) -> None:
+    """A new grant. Unless ``kept`` (the same organisation authorised again, its defaults
+    still valid), the company must choose (again) before it syncs. Older setup links die."""
+    connected = "now()" if kept else "NULL"
     await conn.execute(
-        "INSERT INTO xero_connection_profiles (company_id) VALUES (%s) "
-        "ON CONFLICT (company_id) DO UPDATE SET connected_at = NULL, disconnected_at = NULL, "
-        "updated_at = now()",
-        (company_id,),
+        "INSERT INTO xero_connection_profiles (company_id, auth_event_id, xero_user_id, version) "
+        "VALUES (%s, %s, %s, 1) ON CONFLICT (company_id) DO UPDATE SET "
+        f"connected_at = {connected}, disconnected_at = NULL, "
+        "auth_event_id = EXCLUDED.auth_event_id, xero_user_id = EXCLUDED.xero_user_id, "
+        "version = xero_connection_profiles.version + 1, updated_at = now()",
+        (company_id, auth_event_id, xero_user_id),
     )
+
+
+async def version(pool: AsyncConnectionPool, company_id: str) -> int:
+    """The connection version setup links are bound to; 0 before any connection."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT version FROM xero_connection_profiles WHERE company_id = %s", (company_id,)
+        )
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def consent(pool: AsyncConnectionPool, company_id: str) -> tuple[str | None, str | None]:
+    """(authEventId, Xero user id) of the consent behind the company's current tokens."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT auth_event_id, xero_user_id FROM xero_connection_profiles "
+            "WHERE company_id = %s",
+            (company_id,),
+        )
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def sharing_user(
+    pool: AsyncConnectionPool, company_id: str, xero_user_id: str
+) -> list[tuple[str, str]]:
+    """Other companies holding tokens of the same Xero user: (company_id, tenant_id)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT p.company_id, c.tenant_id FROM xero_connection_profiles p "
+            "JOIN xero_connections c ON c.company_id = p.company_id "
+            "WHERE p.xero_user_id = %s AND p.company_id <> %s",
+            (xero_user_id, company_id),
+        )
+        rows = await cur.fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 async def organisation_chosen(
@@ -79,12 +133,17 @@ async def finished(conn: Conn, company_id: str, expense_code: str, payment_code:
     )
 
 
-async def disconnected(conn: Conn, company_id: str) -> None:
-    await conn.execute(
-        "UPDATE xero_connection_profiles SET disconnected_at = now(), updated_at = now() "
-        "WHERE company_id = %s",
+async def disconnected(conn: Conn, company_id: str) -> int:
+    """Marks the company disconnected; returns the new connection version (older links die)."""
+    cur = await conn.execute(
+        "INSERT INTO xero_connection_profiles (company_id, disconnected_at, version) "
+        "VALUES (%s, now(), 1) ON CONFLICT (company_id) DO UPDATE SET disconnected_at = now(), "
+        "auth_event_id = NULL, version = xero_connection_profiles.version + 1, "
+        "updated_at = now() RETURNING version",
         (company_id,),
     )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def synced(pool: AsyncConnectionPool, company_id: str, at: datetime) -> None:

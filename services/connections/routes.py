@@ -8,10 +8,10 @@ answers for "last sync", through the shared consumer loop).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiokafka import ConsumerRecord
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -20,8 +20,15 @@ from pydantic import BaseModel, Field
 
 from services.connections import profiles, session
 from services.connections.flow import Connector
-from services.connections.setup_page import BINDING_COOKIE, page_router
-from services.connections.setup_rules import company_id_ok
+from services.connections.setup_page import (
+    BINDING_COOKIE,
+    BINDING_PATH,
+    page_headers,
+    page_router,
+    page_session,
+    set_page_session,
+)
+from services.connections.setup_rules import company_id_ok, tenant_id_ok
 from services.connections.templates import refusal_page
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_RESULTS
@@ -32,7 +39,7 @@ from shared.messaging.consumer import ConsumerLoop
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer
 from shared.messaging.outbox import OutboxRelay
-from shared.settings import Settings
+from shared.settings import ConnectionsSettings
 
 log = get_logger("connections")
 
@@ -41,7 +48,12 @@ _SYNCED = {"XeroContactLinked", "XeroBillCreated", "XeroPaymentCreated"}
 
 def company(company_id: str) -> str:
     if not company_id_ok(company_id):
-        raise ApiError(422, "invalid_company_id", "company_id must match [A-Za-z0-9_-]{1,64}")
+        raise ApiError(
+            422,
+            "invalid_company_id",
+            "company_id must be 1..64 characters of [A-Za-z0-9_-]",
+            [{"field": "company_id", "message": "invalid"}],
+        )
     return company_id
 
 
@@ -49,12 +61,16 @@ class ConnectBody(BaseModel):
     redirect_after: str = Field(min_length=1, max_length=2000)
 
 
+# Rust regex (pydantic-core): "$" is the end of the string, no trailing newline slips past.
+_TENANT = r"^[A-Za-z0-9-]{1,64}$"
+
+
 class OrganisationBody(BaseModel):
-    tenant_id: str = Field(min_length=1, max_length=64)
+    tenant_id: str = Field(pattern=_TENANT)
 
 
 class ConnectionBody(BaseModel):
-    tenant_id: str = Field(min_length=1, max_length=64)
+    tenant_id: str = Field(pattern=_TENANT)
     default_account_code: str = Field(min_length=1, max_length=20)
     default_payment_account_code: str = Field(min_length=1, max_length=20)
     import_categories: bool = False
@@ -73,7 +89,7 @@ class Holder:
         return self.connector
 
 
-def connect_router(settings: Settings) -> APIRouter:
+def connect_router(settings: ConnectionsSettings) -> APIRouter:
     holder = Holder()
 
     async def on_result(record: ConsumerRecord[Any, Any]) -> None:
@@ -123,12 +139,12 @@ def connect_router(settings: Settings) -> APIRouter:
 
     router = APIRouter(lifespan=lifespan)
     router.include_router(_api(settings, holder))
-    router.include_router(_callback(holder))
+    router.include_router(_callback(settings, holder))
     router.include_router(page_router(settings, holder.get))
     return router
 
 
-def _api(settings: Settings, holder: Holder) -> APIRouter:
+def _api(settings: ConnectionsSettings, holder: Holder) -> APIRouter:
     guard = bearer_guard([t.get_secret_value() for t in settings.service_tokens])
     api = APIRouter(prefix="/v1/companies/{company_id}", dependencies=[Depends(guard)])
 
@@ -148,6 +164,8 @@ def _api(settings: Settings, holder: Holder) -> APIRouter:
 
     @api.get("/xero/accounts")
     async def accounts(company_id: str, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        if tenant_id is not None and not tenant_id_ok(tenant_id):
+            raise ApiError(422, "invalid_tenant_id", "tenant_id must match [A-Za-z0-9-]{1,64}")
         return await (await holder.get()).accounts(company(company_id), tenant_id)
 
     @api.put("/xero/connection")
@@ -175,18 +193,58 @@ def _api(settings: Settings, holder: Holder) -> APIRouter:
 
     @api.post("/xero/setup-session")
     async def setup_session(company_id: str) -> dict[str, Any]:
-        """A link to the setup page for one person, for Roger's web app to redirect to."""
-        expires_at = int(time.time()) + settings.setup_session_ttl_s
-        keys = [k.get_secret_value() for k in settings.token_keys]
-        token = session.issue(company(company_id), expires_at, keys)
+        """A link to the setup page for one person, for Roger's web app to redirect to:
+        ``{url, expires_at}`` (Unix s; at most 30 minutes away whatever is configured),
+        valid until the company's next connect or disconnect."""
+        connector = await holder.get()
+        token, expires_at = await page_session(settings, connector, company(company_id))
         base = settings.ingest_public_url.rstrip("/")
         return {"url": f"{base}/setup/{company_id}?session={token}", "expires_at": expires_at}
 
     return api
 
 
-def _callback(holder: Holder) -> APIRouter:
+def _callback(settings: ConnectionsSettings, holder: Holder) -> APIRouter:
     router = APIRouter()
+    secure = urlsplit(settings.ingest_public_url).scheme == "https"
+
+    def refused(request: Request, refusal: ApiError) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            page = HTMLResponse(refusal_page(refusal.message), status_code=refusal.status)
+            return page_headers(page)
+        return JSONResponse(error_body(refusal.code, refusal.message), status_code=refusal.status)
+
+    @router.get("/v1/xero/authorize", response_model=None, include_in_schema=False)
+    async def launch(request: Request, state: str = "") -> Response:
+        """The authorize link a connect started over the API gives: its first visit binds the
+        flow to this browser (a cookie whose hash is stored with the state), then on to Xero."""
+        if not state or len(state) > 128 or not state.isascii():
+            response = refused(request, ApiError(400, "missing_state", "no state in the link"))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        cookie = request.cookies.get(BINDING_COOKIE)
+        if not cookie or len(cookie) > 128 or not cookie.isascii():
+            cookie, key = session.new_binding()
+        else:
+            key = session.binding_key(cookie)
+        try:
+            url = await (await holder.get()).launch(state, key)
+        except ApiError as exc:
+            response = refused(request, exc)
+        else:
+            response = RedirectResponse(url, status_code=303)
+            response.set_cookie(
+                BINDING_COOKIE,
+                cookie,
+                max_age=settings.connect_state_ttl_s,
+                path=BINDING_PATH,
+                httponly=True,
+                samesite="lax",
+                secure=secure,
+            )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @router.get("/v1/xero/callback", response_model=None)
     async def callback(
@@ -196,7 +254,8 @@ def _callback(holder: Holder) -> APIRouter:
         error: str | None = None,
     ) -> Response:
         binding = request.cookies.get(BINDING_COOKIE)
-        outcome = await (await holder.get()).callback(
+        connector = await holder.get()
+        outcome = await connector.callback(
             code=code,
             state=state,
             error=error,
@@ -204,19 +263,18 @@ def _callback(holder: Holder) -> APIRouter:
         )
         if outcome.redirect is not None:
             response: Response = RedirectResponse(outcome.redirect, status_code=303)
+            if outcome.page_session_for is not None:
+                # The new grant ended the page's session (a new connection version); the
+                # browser that just proved it started this flow from the page keeps going.
+                await set_page_session(response, settings, connector, outcome.page_session_for)
         else:
-            refusal = outcome.refusal
-            assert refusal is not None
-            if "text/html" in request.headers.get("accept", ""):
-                response = HTMLResponse(refusal_page(refusal.message), status_code=refusal.status)
-            else:
-                response = JSONResponse(
-                    error_body(refusal.code, refusal.message), status_code=refusal.status
-                )
+            assert outcome.refusal is not None
+            response = refused(request, outcome.refusal)
         # The code is in this URL: nobody should cache it or pass it on as a referrer.
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
-        response.delete_cookie(BINDING_COOKIE, path="/v1/xero/callback")
+        if outcome.redirect is not None:
+            response.delete_cookie(BINDING_COOKIE, path=BINDING_PATH)
         return response
 
     return router

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
+from dataclasses import dataclass
 
 _LABEL = b"rx-setup-session-v1"
 
@@ -25,26 +27,58 @@ def _mac(key: bytes, message: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def issue(company_id: str, expires_at: int, token_keys: list[str]) -> str:
+# Issue 13: a setup link is a bearer credential, so it lives at most this long, whatever the
+# configuration or the link itself says.
+MAX_SESSION_S = 1800
+
+
+def issue(company_id: str, expires_at: int, version: int, token_keys: list[str]) -> str:
+    """A signed session for ``company_id`` until ``expires_at`` (Unix s, capped by the caller
+    to now + ``MAX_SESSION_S``), valid only while the company's connection version (a counter
+    bumped at every connect and disconnect) is still ``version``."""
     nonce = secrets.token_urlsafe(12)
-    body = f"{company_id}.{expires_at}.{nonce}"
+    body = f"{company_id}.{expires_at}.{version}.{nonce}"
     return f"{body}.{_mac(_key(token_keys[0]), body)}"
 
 
-def valid_for(session: str | None, company_id: str, now: float, token_keys: list[str]) -> bool:
-    """True when ``session`` was issued by us, for this company, and has not expired."""
-    if not session:
-        return False
+@dataclass(frozen=True)
+class Claims:
+    company_id: str
+    expires_at: int
+    version: int
+
+
+def read(session: str | None, token_keys: list[str]) -> Claims | None:
+    """The claims of a session we signed (any key: rotation), or None; expiry not checked."""
+    if not session or len(session) > 512:
+        return None
     parts = session.split(".")
-    if len(parts) != 4:
-        return False
-    company, expires, _, mac = parts
+    if len(parts) != 5:
+        return None
+    company, expires, version, _, mac = parts
     body = session.rsplit(".", 1)[0]
     # Every key is tried (rotation), and compare_digest keeps timing flat.
-    signed = any(hmac.compare_digest(mac, _mac(_key(k), body)) for k in token_keys)
-    if not signed or company != company_id or not expires.isdigit():
+    if not mac.isascii() or not any(
+        hmac.compare_digest(mac, _mac(_key(k), body)) for k in token_keys
+    ):
+        return None
+    if not (_DIGITS.fullmatch(expires) and _DIGITS.fullmatch(version)):
+        return None
+    return Claims(company, int(expires), int(version))
+
+
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def valid_for(
+    session: str | None, company_id: str, now: float, token_keys: list[str], version: int
+) -> bool:
+    """True when ``session`` was issued by us, for this company and connection ``version``,
+    has not expired, and expires no later than ``MAX_SESSION_S`` from now."""
+    claims = read(session, token_keys)
+    if claims is None or claims.company_id != company_id or claims.version != version:
         return False
-    return now < int(expires)
+    return now < claims.expires_at <= now + MAX_SESSION_S
 
 
 def csrf_token(session: str, token_keys: list[str]) -> str:
@@ -53,7 +87,7 @@ def csrf_token(session: str, token_keys: list[str]) -> str:
 
 
 def csrf_ok(session: str, presented: str | None, token_keys: list[str]) -> bool:
-    if not presented:
+    if not presented or not presented.isascii():
         return False
     return any(hmac.compare_digest(presented, _mac(_key(k), "csrf:" + session)) for k in token_keys)
 

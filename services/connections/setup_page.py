@@ -2,30 +2,39 @@
 
 Auth: Roger's backend asks ``POST /v1/companies/{id}/xero/setup-session`` (service
 bearer token) for a link; the link's signed session becomes an HttpOnly,
-SameSite=Lax cookie scoped to ``/setup/{id}``, so it works for that company only
-and only until it expires. Every form carries a CSRF field derived from the
-session. The form handlers are server-side and call the same ``Connector``
-methods as the API. Starting the OAuth flow here also sets a cookie on the
-callback path that binds the state to this browser.
+SameSite=Lax cookie scoped to ``/setup/{id}``, so it works for that company only,
+for at most 30 minutes, and only until the company's next connect or disconnect
+(the connection version inside it). Every form carries a CSRF field derived from
+the session; form bodies are read only after the session is checked, and at most
+``MAX_FORM_BYTES`` of them. The form handlers are server-side and call the same
+``Connector`` methods as the API. Starting the OAuth flow here also sets a cookie
+on ``/v1/xero/`` that binds the state to this browser.
+
+Every page goes out with a strict Content-Security-Policy (its one style and one
+script allowed by hash, nothing else), ``frame-ancestors 'none'`` and no referrer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.connections import session, templates
+from services.connections import oauth, profiles, session, templates
 from services.connections.flow import Connector
-from services.connections.setup_rules import company_id_ok
+from services.connections.setup_rules import company_id_ok, tenant_id_ok
 from shared.http import ApiError
-from shared.settings import Settings
+from shared.settings import ConnectionsSettings
 
 SESSION_COOKIE = "rx_setup"
 BINDING_COOKIE = "rx_connect_binding"
+# The binding cookie goes to the launch link and the callback, nowhere else.
+BINDING_PATH = "/v1/xero/"
+# The largest form of the page is well under 1 KiB; nothing legitimate comes near this.
+MAX_FORM_BYTES = 64 * 1024
 
 _REASONS = {
     "access_denied": "You chose Cancel on Xero's page, so nothing was connected.",
@@ -36,28 +45,119 @@ _REASONS = {
 
 
 def _reason_text(reason: str) -> str:
-    return _REASONS.get(reason, f"Connecting to Xero failed ({reason}). Please try again.")
+    known = _REASONS.get(reason)
+    if known:
+        return known
+    shown = reason if reason.replace("_", "").isalnum() and len(reason) <= 64 else "unknown"
+    return f"Connecting to Xero failed ({shown}). Please try again."
 
 
-def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]]) -> APIRouter:
+def content_security_policy(form_targets: str = "") -> str:
+    """The pages' CSP: only our hashed style and script; forms post to us (and, for the
+    connect button, which redirects there, Xero's authorize page); never framed."""
+    return (
+        "default-src 'none'; "
+        f"style-src '{templates.STYLE_HASH}'; "
+        f"script-src '{templates.SCRIPT_HASH}'; "
+        f"form-action 'self'{(' ' + form_targets) if form_targets else ''}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def page_headers(response: Response, form_targets: str = "") -> Response:
+    response.headers["Content-Security-Policy"] = content_security_policy(form_targets)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def page_session(
+    settings: ConnectionsSettings, connector: Connector, company_id: str
+) -> tuple[str, int]:
+    """(session, expires_at Unix s) for the company's setup page, bound to its current
+    connection version; at most ``session.MAX_SESSION_S`` long whatever is configured."""
+    ttl = max(1, min(settings.setup_session_ttl_s, session.MAX_SESSION_S))
+    expires_at = int(time.time()) + ttl
+    version = await profiles.version(connector.pool, company_id)
+    keys = [k.get_secret_value() for k in settings.token_keys]
+    return session.issue(company_id, expires_at, version, keys), expires_at
+
+
+def _set_session_cookie(
+    response: Response, settings: ConnectionsSettings, company_id: str, value: str, expires: int
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=max(1, expires - int(time.time())),
+        path=f"/setup/{company_id}",
+        httponly=True,
+        samesite="lax",
+        secure=urlsplit(settings.ingest_public_url).scheme == "https",
+    )
+
+
+async def set_page_session(
+    response: Response, settings: ConnectionsSettings, connector: Connector, company_id: str
+) -> None:
+    """A fresh session cookie for a browser that just changed the connection version itself."""
+    value, expires = await page_session(settings, connector, company_id)
+    _set_session_cookie(response, settings, company_id, value, expires)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """The url-encoded form, at most ``MAX_FORM_BYTES``; None when it is not one.
+    Raises ``_TooLarge``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (
+        not (declared.isascii() and declared.isdigit())
+        or len(declared) > 12
+        or int(declared) > MAX_FORM_BYTES
+    ):
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise _TooLarge
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return dict(pairs)
+
+
+def page_router(
+    settings: ConnectionsSettings, connector: Callable[[], Awaitable[Connector]]
+) -> APIRouter:
     router = APIRouter(prefix="/setup/{company_id}", include_in_schema=False)
     keys = [k.get_secret_value() for k in settings.token_keys]
-    secure = urlsplit(settings.ingest_public_url).scheme == "https"
+    xero = oauth.origin(settings.xero_authorize_url) or ""
 
     def base(company_id: str) -> str:
         return f"/setup/{company_id}"
 
-    def current_session(request: Request, company_id: str) -> str | None:
+    async def current_session(request: Request, company_id: str) -> str | None:
+        """The request's session cookie when it is valid for this company now: signature,
+        company, expiry (capped) and connection version (one query, after the rest)."""
         if not company_id_ok(company_id):
             return None
         value = request.cookies.get(SESSION_COOKIE)
-        return value if session.valid_for(value, company_id, time.time(), keys) else None
+        claims = session.read(value, keys)
+        if value is None or claims is None or claims.company_id != company_id:
+            return None
+        version = await profiles.version((await connector()).pool, company_id)
+        return value if session.valid_for(value, company_id, time.time(), keys, version) else None
 
     def html(body: str, status: int = 200) -> HTMLResponse:
         response = HTMLResponse(body, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        page_headers(response, xero)
         return response
 
     def denied() -> HTMLResponse:
@@ -78,6 +178,8 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
                 chosen = row.tenant_id if row else ""
                 if step == "organisation" or not chosen:
                     orgs = await c.organisations(company_id)
+                    if not chosen and len(orgs) == 1:
+                        chosen = orgs[0]["tenant_id"]  # the one organisation just authorised
                     page = templates.organisation_step(here, csrf, orgs, chosen, notice)
                     return html(page, status)
                 accounts = await c.accounts(company_id, None)
@@ -109,31 +211,32 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
     ) -> Response:
         link = request.query_params.get("session")
         if link is not None:
-            if not company_id_ok(company_id) or not session.valid_for(
-                link, company_id, time.time(), keys
-            ):
+            if not company_id_ok(company_id):
                 return denied()
+            version = await profiles.version((await connector()).pool, company_id)
+            if not session.valid_for(link, company_id, time.time(), keys, version):
+                return denied()
+            claims = session.read(link, keys)
+            assert claims is not None
             # Into a cookie, and out of the address bar and the history.
             rest = {k: v for k, v in request.query_params.items() if k != "session"}
             target = base(company_id) + (f"?{urlencode(rest)}" if rest else "")
             response = RedirectResponse(target, status_code=303)
-            expires = int(link.split(".")[1])
-            response.set_cookie(
-                SESSION_COOKIE,
-                link,
-                max_age=max(1, expires - int(time.time())),
-                path=base(company_id),
-                httponly=True,
-                samesite="lax",
-                secure=secure,
-            )
+            page_headers(response)
+            _set_session_cookie(response, settings, company_id, link, claims.expires_at)
             return response
-        sess = current_session(request, company_id)
+        sess = await current_session(request, company_id)
         if sess is None:
             return denied()
         notice = ""
         if status == "connected":
-            notice = templates.message("Connected to Xero. Now choose the organisation.")
+            c = await connector()
+            if (await c.connection(company_id))["status"] == "connected":
+                notice = templates.message(
+                    "Connected to Xero again: the same organisation and default accounts are kept."
+                )
+            else:
+                notice = templates.message("Connected to Xero. Now choose the organisation.")
         elif status == "error":
             notice = templates.message(_reason_text(reason or "unknown"), "err")
         elif done:
@@ -146,47 +249,63 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
             )
         return await render(company_id, sess, notice, step)
 
-    async def posted(request: Request, company_id: str) -> tuple[str | None, dict[str, str]]:
-        sess = current_session(request, company_id)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        if sess is None or not session.csrf_ok(sess, form.get("csrf"), keys):
-            return None, form
+    async def posted(request: Request, company_id: str) -> tuple[str, dict[str, str]] | Response:
+        """(session, form) of a valid post, or the answer to send instead: 401 without a
+        valid session or CSRF field (the body is not read at all without a session), 413
+        when the body is over ``MAX_FORM_BYTES``."""
+        sess = await current_session(request, company_id)
+        if sess is None:
+            return denied()
+        try:
+            form = await _read_form(request)
+        except _TooLarge:
+            return html(templates.too_large_page(), 413)
+        if form is None or not session.csrf_ok(sess, form.get("csrf"), keys):
+            return denied()
         return sess, form
 
     def back(company_id: str, **params: str) -> RedirectResponse:
         query = f"?{urlencode(params)}" if params else ""
-        return RedirectResponse(base(company_id) + query, status_code=303)
+        response = RedirectResponse(base(company_id) + query, status_code=303)
+        page_headers(response)
+        return response
 
     @router.post("/connect", response_model=None)
     async def connect(request: Request, company_id: str) -> Response:
-        sess, _ = await posted(request, company_id)
-        if sess is None:
-            return denied()
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        sess, _ = got
         cookie, browser_key = session.new_binding()
         after = settings.ingest_public_url.rstrip("/") + base(company_id)
         try:
-            url = await (await connector()).start(company_id, after, browser_key)
+            url = await (await connector()).start(company_id, after, browser_key, "page")
         except ApiError as exc:
             return await render(company_id, sess, templates.message(exc.message, "err"))
         response = RedirectResponse(url, status_code=303)
+        page_headers(response)
         response.set_cookie(
             BINDING_COOKIE,
             cookie,
             max_age=settings.connect_state_ttl_s,
-            path="/v1/xero/callback",
+            path=BINDING_PATH,
             httponly=True,
             samesite="lax",
-            secure=secure,
+            secure=urlsplit(settings.ingest_public_url).scheme == "https",
         )
         return response
 
     @router.post("/organisation", response_model=None)
     async def organisation(request: Request, company_id: str) -> Response:
-        sess, form = await posted(request, company_id)
-        if sess is None:
-            return denied()
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        sess, form = got
+        tenant_id = form.get("tenant_id", "")
         try:
-            await (await connector()).choose_organisation(company_id, form.get("tenant_id", ""))
+            if not tenant_id_ok(tenant_id):
+                raise ApiError(422, "invalid_tenant_id", "Choose one of the organisations.")
+            await (await connector()).choose_organisation(company_id, tenant_id)
         except ApiError as exc:
             notice = templates.message(exc.message, "err")
             return await render(company_id, sess, notice, "organisation", exc.status)
@@ -194,17 +313,18 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
 
     @router.post("/finish", response_model=None)
     async def finish(request: Request, company_id: str) -> Response:
-        sess, form = await posted(request, company_id)
-        if sess is None:
-            return denied()
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        sess, form = got
         c = await connector()
         row = await c.tokens.row(company_id)
         try:
             await c.finish(
                 company_id,
                 row.tenant_id if row else "",
-                form.get("default_account_code", ""),
-                form.get("default_payment_account_code", ""),
+                form.get("default_account_code", "")[:20],
+                form.get("default_payment_account_code", "")[:20],
                 form.get("import_categories") == "yes",
             )
         except ApiError as exc:
@@ -214,9 +334,10 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
 
     @router.post("/categories", response_model=None)
     async def categories(request: Request, company_id: str) -> Response:
-        sess, _ = await posted(request, company_id)
-        if sess is None:
-            return denied()
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        sess, _ = got
         try:
             await (await connector()).import_categories(company_id)
         except ApiError as exc:
@@ -225,10 +346,14 @@ def page_router(settings: Settings, connector: Callable[[], Awaitable[Connector]
 
     @router.post("/disconnect", response_model=None)
     async def disconnect(request: Request, company_id: str) -> Response:
-        sess, _ = await posted(request, company_id)
-        if sess is None:
-            return denied()
-        await (await connector()).disconnect(company_id)
-        return back(company_id, done="disconnected")
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        c = await connector()
+        await c.disconnect(company_id)
+        # Disconnecting ended every setup link of the company; this person's page goes on.
+        response = back(company_id, done="disconnected")
+        await set_page_session(response, settings, c, company_id)
+        return response
 
     return router

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-_COMPANY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_COMPANY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TENANT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def company_id_ok(company_id: str) -> bool:
-    """roger-events.md: 1..64 characters of [A-Za-z0-9_-]."""
-    return bool(_COMPANY_ID.match(company_id))
+    """roger-events.md: 1..64 characters of [A-Za-z0-9_-], the whole string (``fullmatch``:
+    ``$`` would let a trailing newline through, issue 13)."""
+    return _COMPANY_ID.fullmatch(company_id) is not None
+
+
+def tenant_id_ok(tenant_id: str) -> bool:
+    """Xero's tenant ids are GUIDs; 1..64 characters of [A-Za-z0-9-], the whole string."""
+    return _TENANT_ID.fullmatch(tenant_id) is not None
 
 
 # Bank accounts take payments but cannot be a bill line's account.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable
 from html import escape
 from typing import Any
@@ -21,6 +23,23 @@ td,th{text-align:left;padding:.3em 1em .3em 0}
 """
 
 
+# The one script: asks before a form marked data-confirm is sent (Disconnect). Inline and
+# allowed by its hash in the Content-Security-Policy; no inline event handlers anywhere.
+_SCRIPT = (
+    'document.addEventListener("submit",function(e){'
+    'var m=e.target.getAttribute("data-confirm");'
+    "if(m&&!window.confirm(m)){e.preventDefault();}});"
+)
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+STYLE_HASH = _csp_hash(_STYLE)
+SCRIPT_HASH = _csp_hash(_SCRIPT)
+
+
 def _page(title: str, body: str, step: int | None = None) -> str:
     steps = ""
     if step is not None:
@@ -31,7 +50,8 @@ def _page(title: str, body: str, step: int | None = None) -> str:
         steps = f'<ol class="steps">{items}</ol>'
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)} | Roger × Xero</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)} | Roger × Xero</title><style>{_STYLE}</style>"
+        f"<script>{_SCRIPT}</script></head>"
         f"<body><h1>{escape(title)}</h1>{steps}{body}</body></html>"
     )
 
@@ -44,9 +64,9 @@ def message(text: str | None, kind: str = "ok") -> str:
 
 
 def _form(action: str, csrf: str, inner: str, confirm: str | None = None) -> str:
-    onsubmit = f" onsubmit=\"return confirm('{escape(confirm)}')\"" if confirm else ""
+    asks = f' data-confirm="{escape(confirm)}"' if confirm else ""
     return (
-        f'<form method="post" action="{escape(action)}"{onsubmit}>'
+        f'<form method="post" action="{escape(action)}"{asks}>'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">{inner}</form>'
     )
 
@@ -55,6 +75,14 @@ def refusal_page(text: str) -> str:
     return _page(
         "Xero connection refused",
         message(text, "err") + "<p>Start the Xero setup again from Roger.</p>",
+    )
+
+
+def too_large_page() -> str:
+    return _page(
+        "Form too large",
+        message("The form sent was larger than this page ever sends.", "err")
+        + "<p>Go back and try again.</p>",
     )
 
 
@@ -96,7 +124,12 @@ def organisation_step(
             "err",
         )
         return _page("Choose the Xero organisation", body + _reconnect(base, csrf), step=2)
-    options = "".join(
+    # Nothing pre-selected unless ``chosen``: a browser would otherwise select the first
+    # organisation, and one click would connect whichever that is (issue 13).
+    placeholder = (
+        "" if chosen else '<option value="" disabled selected>Choose an organisation</option>'
+    )
+    options = placeholder + "".join(
         f'<option value="{escape(o["tenant_id"])}"'
         f"{' selected' if o['tenant_id'] == chosen else ''}>"
         f"{escape(o['name'])}{_currency(o)}</option>"
@@ -104,7 +137,7 @@ def organisation_step(
     )
     inner = (
         '<label for="tenant_id">Which Xero organisation should this Roger company sync to?'
-        f'</label><select id="tenant_id" name="tenant_id">{options}</select>'
+        f'</label><select id="tenant_id" name="tenant_id" required>{options}</select>'
         '<p><button type="submit">Continue</button></p>'
     )
     body = notice + _form(f"{base}/organisation", csrf, inner)

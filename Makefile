@@ -12,9 +12,10 @@ install:
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-# Pure logic and fakes only: no Kafka, no PostgreSQL, no sandbox process.
+# Pure logic, fakes and the Xero gateway contract suite (the sandbox is a subprocess):
+# no Kafka, no PostgreSQL.
 test-unit: install
-	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q tests/unit tests/contract $(PYTEST_ARGS)
 
 # The whole stack in the background on fixed ports (Kafka 19092, PostgreSQL 15432, sandbox 9090,
 # ingest 8080, projector 8081, writer 8082), data under .run/; prints URLs and dev secrets.

@@ -19,10 +19,6 @@ from tests.fixtures.sandbox import SandboxProcess
 from tests.support.fake_xero import TOKEN, FakeXero
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sandbox: runs against the Xero sandbox subprocess")
-
-
 class Gateway(Protocol):
     """The writer's ``Call`` on one organisation, and the few knobs the suite needs."""
 

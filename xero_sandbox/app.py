@@ -59,13 +59,14 @@ def _stored(result: Any) -> StoredResponse:
 
 
 def _error_500() -> StoredResponse:
-    body = problem(
-        500,
-        "An error occurred",
-        "An error occurred in Xero. Check the API Status page http://status.developer.xero.com "
-        "for current service status. Contact the API support team at api@xero.com for more "
-        "assistance.",
-    )
+    # As real 500s were quoted whole (XeroAPI/xero-node#510, #539): four fields, no Type.
+    body = {
+        "Title": "An error occurred",
+        "Detail": "An error occurred in Xero. Check the API Status page "
+        "http://status.developer.xero.com for current service status.",
+        "Status": 500,
+        "Instance": str(uuid.uuid4()),
+    }
     return StoredResponse(500, dumps(body).encode(), JSON, {})
 
 

@@ -163,6 +163,10 @@ def test_injected_errors(xero_sandbox, status):
     assert caught.value.status == status
     if status == 503:
         assert caught.value.body == b"The Organisation is Offline"
+    else:
+        body = json.loads(caught.value.body)
+        assert set(body) == {"Title", "Detail", "Status", "Instance"}
+        assert body["Title"] == "An error occurred" and body["Status"] == 500
     assert books.ledger()["contacts"] == []
     books.api.create_contacts(books.tenant_id, Contacts(contacts=[Contact(name="Yes")]))
 

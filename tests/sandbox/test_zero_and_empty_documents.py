@@ -57,3 +57,18 @@ def test_approved_zero_total_documents_are_paid_at_once_and_take_no_payment(book
     }
     [credit] = raw(books, "PUT", "/CreditNotes", json={"CreditNotes": [note]}).json()["CreditNotes"]
     assert credit["Status"] == "PAID" and credit["RemainingCredit"] == 0
+
+
+def test_a_zero_total_paid_bill_can_still_be_voided(books):
+    contact = new_contact(books, "Voided Sample Ltd")
+    zero = authorised_bill(contact)
+    zero["LineItems"][0]["UnitAmount"] = 0
+    [bill] = raw(books, "PUT", "/Invoices", json={"Invoices": [zero]}).json()["Invoices"]
+    voided = raw(
+        books,
+        "POST",
+        f"/Invoices/{bill['InvoiceID']}",
+        json={"Invoices": [{"Status": "VOIDED"}]},
+    )
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["Invoices"][0]["Status"] == "VOIDED"

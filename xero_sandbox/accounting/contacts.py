@@ -90,8 +90,44 @@ ARCHIVED_MESSAGE = (
 )
 
 
-def render_contact(contact: dict[str, Any]) -> dict[str, Any]:
+# Slots as recorded for contacts made through the API (fyle-xero-api's recorded answers):
+# empty strings in every slot; a write's answer lists STREET, POBOX and DEFAULT, DDI, FAX,
+# MOBILE; a read (GET /Contacts) lists the phones DDI, DEFAULT, FAX, MOBILE, the addresses
+# mostly STREET, POBOX (Xero's order varies), and leaves out empty tracking defaults.
+_ADDRESS_ORDER = ("STREET", "POBOX")
+_WRITTEN_PHONES = ("DEFAULT", "DDI", "FAX", "MOBILE")
+_READ_PHONES = ("DDI", "DEFAULT", "FAX", "MOBILE")
+_EMPTY_ADDRESS = ("City", "Region", "PostalCode", "Country")
+_EMPTY_PHONE = ("PhoneNumber", "PhoneAreaCode", "PhoneCountryCode")
+
+
+def _ordered(
+    items: list[dict[str, Any]], key: str, order: tuple[str, ...], empty: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    by_kind = {item.get(key): item for item in items}
+    out = []
+    for kind in order:
+        item = dict(by_kind.get(kind) or {key: kind})
+        for name in empty:
+            item.setdefault(name, "")
+        out.append(item)
+    return out
+
+
+def render_contact(contact: dict[str, Any], written: bool = False) -> dict[str, Any]:
+    """The contact as Xero answers it: `written` for the answer to PUT/POST /Contacts."""
     body = {k: v for k, v in contact.items() if not k.startswith("_")}
+    body["Addresses"] = _ordered(
+        body.get("Addresses", []), "AddressType", _ADDRESS_ORDER, _EMPTY_ADDRESS
+    )
+    phones = _WRITTEN_PHONES if written else _READ_PHONES
+    body["Phones"] = _ordered(body.get("Phones", []), "PhoneType", phones, _EMPTY_PHONE)
+    if written:
+        body.pop("HasAttachments", None)
+    else:
+        for key in ("SalesTrackingCategories", "PurchasesTrackingCategories"):
+            if not body.get(key):
+                body.pop(key, None)
     body["HasValidationErrors"] = False
     return body
 
@@ -111,21 +147,9 @@ def slim(contact: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(contact: dict[str, Any]) -> dict[str, Any]:
-    """The contact as nested inside a document."""
-    out: dict[str, Any] = {"ContactID": contact["ContactID"]}
-    for key in ("ContactNumber", "AccountNumber", "ContactStatus", "Name", "EmailAddress"):
-        if contact.get(key) not in (None, ""):
-            out[key] = contact[key]
-    out.update(
-        {
-            "Addresses": contact.get("Addresses", []),
-            "Phones": contact.get("Phones", []),
-            "ContactGroups": [],
-            "ContactPersons": contact.get("ContactPersons", []),
-            "HasValidationErrors": False,
-        }
-    )
-    return out
+    """The contact as nested inside one document (a single read or a write's answer): the
+    whole contact, as a write answers it (recorded GET of one bill, fyle-xero-api)."""
+    return render_contact(contact, written=True)
 
 
 def _find_active_by_name(ctx: Ctx, name: str, exclude: str | None) -> dict[str, Any] | None:
@@ -230,6 +254,8 @@ def create_contact(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
         "PurchasesTrackingCategories": [],
         "ContactPersons": [],
         "HasAttachments": False,
+        # Contacts made through the API carry it empty (recorded PUT /Contacts answer).
+        "BankAccountDetails": "",
     }
     _apply_fields(ctx, contact, element)
     if isinstance(contact.get("Name"), str):
@@ -286,7 +312,7 @@ def write_contacts(ctx: Ctx) -> dict[str, Any]:
                 element["ContactID"] = contact_id
 
     def process(element: dict[str, Any]) -> dict[str, Any]:
-        return render_contact(upsert(ctx, element, allow_update))
+        return render_contact(upsert(ctx, element, allow_update), written=True)
 
     return run_batch(ctx, "Contacts", elements, process, "ContactID", "HasValidationErrors")
 

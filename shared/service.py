@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,19 +15,52 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from shared.http import database_ok
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
 from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+log = get_logger("service")
+
+
+class Worker(Protocol):
+    """A service's background worker: a consumer loop, or what owns one."""
+
+    @property
+    def kafka_ok(self) -> bool: ...
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
 class Running:
-    """A service's background worker (consumer loop), once its lifespan has started it."""
+    """A service's background worker, once its lifespan has started it."""
 
-    worker: Any  # has ``kafka_ok``
+    worker: Worker
     task: asyncio.Task[None]
     pool: AsyncConnectionPool
+
+
+@asynccontextmanager
+async def running_worker(
+    worker: Worker, name: str, pool: AsyncConnectionPool, running: list[Running] | None = None
+) -> AsyncIterator[Running]:
+    """Runs ``worker.run()`` as a task for the duration of the block (a lifespan's body); on
+    exit asks it to stop and waits until it has (graceful shutdown). Appends it to
+    ``running`` (for ``worker_readiness``) while it runs."""
+    entry = Running(worker, asyncio.create_task(worker.run(), name=name), pool)
+    if running is not None:
+        running.append(entry)
+    log.info("worker_started", worker=name)
+    try:
+        yield entry
+    finally:
+        worker.stop()
+        await entry.task
+        if running is not None:
+            running.remove(entry)
+        log.info("worker_stopped", worker=name)
 
 
 def worker_readiness(running: list[Running]) -> Callable[[], Awaitable[dict[str, bool]]]:

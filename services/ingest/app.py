@@ -29,6 +29,7 @@ from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop, Unprocessable
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer
+from shared.service import Running, running_worker
 from shared.settings import ConnectionsSettings, IngestSettings
 
 log = get_logger("ingest")
@@ -112,7 +113,7 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
         except (EventConflict, EventTooLarge) as refused:
             raise Unprocessable(str(refused)) from refused
 
-    running: list[ConsumerLoop] = []
+    running: list[Running] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -131,23 +132,18 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
             handle=on_roger_event,
             dead_letters=DeadLetterWriter(producer),
         )
-        running.append(topic_loop)
-        consuming = asyncio.create_task(topic_loop.run(), name="ingest-roger-events")
-        log.info("ingest_started", port=settings.ingest_port)
         try:
-            yield
+            async with running_worker(topic_loop, "ingest-roger-events", pool, running):
+                yield
         finally:
-            topic_loop.stop()
-            await consuming
             await producer.stop()
             await pool.close()
-            log.info("ingest_stopped")
 
     app = FastAPI(title="roger-xero ingest", lifespan=lifespan)
     app.state.ingest = ingest
 
     async def ready() -> dict[str, bool]:
-        kafka_ok = bool(running) and running[0].kafka_ok
+        kafka_ok = bool(running) and running[0].worker.kafka_ok
         db_ok = True
         try:
             assert ingest.seen is not None

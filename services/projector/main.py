@@ -14,7 +14,7 @@ from services.projector.consumer import Projector
 from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
-from shared.service import Running, run_service, worker_readiness
+from shared.service import Running, run_service, running_worker, worker_readiness
 from shared.settings import ProjectorSettings
 
 log = get_logger("projector")
@@ -30,18 +30,13 @@ def create_app(settings: ProjectorSettings) -> FastAPI:
         )
         pool = await open_pool(settings.database_url)
         projector = Projector(settings, es_app, pool)
-        task = asyncio.create_task(projector.run(), name="projector")
         app.include_router(read_router(settings, pool, projector.producer))
-        running.append(Running(projector, task, pool))
-        log.info("projector_started")
         try:
-            yield
+            async with running_worker(projector, "projector", pool, running):
+                yield
         finally:
-            projector.stop()
-            await task
             await pool.close()
             es_app.close()
-            log.info("projector_stopped")
 
     app = FastAPI(title="roger-xero projector", lifespan=lifespan)
 

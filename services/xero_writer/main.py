@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +12,7 @@ from services.xero_writer.scheduler import Writer
 from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
-from shared.service import Running, run_service, worker_readiness
+from shared.service import Running, run_service, running_worker, worker_readiness
 from shared.settings import WriterSettings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import TokenStore
@@ -39,17 +38,12 @@ def create_app(settings: WriterSettings) -> FastAPI:
             settings.xero_timeout_s,
         )
         writer = Writer(settings, tokens, attempts, xero)
-        task = asyncio.create_task(writer.run(), name="writer")
-        running.append(Running(writer, task, pool))
-        log.info("writer_started")
         try:
-            yield
+            async with running_worker(writer, "writer", pool, running):
+                yield
         finally:
-            writer.stop()
-            await task
             await xero.aclose()
             await pool.close()
-            log.info("writer_stopped")
 
     app = FastAPI(title="roger-xero xero_writer", lifespan=lifespan)
 

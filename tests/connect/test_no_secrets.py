@@ -73,10 +73,7 @@ def test_no_secret_leaves_through_logs_kafka_or_errors(connect_pipeline: Connect
     assert p.api("DELETE", f"/v1/companies/{company}/xero/connection").status_code == 200
     wait_published(p, company, "XeroConnectionLost")
     wait_for(
-        lambda: (
-            p.sql("SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]
-            == 0
-        ),
+        lambda: p.sql("SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0] == 0,
         30,
         "outbox drained",
     )

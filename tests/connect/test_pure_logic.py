@@ -49,30 +49,94 @@ def test_expiry() -> None:
     assert oauth.expired(pending, now + timedelta(seconds=600))
 
 
-def test_redirect_after() -> None:
-    for good in ("https://app.roger.example/x?y=1", "http://127.0.0.1:8080/setup/c", "/setup/c"):
-        assert oauth.redirect_after_ok(good), good
-    for bad in ("//evil.example", "javascript:alert(1)", "/\\evil", "ftp://x/y", "https:///x"):
-        assert not oauth.redirect_after_ok(bad), bad
+def test_redirect_after_stays_on_allowed_origins() -> None:
+    origins = oauth.allowed_origins("", "https://app.roger.example/some/path") | (
+        oauth.allowed_origins("http://127.0.0.1:8080")
+    )
+    assert origins == {"https://app.roger.example", "http://127.0.0.1:8080"}
+    for good in (
+        "https://app.roger.example/x?y=1",
+        "https://APP.roger.example:443/x",
+        "http://127.0.0.1:8080/setup/c",
+        "/setup/c",
+    ):
+        assert oauth.redirect_after_ok(good, origins), good
+    for bad in (
+        "https://evil.example/x?status=connected",
+        "https://app.roger.example.evil.example/x",
+        "https://app.roger.example@evil.example/x",
+        "http://app.roger.example/x",  # another scheme is another origin
+        "https://app.roger.example:8443/x",
+        "//evil.example",
+        "javascript:alert(1)",
+        "/\\evil",
+        "/x\nLocation: https://evil.example",
+        "ftp://x/y",
+        "https:///x",
+        "https://app.roger.example:99999/x",
+    ):
+        assert not oauth.redirect_after_ok(bad, origins), bad
+    # Configured origins replace the default; an unparsable entry is dropped.
+    assert oauth.allowed_origins("https://a.example, not a url", "https://b.example") == {
+        "https://a.example"
+    }
     assert oauth.with_status("/a?b=1", "error", "x y") == "/a?b=1&status=error&reason=x+y"
 
 
+def test_token_claims_are_read_without_trusting_their_shape() -> None:
+    import base64
+    import json
+
+    body = base64.urlsafe_b64encode(json.dumps({"authentication_event_id": "e1"}).encode())
+    assert oauth.token_claims(f"h.{body.decode().rstrip('=')}.s") == {
+        "authentication_event_id": "e1"
+    }
+    assert oauth.token_claims("opaque-token") == {}
+    assert oauth.token_claims("a.!!!.c") == {}
+    assert oauth.token_claims("a." + base64.urlsafe_b64encode(b"[1]").decode() + ".c") == {}
+
+
 def test_sessions() -> None:
-    token = session.issue("co-a", 2_000, KEYS)
-    assert session.valid_for(token, "co-a", 1_999, KEYS)
-    assert not session.valid_for(token, "co-a", 2_000, KEYS)  # expired
-    assert not session.valid_for(token, "co-b", 1_000, KEYS)  # another company
-    assert session.valid_for(token, "co-a", 1_000, ["k-newer", "k-new"])  # rotation
-    assert not session.valid_for(token, "co-a", 1_000, ["other"])
-    company, expires, nonce, mac = token.split(".")
-    assert not session.valid_for(f"co-b.{expires}.{nonce}.{mac}", "co-b", 1_000, KEYS)
-    assert not session.valid_for(f"{company}.9999.{nonce}.{mac}", "co-a", 1_000, KEYS)
-    assert not session.valid_for(None, "co-a", 1_000, KEYS)
-    assert not session.valid_for("a.b.c", "co-a", 1_000, KEYS)
+    now = 10_000
+    token = session.issue("co-a", now + 1_000, 3, KEYS)
+    assert session.valid_for(token, "co-a", now, KEYS, 3)
+    assert not session.valid_for(token, "co-a", now + 1_000, KEYS, 3)  # expired
+    assert not session.valid_for(token, "co-b", now, KEYS, 3)  # another company
+    assert not session.valid_for(token, "co-a", now, KEYS, 4)  # the connection moved on
+    assert session.valid_for(token, "co-a", now, ["k-newer", "k-new"], 3)  # rotation
+    assert not session.valid_for(token, "co-a", now, ["other"], 3)
+    company, expires, version, nonce, mac = token.split(".")
+    assert not session.valid_for(f"co-b.{expires}.{version}.{nonce}.{mac}", "co-b", now, KEYS, 3)
+    assert not session.valid_for(f"{company}.99999.{version}.{nonce}.{mac}", "co-a", now, KEYS, 3)
+    assert not session.valid_for(f"{company}.{expires}.4.{nonce}.{mac}", "co-a", now, KEYS, 4)
+    assert not session.valid_for(None, "co-a", now, KEYS, 3)
+    assert not session.valid_for("a.b.c", "co-a", now, KEYS, 3)
+    assert not session.valid_for(token + "\n", "co-a", now, KEYS, 3)
+    assert not session.valid_for(token.replace(mac, "²" * len(mac)), "co-a", now, KEYS, 3)
     csrf = session.csrf_token(token, KEYS)
     assert session.csrf_ok(token, csrf, KEYS)
-    assert not session.csrf_ok(session.issue("co-a", 2_000, KEYS), csrf, KEYS)
+    assert not session.csrf_ok(session.issue("co-a", now + 1_000, 3, KEYS), csrf, KEYS)
     assert not session.csrf_ok(token, None, KEYS)
+    assert not session.csrf_ok(token, "²", KEYS)
+
+
+def test_a_session_lives_at_most_thirty_minutes_whatever_it_says() -> None:
+    now = 10_000
+    # Signed with the real key (as a misconfigured TTL, or a forger with the key, would).
+    ten_years = session.issue("co-a", now + 10 * 365 * 86_400, 0, KEYS)
+    assert not session.valid_for(ten_years, "co-a", now, KEYS, 0)
+    limit = session.issue("co-a", now + session.MAX_SESSION_S, 0, KEYS)
+    assert session.valid_for(limit, "co-a", now, KEYS, 0)
+    assert not session.valid_for(session.issue("co-a", now + 1801, 0, KEYS), "co-a", now, KEYS, 0)
+
+
+def test_ids_are_checked_as_whole_strings() -> None:
+    from services.connections.setup_rules import company_id_ok, tenant_id_ok
+
+    assert company_id_ok("acme_1-x") and tenant_id_ok("8a0c2f3e-0000-4000-8000-000000000001")
+    for bad in ("acme\n", "acme\x00", "", "a" * 65, "a.b", "ac me", "acme\r\n", "٣"):
+        assert not company_id_ok(bad), repr(bad)
+        assert not tenant_id_ok(bad), repr(bad)
 
 
 def _account(code: str, type_: str, status: str = "ACTIVE", payments: bool = False) -> dict:

@@ -57,25 +57,6 @@ def test_foreign_state_is_refused(connect_pipeline: ConnectPipeline) -> None:
     assert p.token_set("foreign-co") is None
 
 
-def test_state_started_in_another_browser_is_refused(connect_pipeline: ConnectPipeline) -> None:
-    """A setup-page flow binds its state to the browser: a lured victim cannot complete it."""
-    p = connect_pipeline
-    tenant = p.new_organisation("Bound ApS")
-    with __import__("httpx").Client(base_url=p.ingest_url) as browser:
-        link = p.setup_link("bound-co")
-        browser.get(link.replace(p.ingest_url, ""))
-        page = browser.get("/setup/bound-co")
-        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
-        started = browser.post("/setup/bound-co/connect", data={"csrf": csrf})
-        assert started.status_code == 303
-        authorize = started.headers["location"]
-        location = p.consent(authorize, [tenant])
-        # Another browser (no binding cookie) opens the callback: refused.
-        r = p.callback(location)
-        assert r.status_code == 400 and r.json()["error"]["code"] == "foreign_state"
-    assert p.token_set("bound-co") is None
-
-
 def test_pkce_verifier_is_checked(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     tenant = p.new_organisation("Pkce ApS")

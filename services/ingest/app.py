@@ -26,7 +26,7 @@ from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS
 from shared.db import open_pool
 from shared.http import ApiError, install_common
 from shared.logging import get_logger
-from shared.messaging.consumer import ConsumerLoop, Unprocessable
+from shared.messaging.consumer import Unprocessable, consumer_loop
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer
 from shared.service import Running, running_worker
@@ -124,13 +124,9 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
         # domain events and the dead letters alike.
         producer = ingest.producer = durable_producer(settings.kafka_bootstrap, "rx-ingest")
         await producer.start()
-        topic_loop = ConsumerLoop(
-            name="rx-ingest",
-            bootstrap=settings.kafka_bootstrap,
-            group_id="rx-ingest" + settings.group_suffix,
-            topics=[ROGER_EVENTS],
-            handle=on_roger_event,
-            dead_letters=DeadLetterWriter(producer),
+        dead_letters = DeadLetterWriter(producer)
+        topic_loop = consumer_loop(
+            settings, "rx-ingest", [ROGER_EVENTS], on_roger_event, dead_letters
         )
         try:
             async with running_worker(topic_loop, "ingest-roger-events", pool, running):

@@ -22,7 +22,7 @@ from shared.contracts.commands import decode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
-from shared.messaging.consumer import ConsumerLoop
+from shared.messaging.consumer import consumer_loop
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 from shared.messaging.kafka import durable_producer
 from shared.messaging.outbox import OutboxRelay, OutboxRow
@@ -49,13 +49,12 @@ class Projector:
             resend_after_s=settings.command_resend_after_s,
             on_quarantine=self._command_unpublishable,
         )
-        self.loop = ConsumerLoop(
-            name="rx-projector",
-            bootstrap=settings.kafka_bootstrap,
-            group_id="rx-projector" + settings.group_suffix,
-            topics=[DOMAIN_EVENTS, XERO_RESULTS],
-            handle=self._handle,
-            dead_letters=dead_letters,
+        self.loop = consumer_loop(
+            settings,
+            "rx-projector",
+            [DOMAIN_EVENTS, XERO_RESULTS],
+            self._handle,
+            dead_letters,
             position=self._position,
             after_dead_letter=self._dead_lettered,
             after_batch=self._wake_relay,

@@ -39,6 +39,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from shared.logging import get_logger
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 from shared.messaging.kafka import manual_consumer
+from shared.settings import KafkaSettings
 
 log = get_logger("consumer")
 
@@ -310,3 +311,24 @@ class ConsumerLoop:
             await consumer.commit(offsets)
         except KafkaError as exc:  # a rebalance: the next commit catches up
             log.warning("commit_failed", consumer=self.name, error=describe(exc))
+
+
+def consumer_loop(
+    settings: KafkaSettings,
+    group: str,
+    topics: Sequence[str],
+    handle: Handler,
+    dead_letters: DeadLetterWriter,
+    **hooks: Any,
+) -> ConsumerLoop:
+    """A ``ConsumerLoop`` for consumer group ``group`` (plus ``settings.group_suffix``, which
+    lets test runs and rebuilds form groups of their own); ``hooks`` as ``ConsumerLoop``'s."""
+    return ConsumerLoop(
+        name=group,
+        bootstrap=settings.kafka_bootstrap,
+        group_id=group + settings.group_suffix,
+        topics=topics,
+        handle=handle,
+        dead_letters=dead_letters,
+        **hooks,
+    )

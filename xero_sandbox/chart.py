@@ -140,6 +140,17 @@ COUNTRY_OF_CURRENCY = {
 }
 
 
+# Top-level reporting codes by class, as Xero's default charts carry them (recorded GET
+# /Accounts of a demo company, fyle-xero-api: "ASS"/"Asset", "EXP"/"Expense", ...).
+REPORTING = {
+    "ASSET": ("ASS", "Asset"),
+    "EQUITY": ("EQU", "Equity"),
+    "EXPENSE": ("EXP", "Expense"),
+    "LIABILITY": ("LIA", "Liability"),
+    "REVENUE": ("REV", "Revenue"),
+}
+
+
 def default_accounts(now: datetime) -> dict[str, dict[str, Any]]:
     accounts: dict[str, dict[str, Any]] = {}
     for code, name, kind, tax_type, extras in _ACCOUNTS:
@@ -154,13 +165,17 @@ def default_accounts(now: datetime) -> dict[str, dict[str, Any]]:
             "EnablePaymentsToAccount": False,
             "ShowInExpenseClaims": False,
             "BankAccountType": "",
-            "ReportingCode": "",
+            "ReportingCode": REPORTING[ACCOUNT_CLASS[kind]][0],
+            "ReportingCodeName": REPORTING[ACCOUNT_CLASS[kind]][1],
             "HasAttachments": False,
             "UpdatedDateUTC": now,
             "AddToWatchlist": False,
         }
         if kind == "BANK":
             account["BankAccountType"] = "BANK"
+        else:
+            # Recorded on every default non-bank account, empty unless Xero's own.
+            account["SystemAccount"] = ""
         account.update(extras)
         accounts[account["AccountID"]] = account
     return accounts

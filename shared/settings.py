@@ -168,6 +168,15 @@ class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeyS
     xero_concurrent_calls: int = 5
     xero_calls_per_day: int = 5000
     xero_batch_size: int = 50
+    # Hosts whose attachment links may be plain http and may resolve to any address
+    # (loopback, private): the demo's and tests' own file servers. Everyone else's links
+    # must be https to a public address (issue 13, SSRF). Comma separated in RX_.
+    attachment_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("attachment_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return _csv(value)
 
 
 class OperatorSettings(KafkaSettings, DatabaseSettings):

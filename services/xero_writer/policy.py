@@ -14,6 +14,10 @@ One batch of one company's commands goes to Xero under these rules (xero-facts.m
 - a batch Xero refuses whole (``Refused``) -> each command alone, to find the culprit: it
   fails with Xero's message, the others go through.
 
+A command with a final answer on record (``AttemptLog.answers``) is answered from it
+without calling Xero, and every final answer is recorded before it is published: a
+replayed command can never act twice, however late (issue 10, "Replays safe forever").
+
 Retries share one budget: ``len(backoff_s) + 1`` attempts per batch; a batch still
 answered 429 after them is parked too. Everything with side effects is injected, so the
 rules run without Kafka, PostgreSQL or a clock (tests/unit/test_writer_policy.py).
@@ -58,9 +62,14 @@ class TokenAccess(Protocol):
 
 
 class AttemptLog(Protocol):
-    """``services.xero_writer.attempts.Attempts``: records an attempt, returns earlier ones."""
+    """``services.xero_writer.attempts.Attempts``: records an attempt, returns earlier ones;
+    keeps each command's final answer."""
 
     async def begin(self, company_id: str, command_ids: Sequence[str]) -> set[str]: ...
+
+    async def answers(self, command_ids: Sequence[str]) -> dict[str, XeroResult]: ...
+
+    async def remember(self, results: Sequence[XeroResult]) -> None: ...
 
 
 class Session(Protocol):
@@ -100,7 +109,26 @@ class Policy:
 
     async def carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
         """One result per command (any order): created/updated/..., ``failed`` with Xero's
-        message, or ``waiting`` with the reason (parked ones say where)."""
+        message, or ``waiting`` with the reason (parked ones say where).
+
+        A command answered before gets its recorded answer again, with no call to Xero;
+        the final answers of the others are recorded before they are returned (and so
+        before they are published).
+        """
+        known = await self._attempts.answers([c.command_id for c in commands])
+        if known:
+            log.info(
+                "answered_from_record",
+                company_id=company_id,
+                commands=sorted(known),
+                kind=commands[0].kind,
+            )
+        todo = [c for c in commands if c.command_id not in known]
+        fresh = await self._carry_out(company_id, todo) if todo else []
+        await self._attempts.remember(fresh)
+        return list(known.values()) + fresh
+
+    async def _carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
         log_ctx = {
             "company_id": company_id,
             "commands": [c.command_id for c in commands],
@@ -116,7 +144,7 @@ class Policy:
             log.error("tenant_mismatch", **log_ctx)
             mine = [c for c in commands if c.tenant_id == access.tenant_id]
             refused = [failed(c, FOREIGN_TENANT) for c in foreign]
-            return refused + (await self.carry_out(company_id, mine) if mine else [])
+            return refused + (await self._carry_out(company_id, mine) if mine else [])
         earlier = await self._attempts.begin(company_id, [c.command_id for c in commands])
         session = self._open(access)
         refreshed = False
@@ -161,7 +189,7 @@ class Policy:
                 log.warning("xero_refused_batch", message=exc.message, **log_ctx)
                 singles: list[XeroResult] = []
                 for c in commands:
-                    singles += await self.carry_out(company_id, [c])
+                    singles += await self._carry_out(company_id, [c])
                 return singles
         return await self._park(commands, "Xero kept answering 429")
 

@@ -714,16 +714,32 @@ class FakeTokens:
 
 
 class FakeAttempts:
-    """``services.xero_writer.attempts.Attempts`` in memory."""
+    """``services.xero_writer.attempts.Attempts`` in memory.
 
-    def __init__(self) -> None:
+    ``keep_answers=False`` (the default) forgets every final answer, as a writer that
+    crashed between Xero's answer and its record would: the look-ups' case.
+    ``keep_answers=True`` keeps them, as the writer does (``final``: command id -> answer).
+    """
+
+    def __init__(self, keep_answers: bool = False) -> None:
         self.seen: set[str] = set()
+        self.keep_answers = keep_answers
+        self.final: dict[str, XeroResult] = {}
 
     async def begin(self, company_id: str, command_ids: Sequence[str]) -> set[str]:
         ids = set(command_ids)
         earlier = ids & self.seen
         self.seen |= ids
         return earlier
+
+    async def answers(self, command_ids: Sequence[str]) -> dict[str, XeroResult]:
+        return {i: self.final[i] for i in command_ids if i in self.final}
+
+    async def remember(self, results: Sequence[XeroResult]) -> None:
+        if self.keep_answers:
+            for r in results:
+                if r.type != "XeroCommandWaiting":
+                    self.final.setdefault(r.command_id, r)
 
 
 @dataclass
@@ -762,10 +778,13 @@ class WriterHarness:
         return {r.command_id: r for r in results}
 
 
-def writer_on(xero: FakeXero | None = None, tokens: FakeTokens | None = None) -> WriterHarness:
+def writer_on(
+    xero: FakeXero | None = None, tokens: FakeTokens | None = None, *, keep_answers: bool = False
+) -> WriterHarness:
+    """The policy on ``xero``; ``keep_answers``: see ``FakeAttempts``."""
     xero = xero or FakeXero()
     tokens = tokens or FakeTokens(xero.tenant_id)
-    attempts = FakeAttempts()
+    attempts = FakeAttempts(keep_answers)
     parked: list[tuple[list[str], str]] = []
     sleeps: list[float] = []
 

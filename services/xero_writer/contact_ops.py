@@ -1,10 +1,21 @@
-"""Contacts: find or create one per Roger vendor, and keep it up to date."""
+"""Contacts: find or create one per Roger vendor, and keep it up to date.
+
+Every look-up reads all active contacts, page by page, and matches them here
+(``contacts.find_contact``): no filter carries a vendor's name or e-mail, so no character in
+them can hide a contact, however long after an attempt the look-up runs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.xero_writer.contacts import contact_payload, find_contact, normalise_name
+from services.xero_writer.contacts import (
+    ContactMatch,
+    contact_payload,
+    find_contact,
+    normalise_name,
+    tax_conflict,
+)
 from services.xero_writer.outcomes import Call, batch_key, failed, result
 from shared.contracts.commands import EnsureContact, UpdateContact
 from shared.contracts.results import XeroResult
@@ -14,6 +25,7 @@ DUPLICATE_NAME = "already assigned to another contact"
 
 
 async def active_contacts(call: Call) -> list[dict[str, Any]]:
+    """Every ACTIVE contact of the organisation, all pages (Xero's pages of up to 1,000)."""
     contacts: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -34,9 +46,13 @@ async def active_contacts(call: Call) -> list[dict[str, Any]]:
         page += 1
 
 
-def _linked(cmd: EnsureContact, contact: dict[str, Any]) -> XeroResult:
+def _linked(cmd: EnsureContact, contact: dict[str, Any], note: str | None = None) -> XeroResult:
     return result(
-        cmd, "XeroContactLinked", xero_id=contact["ContactID"], xero_number=contact.get("Name")
+        cmd,
+        "XeroContactLinked",
+        xero_id=contact["ContactID"],
+        xero_number=contact.get("Name"),
+        message=note,
     )
 
 
@@ -46,45 +62,61 @@ async def ensure_contacts(
     # Always look first: the contact may exist already (made by a person or an earlier attempt).
     existing = await active_contacts(call)
     results: list[XeroResult] = []
-    missing: list[EnsureContact] = []
+    missing: list[tuple[EnsureContact, ContactMatch]] = []
     for cmd in commands:
         match = find_contact(cmd.vendor, existing)
-        if match:
-            results.append(_linked(cmd, match))
+        if match.contact is not None:
+            results.append(_linked(cmd, match.contact, match.note))
+        elif match.blocked:
+            results.append(failed(cmd, match.note or "an uncertain match: not linked"))
         else:
-            missing.append(cmd)
+            missing.append((cmd, match))
     if not missing:
         return results
-    # Two vendors in one batch that are one contact to Xero: create it once.
+    # Vendors of one name (as people read it) are one contact, unless their tax numbers
+    # differ: then each is sent, and Xero's answer on the name decides (found again below).
     unique: dict[str, EnsureContact] = {}
-    for cmd in missing:
-        unique.setdefault(normalise_name(cmd.vendor.name), cmd)
+    sent_as: dict[str, str] = {}  # vendor id -> the key its contact was sent under
+    for cmd, _ in missing:
+        key = normalise_name(cmd.vendor.name)
+        kept = unique.get(key)
+        if kept is not None and tax_conflict(kept.vendor, cmd.vendor):
+            key = f"{key}\x00{cmd.vendor.id}"
+        unique.setdefault(key, cmd)
+        sent_as[cmd.vendor.id] = key
     created = await call(
         "PUT",
         "/Contacts",
         params={"summarizeErrors": "false"},
-        body={"Contacts": [contact_payload(c.vendor) for c in unique.values()]},
+        body={"Contacts": [contact_payload(c.vendor, create=True) for c in unique.values()]},
         idempotency_key=batch_key(list(unique.values()), "contacts"),
     )
     outcome: dict[str, dict[str, Any] | str] = {}
     name_taken = False
-    for (name, _), element in zip(unique.items(), created.get("Contacts") or [], strict=False):
+    for key, element in zip(unique, created.get("Contacts") or [], strict=False):
         messages = validation_messages(element)
         if not messages and element.get("ContactID"):
-            outcome[name] = element
+            outcome[key] = element
         elif any(DUPLICATE_NAME in m for m in messages):
-            name_taken = True  # someone holds the name: link to the contact that has it
+            name_taken = True  # someone holds the name: the rule decides whether it is ours
         else:
-            outcome[name] = "; ".join(messages) or "Xero refused the contact"
+            outcome[key] = "; ".join(messages) or "Xero refused the contact"
     if name_taken:
         existing = await active_contacts(call)
-    for cmd in missing:
-        found = outcome.get(normalise_name(cmd.vendor.name)) or find_contact(cmd.vendor, existing)
-        if isinstance(found, dict):
-            results.append(_linked(cmd, found))
+    for cmd, before in missing:
+        made = outcome.get(sent_as.get(cmd.vendor.id, ""))
+        if isinstance(made, dict):
+            results.append(_linked(cmd, made, before.note))
+            continue
+        if isinstance(made, str):
+            results.append(failed(cmd, made))
+            continue
+        match = find_contact(cmd.vendor, existing)
+        if match.contact is not None:
+            results.append(_linked(cmd, match.contact, match.note))
         else:
             results.append(
-                failed(cmd, found or "Xero did not create the contact and none matches it")
+                failed(cmd, match.note or "Xero did not create the contact and none matches it")
             )
     return results
 

@@ -1,23 +1,40 @@
 """Bills (ACCPAY invoices) and vendor credit notes (ACCPAYCREDIT): create, update, void.
 
-A bill is recognised in Xero by its ``Url`` and a credit note by its
-``Reference``, both unique per Roger document, so a command attempted before
-looks for what an earlier attempt may have made before creating it again.
+A bill is recognised in Xero by its ``Url`` and a credit note by its ``Reference``, both
+unique per Roger document. Look-ups never put our values (numbers, names: any characters,
+commas and quotes included) in a filter: they ask for what we control (the contact's id,
+the document type), read every page, and match ``Url``/``Reference`` here, so they find
+what an attempt made however long ago it was (Xero's idempotency window is 6 minutes).
+
+Before a bill is created, the contact's bills are read anyway: one the accountant keyed in
+Xero (same contact, same supplier number once normalised, same total and currency, no Url
+of ours) is adopted with a note instead of being created twice; a near miss is named in a
+warning and not adopted (``adoption.py``).
+
+Every call on bills and credit notes carries ``unitdp=4``: without it Xero keeps 2 decimals
+of a unit price (0.1648 becomes 0.16). Xero's figures are checked against Roger's lines to
+the cent; a difference is a warning naming both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.xero_writer.outcomes import Call, batch_key, failed, money, result
+from services.xero_writer.adoption import adopt, expected_figure, ours
+from services.xero_writer.outcomes import Call, batch_key, failed, join_notes, money, result
 from shared.contracts.commands import CreateBill, CreateCreditNote, UpdateBill, VoidBill
 from shared.contracts.results import XeroResult
 from shared.xero.client import validation_messages
 
 GONE = ("DELETED", "VOIDED")
+# Xero's opt-in to 4-decimal unit amounts and quantities (spec parameter ``unitdp``).
+UNITDP = {"unitdp": "4"}
+PAGE_SIZE = "1000"  # Xero's largest page
+
+Document = CreateBill | UpdateBill | CreateCreditNote
 
 
-def _lines(cmd: CreateBill | UpdateBill | CreateCreditNote) -> list[dict[str, Any]]:
+def _lines(cmd: Document) -> list[dict[str, Any]]:
     return [
         {
             "Description": line.description,
@@ -68,12 +85,26 @@ def credit_note_payload(cmd: CreateCreditNote) -> dict[str, Any]:
     }
 
 
+def total_check(cmd: Document, element: dict[str, Any]) -> str | None:
+    """A warning naming both figures when Xero's differs from Roger's by a cent or more."""
+    field, wanted = expected_figure(cmd)
+    got = money(element.get(field))
+    if got is None or got == wanted:
+        return None
+    label = "total" if field == "Total" else "total before tax"
+    return (
+        f"Xero's {label} {got:.2f} {cmd.currency} differs from Roger's {wanted:.2f} "
+        f"{cmd.currency}"
+    )
+
+
 def _answered(
-    cmd: CreateBill | UpdateBill | CreateCreditNote,
+    cmd: Document,
     element: dict[str, Any],
     type_: str,
     id_field: str,
     number_field: str,
+    note: str | None = None,
 ) -> XeroResult:
     messages = validation_messages(element)
     if messages or element.get("StatusAttributeString") == "ERROR" or not element.get(id_field):
@@ -85,53 +116,90 @@ def _answered(
         xero_number=element.get(number_field),
         xero_total=money(element.get("Total")),
         xero_status=element.get("Status"),
+        message=join_notes(note, total_check(cmd, element)),
     )
 
 
-async def _existing_bills(call: Call, commands: list[CreateBill]) -> dict[str, dict[str, Any]]:
-    answer = await call(
-        "GET",
+async def _all_pages(call: Call, path: str, plural: str, params: dict[str, str]) -> list[Any]:
+    """Every page of a list, in Xero's pages of up to 1,000."""
+    items: list[Any] = []
+    page = 1
+    while True:
+        answer = await call(
+            "GET", path, params={**params, **UNITDP, "page": str(page), "pageSize": PAGE_SIZE}
+        )
+        batch = answer.get(plural) or []
+        items += batch
+        pagination = answer.get("pagination") or {}
+        if not batch or page >= int(pagination.get("pageCount", page)):
+            return items
+        page += 1
+
+
+async def contact_bills(call: Call, contact_ids: set[str]) -> list[dict[str, Any]]:
+    """Every live ACCPAY bill of these contacts (Xero ids: nothing of ours in the filter)."""
+    bills = await _all_pages(
+        call,
         "/Invoices",
-        params={
-            "ContactIDs": ",".join(sorted({c.contact_id for c in commands})),
-            "InvoiceNumbers": ",".join(sorted({c.number for c in commands})),
-            "page": "1",
-            "pageSize": "1000",
-        },
+        "Invoices",
+        {"ContactIDs": ",".join(sorted(contact_ids)), "where": 'Type=="ACCPAY"'},
     )
-    return {
-        inv["Url"]: inv
-        for inv in answer.get("Invoices") or []
-        if inv.get("Type") == "ACCPAY" and inv.get("Status") not in GONE and inv.get("Url")
-    }
+    return [b for b in bills if b.get("Type") == "ACCPAY" and b.get("Status") not in GONE]
 
 
 async def create_bills(
-    call: Call, commands: list[CreateBill], earlier: set[str]
+    call: Call, commands: list[CreateBill], _earlier: set[str]
 ) -> list[XeroResult]:
+    """Looks first, always: for a bill an attempt made (by ``Url``) and for one the
+    accountant keyed by hand (adopted); creates the rest in one call."""
+    bills = await contact_bills(call, {c.contact_id for c in commands})
+    by_url = {b["Url"]: b for b in bills if b.get("Url")}
     results: list[XeroResult] = []
-    todo = commands
-    if earlier & {c.command_id for c in commands}:
-        found = await _existing_bills(call, commands)
-        results += [
-            _answered(c, found[c.url], "XeroBillCreated", "InvoiceID", "InvoiceNumber")
-            for c in commands
-            if c.url in found
-        ]
-        todo = [c for c in commands if c.url not in found]
+    todo: list[CreateBill] = []
+    notes: dict[str, str] = {}
+    taken: set[str] = set()
+    for cmd in commands:
+        if cmd.url in by_url:
+            found = by_url[cmd.url]
+            results.append(_answered(cmd, found, "XeroBillCreated", "InvoiceID", "InvoiceNumber"))
+            continue
+        free = [b for b in bills if not ours(b, cmd) and b.get("InvoiceID") not in taken]
+        adopted, note = adopt(cmd, free)
+        if adopted is not None:
+            taken.add(adopted["InvoiceID"])
+            results.append(
+                _answered(cmd, adopted, "XeroBillCreated", "InvoiceID", "InvoiceNumber", note)
+            )
+            continue
+        if note:
+            notes[cmd.command_id] = note
+        todo.append(cmd)
     if not todo:
         return results
     answer = await call(
         "PUT",
         "/Invoices",
-        params={"summarizeErrors": "false"},
+        params={"summarizeErrors": "false", **UNITDP},
         body={"Invoices": [bill_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "bills"),
     )
     return results + [
-        _answered(cmd, element, "XeroBillCreated", "InvoiceID", "InvoiceNumber")
+        _answered(
+            cmd,
+            element,
+            "XeroBillCreated",
+            "InvoiceID",
+            "InvoiceNumber",
+            notes.get(cmd.command_id),
+        )
         for cmd, element in zip(todo, answer.get("Invoices") or [], strict=False)
     ]
+
+
+def _contact_filter(contact_ids: set[str]) -> str:
+    """Xero ids only (GUIDs): no value of Roger's is ever quoted in a ``where``."""
+    either = " OR ".join(f'Contact.ContactID==GUID("{i}")' for i in sorted(contact_ids))
+    return f'Type=="ACCPAYCREDIT" AND ({either})'
 
 
 async def create_credit_notes(
@@ -140,13 +208,16 @@ async def create_credit_notes(
     results: list[XeroResult] = []
     todo = commands
     if earlier & {c.command_id for c in commands}:
-        answer = await call(
-            "GET", "/CreditNotes", params={"where": 'Type=="ACCPAYCREDIT"', "page": "1"}
+        notes = await _all_pages(
+            call,
+            "/CreditNotes",
+            "CreditNotes",
+            {"where": _contact_filter({c.contact_id for c in commands})},
         )
         found = {
             cn.get("Reference"): cn
-            for cn in answer.get("CreditNotes") or []
-            if cn.get("Status") not in GONE
+            for cn in notes
+            if cn.get("Status") not in GONE and cn.get("Type", "ACCPAYCREDIT") == "ACCPAYCREDIT"
         }
         results += [
             _answered(
@@ -165,7 +236,7 @@ async def create_credit_notes(
     answer = await call(
         "PUT",
         "/CreditNotes",
-        params={"summarizeErrors": "false"},
+        params={"summarizeErrors": "false", **UNITDP},
         body={"CreditNotes": [credit_note_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "credit-notes"),
     )
@@ -180,7 +251,7 @@ async def update_bill(call: Call, cmd: UpdateBill, _earlier: bool) -> XeroResult
     answer = await call(
         "POST",
         f"/Invoices/{cmd.invoice_id}",
-        params={"summarizeErrors": "false"},
+        params={"summarizeErrors": "false", **UNITDP},
         body={"Invoices": [{"InvoiceID": cmd.invoice_id, **bill_payload(cmd)}]},
         idempotency_key=f"rx-{cmd.command_id}",
     )
@@ -190,7 +261,7 @@ async def update_bill(call: Call, cmd: UpdateBill, _earlier: bool) -> XeroResult
 
 async def void_bill(call: Call, cmd: VoidBill, earlier: bool) -> XeroResult:
     if earlier:
-        answer = await call("GET", f"/Invoices/{cmd.invoice_id}")
+        answer = await call("GET", f"/Invoices/{cmd.invoice_id}", params=dict(UNITDP))
         [invoice] = answer.get("Invoices") or [{}]
         if invoice.get("Status") in GONE:
             return result(
@@ -199,6 +270,7 @@ async def void_bill(call: Call, cmd: VoidBill, earlier: bool) -> XeroResult:
     answer = await call(
         "POST",
         f"/Invoices/{cmd.invoice_id}",
+        params=dict(UNITDP),
         body={"Invoices": [{"InvoiceID": cmd.invoice_id, "Status": "VOIDED"}]},
         idempotency_key=f"rx-{cmd.command_id}",
     )

@@ -40,3 +40,9 @@ def failed(cmd: AnyCommand, message: str) -> XeroResult:
 
 def money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def join_notes(*notes: str | None) -> str | None:
+    """Warnings for one result, in order, as one message (None when there are none)."""
+    kept = [n for n in notes if n]
+    return "; ".join(kept) or None

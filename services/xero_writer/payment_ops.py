@@ -2,7 +2,11 @@
 
 A payment carries a ``Reference`` unique per Roger payment; an allocation is
 unique per (credit note, bill). Both are looked up before an attempted command
-is sent again.
+is sent again: the bills by their Xero ids (every page), the payment matched here by its
+Reference among the bill's payments, so no character of ours is ever in a filter.
+
+A zero-total bill takes no payment: Xero settles it (PAID) when it is approved and refuses
+any payment on it, so the writer answers such a command without a call.
 """
 
 from __future__ import annotations
@@ -15,12 +19,29 @@ from shared.contracts.commands import AllocateCreditNote, CreatePayment, DeleteP
 from shared.contracts.results import XeroResult
 from shared.xero.client import validation_messages
 
+SETTLED = "nothing to pay: Xero settled the zero-total bill itself when it was approved"
+
 
 async def _invoices(call: Call, ids: set[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    answer = await call("GET", "/Invoices", params={"IDs": ",".join(sorted(ids)), "page": "1"})
-    return {inv["InvoiceID"]: inv for inv in answer.get("Invoices") or []}
+    found: dict[str, dict[str, Any]] = {}
+    page = 1
+    while ids:
+        answer = await call(
+            "GET",
+            "/Invoices",
+            params={"IDs": ",".join(sorted(ids)), "page": str(page), "unitdp": "4"},
+        )
+        batch = answer.get("Invoices") or []
+        found |= {inv["InvoiceID"]: inv for inv in batch}
+        pagination = answer.get("pagination") or {}
+        if not batch or page >= int(pagination.get("pageCount", page)):
+            break
+        page += 1
+    return found
+
+
+def _settled(cmd: CreatePayment) -> XeroResult:
+    return result(cmd, "XeroPaymentCreated", amount=Decimal("0"), message=SETTLED)
 
 
 def _payment_body(cmd: CreatePayment, amount: Decimal) -> dict[str, Any]:
@@ -36,8 +57,9 @@ def _payment_body(cmd: CreatePayment, amount: Decimal) -> dict[str, Any]:
 async def create_payments(
     call: Call, commands: list[CreatePayment], earlier: set[str]
 ) -> list[XeroResult]:
-    results: list[XeroResult] = []
-    todo = commands
+    results = [_settled(c) for c in commands if c.amount is not None and c.amount == 0]
+    todo = [c for c in commands if c.amount is None or c.amount != 0]
+    commands = todo
     retried = earlier & {c.command_id for c in commands}
     # "Pay in full" (receipts) needs the amount due; a retry needs the payments already made.
     need = {c.invoice_id for c in commands if c.amount is None or c.command_id in retried}
@@ -64,7 +86,11 @@ async def create_payments(
     for cmd in todo:
         amount = cmd.amount
         if amount is None:
-            amount = money(invoices.get(cmd.invoice_id, {}).get("AmountDue")) or Decimal("0")
+            invoice = invoices.get(cmd.invoice_id, {})
+            if money(invoice.get("Total")) == 0:
+                results.append(_settled(cmd))
+                continue
+            amount = money(invoice.get("AmountDue")) or Decimal("0")
         payable.append((cmd, amount))
     if not payable:
         return results
@@ -116,7 +142,7 @@ async def delete_payment(call: Call, cmd: DeletePayment, earlier: bool) -> XeroR
 
 
 async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: bool) -> XeroResult:
-    answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}")
+    answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}", params={"unitdp": "4"})
     [credit_note] = answer.get("CreditNotes") or [{}]
     for allocation in credit_note.get("Allocations") or []:
         if (allocation.get("Invoice") or {}).get("InvoiceID") == cmd.invoice_id:

@@ -18,7 +18,12 @@ tests/contract checks against the sandbox, which follows Xero):
 - look-ups: bills by ``ContactIDs``/``InvoiceNumbers``/``IDs`` (each with its ``Url`` and
   ``Payments``), credit notes by ``Type``, contacts by status, with ``pagination`` when a page
   is asked for;
-- an Idempotency-Key replays the first answer (Xero keeps it for minutes);
+- an Idempotency-Key replays the first answer (Xero keeps it for minutes;
+  ``pass_idempotency_window()`` forgets every key, as Xero does after 6 minutes);
+- unit amounts: 2 decimals (rounded half away from zero) on writes and reads unless the
+  call asks ``unitdp=4``, as Xero;
+- contacts keep a ``ContactNumber``, unique among them; ``where`` on invoices' ``Type``
+  and on credit notes' ``Type`` and ``Contact.ContactID==GUID("...")`` (any of them);
 - order per call as Xero's gateway: token (``access_token`` given and not valid -> 401),
   rate limit (``per_minute``), injected faults, idempotency, the change, a dropped answer.
 
@@ -36,7 +41,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from services.xero_writer.policy import Policy
@@ -135,6 +140,33 @@ def _out(value: Any) -> Any:
     return value
 
 
+def _places(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _unit_amounts(answer: Any, places: int) -> Any:
+    """Line items' unit amounts as Xero shows them: 2 decimals unless ``unitdp=4``."""
+    if places == 4:
+        return answer
+    if isinstance(answer, dict):
+        return {
+            k: (
+                [
+                    {**line, "UnitAmount": _places(_money(line["UnitAmount"]), places)}
+                    if isinstance(line, dict) and "UnitAmount" in line
+                    else line
+                    for line in v
+                ]
+                if k == "LineItems" and isinstance(v, list)
+                else _unit_amounts(v, places)
+            )
+            for k, v in answer.items()
+        }
+    if isinstance(answer, list):
+        return [_unit_amounts(v, places) for v in answer]
+    return answer
+
+
 def _date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value)[:10])
@@ -173,6 +205,11 @@ class FakeXero:
         self._replays: dict[str, tuple[str, dict[str, Any]]] = {}
         self._minute_count = 0
         self._numbers = itertools.count(1)
+        self._unit_dp = 2
+
+    def pass_idempotency_window(self) -> None:
+        """Xero keeps an Idempotency-Key for 6 minutes: afterwards a key replays nothing."""
+        self._replays.clear()
 
     # ---------------------------------------------------------------- scripting
 
@@ -258,7 +295,9 @@ class FakeXero:
                     {"ErrorNumber": 10, "Type": "ValidationException"},
                 )
             return copy.deepcopy(answer)
-        answer = _out(self._route(method, path, params, body or {}, content))
+        self._unit_dp = 4 if str(params.get("unitdp", "")) == "4" else 2
+        routed = self._route(method, path, params, body or {}, content)
+        answer = _out(_unit_amounts(routed, self._unit_dp))
         if key is not None and method in ("PUT", "POST"):
             self._replays[key] = (fingerprint, copy.deepcopy(answer))
         if fault is not None:  # a drop: applied, but the answer never arrives
@@ -407,7 +446,20 @@ class FakeXero:
             "IsSupplier": False,
             "IsCustomer": False,
         }
-        for k in ("Name", "EmailAddress", "TaxNumber", "BankAccountDetails", "Addresses"):
+        number = element.get("ContactNumber")
+        if number and any(
+            c.get("ContactNumber") == number and c["ContactID"] != contact_id
+            for c in self.contacts.values()
+        ):
+            raise _Invalid(f"The contact number {number} is already assigned to another contact.")
+        for k in (
+            "Name",
+            "ContactNumber",
+            "EmailAddress",
+            "TaxNumber",
+            "BankAccountDetails",
+            "Addresses",
+        ):
             if k in element:
                 contact[k] = element[k]
         contact["Name"] = name
@@ -463,11 +515,12 @@ class FakeXero:
                 if _money(raw.get("UnitAmount", 0)) != 0:
                     # The sandbox (as Xero) also finds the line without a usable account.
                     errors.append("Account code must be specified")
-            amount = (_money(raw.get("Quantity", 1)) * _money(raw.get("UnitAmount", 0))).quantize(
-                Decimal("0.01")
-            )
+            unit = _places(_money(raw.get("UnitAmount", 0)), self._unit_dp)
+            amount = _places(_money(raw.get("Quantity", 1)) * unit, 2)
             total += amount
-            lines.append({**raw, "LineItemID": str(uuid.uuid4()), "LineAmount": amount})
+            lines.append(
+                {**raw, "UnitAmount": unit, "LineItemID": str(uuid.uuid4()), "LineAmount": amount}
+            )
         if errors:
             raise _Invalid(*dict.fromkeys(errors))
         if not lines:
@@ -561,6 +614,9 @@ class FakeXero:
         if params.get("ContactIDs"):
             wanted = set(params["ContactIDs"].split(","))
             items = [i for i in items if i["Contact"]["ContactID"] in wanted]
+        match = re.search(r'Type=="(\w+)"', params.get("where", ""))
+        if match:
+            items = [i for i in items if i["Type"] == match.group(1)]
         return self._page("Invoices", items, params)
 
     def _create_credit(self, element: dict[str, Any]) -> dict[str, Any]:
@@ -588,6 +644,9 @@ class FakeXero:
         match = re.search(r'Type=="(\w+)"', params.get("where", ""))
         if match:
             items = [c for c in items if c["Type"] == match.group(1)]
+        contacts = re.findall(r'Contact\.ContactID==GUID\("([^"]+)"\)', params.get("where", ""))
+        if contacts:
+            items = [c for c in items if c["Contact"]["ContactID"] in contacts]
         return self._page("CreditNotes", items, params)
 
     def _allocate(self, note_id: str, body: dict[str, Any]) -> dict[str, Any]:

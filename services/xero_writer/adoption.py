@@ -20,19 +20,14 @@ from shared.contracts.commands import CreateBill, CreateCreditNote, UpdateBill
 
 CENT = Decimal("0.01")
 # Words suppliers and tools put before the number itself (Danish, German, English).
-_PREFIXES = ("invoice", "inv", "bill", "faktura", "fak", "rechnung", "nr", "no")
-_NOT_ALNUM = re.compile(r"[^0-9a-z]")
+_PREFIX = re.compile(r"^(?:invoice|inv|bill|faktura|fak|rechnung|nr|no)+(?=\d)")
+_NOT_ALNUM = re.compile(r"[^\w]|_")
 
 
 def normalise_number(number: str | None) -> str:
     """'INV-1234', 'inv 1234', '#1234' and '01234' are one supplier number: '1234'."""
-    text = unicodedata.normalize("NFKC", number or "").casefold()
-    text = _NOT_ALNUM.sub("", text)
-    for prefix in _PREFIXES:
-        rest = text[len(prefix) :]
-        if text.startswith(prefix) and rest[:1].isdigit():
-            text = rest
-            break
+    text = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", number or "").casefold())
+    text = _PREFIX.sub("", text)
     return text.lstrip("0") or text
 
 

@@ -93,8 +93,7 @@ def total_check(cmd: Document, element: dict[str, Any]) -> str | None:
         return None
     label = "total" if field == "Total" else "total before tax"
     return (
-        f"Xero's {label} {got:.2f} {cmd.currency} differs from Roger's {wanted:.2f} "
-        f"{cmd.currency}"
+        f"Xero's {label} {got:.2f} {cmd.currency} differs from Roger's {wanted:.2f} {cmd.currency}"
     )
 
 

@@ -32,6 +32,12 @@ class Gateway(Protocol):
 
     def limit_per_minute(self, calls: int) -> None: ...
 
+    def drop_next_put(self) -> None:
+        """The next PUT is applied, and its answer lost."""
+
+    def pass_idempotency_window(self) -> None:
+        """Time passes beyond Xero's 6 minutes: Idempotency-Keys replay nothing."""
+
 
 class FakeGateway:
     name = "fake"
@@ -50,6 +56,12 @@ class FakeGateway:
     def limit_per_minute(self, calls: int) -> None:
         self.xero.limit_per_minute(calls)
 
+    def drop_next_put(self) -> None:
+        self.xero.fail_next("drop", method="PUT")
+
+    def pass_idempotency_window(self) -> None:
+        self.xero.pass_idempotency_window()
+
 
 class SandboxGateway:
     """A fresh app and organisation on the sandbox, through the real ``XeroClient``."""
@@ -62,6 +74,7 @@ class SandboxGateway:
         secret = "secret-" + uuid.uuid4().hex
         sandbox.register_client(client_id, secret, ["http://localhost:5555/callback"])
         self.tenant_id = sandbox.create_org("Contract " + client_id, "DKK", ["EUR"])
+        self.client_id = client_id
         self.token = sandbox.grant(client_id, [self.tenant_id])["access_token"]
         self.client = XeroClient(sandbox.accounting_url, sandbox.token_url, client_id, secret, 30)
         self._limits: dict[str, Any] | None = None
@@ -80,6 +93,14 @@ class SandboxGateway:
         # The sandbox's limits are process-wide: put them back when the test ends.
         self._limits = self._limits or dict(self.sandbox.settings()["limits"])
         self.sandbox.settings(limits={"per_minute": calls})
+
+    def drop_next_put(self) -> None:
+        self.sandbox.settings(faults={self.tenant_id: {"drop_next": 1, "drop_methods": ["PUT"]}})
+
+    def pass_idempotency_window(self) -> None:
+        self.sandbox.advance_clock(7 * 60)
+        # Access tokens live 30 minutes: a fresh one, as the writer's refresh would get.
+        self.token = self.sandbox.grant(self.client_id, [self.tenant_id])["access_token"]
 
     async def aclose(self) -> None:
         if self._limits is not None:

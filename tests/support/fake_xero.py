@@ -18,6 +18,9 @@ tests/contract checks against the sandbox, which follows Xero):
 - look-ups: bills by ``ContactIDs``/``InvoiceNumbers``/``IDs`` (each with its ``Url`` and
   ``Payments``), credit notes by ``Type``, contacts by status, with ``pagination`` when a page
   is asked for;
+- attachments: ``PUT .../{id}/Attachments/{name}`` replaces a file of the same name in any
+  case, as Xero; ``GET .../{id}/Attachments`` lists them (``FileName``, ``ContentLength``,
+  ``MimeType`` from the name's extension);
 - an Idempotency-Key replays the first answer (Xero keeps it for minutes;
   ``pass_idempotency_window()`` forgets every key, as Xero does after 6 minutes);
 - unit amounts: 2 decimals (rounded half away from zero) on writes and reads unless the
@@ -35,6 +38,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import mimetypes
 import re
 import uuid
 from collections import deque
@@ -43,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from services.xero_writer.policy import Policy
 from shared.contracts.commands import AnyCommand
@@ -84,6 +89,7 @@ TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
 
 Status = int | Literal["drop"]
+IDEMPOTENCY_WINDOW_S = 360  # Xero keeps an Idempotency-Key for 6 minutes
 
 
 class _Invalid(Exception):
@@ -329,7 +335,10 @@ class FakeXero:
         parts = [p for p in path.split("/") if p]
         head, rest = parts[0], parts[1:]
         if len(parts) == 4 and parts[2] == "Attachments" and method in ("PUT", "POST"):
-            return self._attach(head, parts[1], parts[3], content or b"")
+            # The name is a path segment: percent-encoded on the wire, decoded by Xero.
+            return self._attach(head, parts[1], unquote(parts[3]), content or b"")
+        if len(parts) == 3 and parts[2] == "Attachments" and method == "GET":
+            return self._attachments_of(head, parts[1])
         if head == "Contacts":
             if method == "GET":
                 return self._get_contacts(params, rest)
@@ -745,10 +754,26 @@ class FakeXero:
             "AttachmentID": str(uuid.uuid4()),
             "FileName": name,
             "ContentLength": len(content),
-            "MimeType": "application/octet-stream",
+            # Xero takes the type from the name (the SDK uploads application/octet-stream).
+            "MimeType": mimetypes.guess_type(name)[0] or "application/octet-stream",
         }
+        # Xero compares names without case: the same name in another case replaces the file.
+        for key in [k for k in self.attachments if k.lower() == f"{document_id}/{name}".lower()]:
+            del self.attachments[key]
         self.attachments[f"{document_id}/{name}"] = attachment
         return {"Attachments": [copy.deepcopy(attachment)]}
+
+    def _attachments_of(self, target: str, document_id: str) -> dict[str, Any]:
+        documents = self.invoices if target == "Invoices" else self.credit_notes
+        if document_id not in documents:
+            raise Refused(404, "refused", None)
+        return {
+            "Attachments": [
+                copy.deepcopy(a)
+                for key, a in self.attachments.items()
+                if key.startswith(f"{document_id}/")
+            ]
+        }
 
 
 class FakeTokens:
@@ -838,9 +863,15 @@ class WriterHarness:
 
 
 def writer_on(
-    xero: FakeXero | None = None, tokens: FakeTokens | None = None, *, keep_answers: bool = False
+    xero: FakeXero | None = None,
+    tokens: FakeTokens | None = None,
+    *,
+    keep_answers: bool = False,
+    time_passes: float = 0.0,
 ) -> WriterHarness:
-    """The policy on ``xero``; ``keep_answers``: see ``FakeAttempts``."""
+    """The policy on ``xero``; ``keep_answers``: see ``FakeAttempts``; ``time_passes``:
+    seconds each backoff wait stands for (past Xero's 6 minutes the fake forgets its
+    Idempotency-Keys, so a command sent again replays nothing)."""
     xero = xero or FakeXero()
     tokens = tokens or FakeTokens(xero.tenant_id)
     attempts = FakeAttempts(keep_answers)
@@ -852,6 +883,8 @@ def writer_on(
 
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
+        if time_passes >= IDEMPOTENCY_WINDOW_S:
+            xero.pass_idempotency_window()
 
     policy = Policy(
         access=tokens, attempts=attempts, open_session=xero.session, park=park, sleep=sleep

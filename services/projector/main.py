@@ -15,7 +15,7 @@ from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
 from shared.service import Running, run_service, running_worker, worker_readiness
-from shared.settings import ProjectorSettings
+from shared.settings import ProjectorSettings, api_docs
 
 log = get_logger("projector")
 
@@ -38,7 +38,7 @@ def create_app(settings: ProjectorSettings) -> FastAPI:
             await pool.close()
             es_app.close()
 
-    app = FastAPI(title="roger-xero projector", lifespan=lifespan)
+    app = FastAPI(title="roger-xero projector", lifespan=lifespan, **api_docs(settings.env))
 
     install_common(app, worker_readiness(running))
     return app

@@ -3,9 +3,20 @@
 After each fact or answer, the touched vendors and documents are decided again:
 a document needs its vendor's contact before it can be created (or moved to
 another vendor), a payment, allocation or attachment needs its document in Xero,
-and nothing goes out without a connection. Every command id is derived from what
-the command does (company, document, attempt, version), so deciding the same
-thing twice gives the same command, and the writer's idempotency key follows.
+and nothing goes out without a connection.
+
+A bill's money moves one step at a time (issue 11, "order of operations"): Xero
+carries out commands in the order they reach it, refuses to edit or void a bill
+with payments or credit, and refuses a payment over what is due or on a bill that
+is not AUTHORISED. So at most one command that changes what a bill is owed is in
+flight (its create, update or void, a payment made or deleted, a credit allocated
+to it), and each step is chosen from Roger's latest truth once Xero has answered
+the last: payments that must leave Xero first, then the void or the update, then
+the payments that fit what is due; the others wait, with the reason shown.
+
+Every command id is derived from what the command does (company, document,
+attempt, version), so deciding the same thing twice gives the same command, and
+the writer's idempotency key follows.
 
 Pure: no Kafka, no database; the decision time is given.
 """
@@ -65,6 +76,7 @@ WAITING_FOR_STEP = "waiting for Xero's answer to the step before it on this bill
 WAITING_FOR_UPDATE = "waiting for the bill's update in Xero"
 WAITING_FOR_BILL_STEPS = "waiting for the bill's payments and updates in Xero"
 SETTLED_BY_XERO = "nothing to pay: Xero settles a zero-total document itself (PAID)"
+NOTHING_TO_PAY = "nothing to pay: the payment is 0.00"
 ZERO = Decimal("0")
 
 
@@ -462,9 +474,9 @@ def _decide_payments(d: _Decider, doc: Document) -> None:
         if payment.state == "failed":
             continue
         amount = payment.amount
-        if total == 0 and (amount is None or amount == 0):
-            payment.state = "synced"
-            payment.reason = SETTLED_BY_XERO
+        if amount == 0 or (amount is None and total == 0):
+            payment.state = "synced"  # nothing moves: Xero takes no payment of nothing
+            payment.reason = SETTLED_BY_XERO if total == 0 else NOTHING_TO_PAY
             continue
         if amount is not None and amount <= 0:
             payment.state, payment.reason = "failed", f"Xero takes no payment of {amount}"

@@ -1,82 +1,182 @@
-"""Roger's files to Xero: fetched from their pre-signed URL, checked, then attached.
+"""Roger's files to Xero: fetched (``fetch.py``: https, public addresses, 30 s, 10 MB,
+SHA-256), named, then attached.
 
 A file that cannot be fetched or fails its checks is answered as a failure of
-the attachment alone; the projector shows it as a warning on the document.
+the attachment alone, in plain words; the projector shows it as a warning on the
+document. None is lost silently (issue 11, "files"):
+
+- names are unique per document *case-insensitively*, as Xero compares them (uploading a
+  name that is already there replaces that file): a file whose name is taken by another
+  file gets ``name (2).ext``, ``name (3).ext``, ..., and its answer says so (``message``);
+- every file is stored with its content type: Xero takes the type from the name's
+  extension (the SDK uploads ``application/octet-stream``), so a name without the
+  extension of its content type gets one (``scan`` as ``image/png`` -> ``scan.png``);
+- characters Xero refuses in names become ``_``.
+
+Where the bytes come from is ``FILES`` (a context variable): the scheduler downloads each
+file in its own task, outside the company's lane, and sets its ``FileSource`` in each lane;
+unset, a file is downloaded here under the strict default rules.
 """
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
+import httpcore
 
+from services.xero_writer.fetch import FetchRules, FileRefused, Resolve, fetch, resolve, too_large
 from services.xero_writer.outcomes import Call, failed, result
 from shared.contracts.commands import UploadAttachment
 from shared.contracts.results import XeroResult
 from shared.xero.client import validation_messages
 
-MAX_BYTES = 10 * 1024 * 1024
-ALLOWED_TYPES = {
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/tiff",
-    "image/webp",
+# The content types Xero's files take from us, each with the extensions that say it (the
+# first is the one we add).
+EXTENSIONS: Mapping[str, tuple[str, ...]] = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg", ".jpe"),
+    "image/gif": (".gif",),
+    "image/tiff": (".tiff", ".tif"),
+    "image/webp": (".webp",),
 }
+ALLOWED_TYPES = frozenset(EXTENSIONS)
 XERO_FORBIDDEN_IN_NAMES = set('<>:"/\\|?*+\0')
+MAX_NAME = 255
+MAX_SAME_NAME = 99
 
 
-class FileProblem(Exception):
-    pass
+class FileSource(Protocol):
+    """The bytes of a command's file (checked against its SHA-256); raises ``FileRefused``."""
+
+    async def get(self, cmd: UploadAttachment) -> bytes: ...
 
 
-async def fetch(url: str, expected_size: int, expected_sha256: str, timeout_s: float = 30) -> bytes:
-    if expected_size > MAX_BYTES:
-        raise FileProblem(f"file of {expected_size} bytes is over the {MAX_BYTES} byte limit")
-    digest = hashlib.sha256()
-    chunks: list[bytes] = []
-    size = 0
+@dataclass
+class Downloads:
+    """A ``FileSource`` that downloads when asked (``backend``/``resolver``: see ``fetch``)."""
+
+    rules: FetchRules = field(default_factory=FetchRules)
+    backend: httpcore.AsyncNetworkBackend | None = None
+    resolver: Resolve = resolve
+
+    async def get(self, cmd: UploadAttachment) -> bytes:
+        if cmd.size > self.rules.max_bytes:
+            raise FileRefused(too_large(self.rules.max_bytes), f"declared size {cmd.size}")
+        return await fetch(
+            cmd.url, cmd.sha256, self.rules, backend=self.backend, resolver=self.resolver
+        )
+
+
+FILES: ContextVar[FileSource | None] = ContextVar("rx_attachment_files", default=None)
+
+
+def files() -> FileSource:
+    """This lane's file source: the scheduler's downloads, else strict downloads now."""
+    return FILES.get() or Downloads()
+
+
+def content_type_of(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def stored_name(filename: str, content_type: str) -> str:
+    """The name Xero stores Roger's ``filename`` under: no character Xero refuses, at most
+    255 characters, ending in an extension of ``content_type`` (added when missing)."""
+    name = "".join("_" if c in XERO_FORBIDDEN_IN_NAMES or ord(c) < 32 else c for c in filename)
+    name = name.strip().strip(".") or "attachment"
+    extensions = EXTENSIONS.get(content_type_of(content_type), ())
+    stem, ext = posixpath.splitext(name)
+    if extensions and ext.lower() not in extensions:
+        stem, ext = name, extensions[0]
+    return stem[: MAX_NAME - len(ext)] + ext
+
+
+def numbered(name: str, n: int) -> str:
+    """``name`` with `` (n)`` before its extension: ``invoice.pdf`` -> ``invoice (2).pdf``."""
+    stem, ext = posixpath.splitext(name)
+    suffix = f" ({n})"
+    return stem[: MAX_NAME - len(ext) - len(suffix)] + suffix + ext
+
+
+def _key(cmd: UploadAttachment, name: str) -> str:
+    # One key per (command, name): a retry that chose another name is another request.
+    return f"rx-{cmd.command_id}-{hashlib.sha256(name.lower().encode()).hexdigest()[:16]}"
+
+
+async def _existing(call: Call, cmd: UploadAttachment) -> dict[str, dict[str, Any]]:
+    """The document's files in Xero, by lower-cased name."""
+    answer = await call("GET", f"/{cmd.target}/{cmd.xero_document_id}/Attachments")
+    return {
+        str(a.get("FileName", "")).lower(): a
+        for a in answer.get("Attachments") or []
+        if a.get("FileName")
+    }
+
+
+def _notes(cmd: UploadAttachment, wanted: str, name: str) -> str | None:
+    notes = []
+    if name != wanted:
+        notes.append(
+            f"stored as {name!r}: the document already has another file named "
+            f"{wanted!r} (Xero does not tell names apart by case)"
+        )
+    base = stored_name(cmd.filename, "")
+    if wanted != base and posixpath.splitext(wanted)[0] == base:
+        notes.append(f"stored as {wanted!r}: the extension of its type {cmd.content_type}")
+    return "; ".join(notes) or None
+
+
+async def upload_attachment(call: Call, cmd: UploadAttachment, earlier: bool) -> XeroResult:
+    """Attaches the command's file to its Xero document under a name no other file there
+    has (any case). A command attempted before recognises its own upload (same name, same
+    size) instead of adding a second copy."""
+    content_type = content_type_of(cmd.content_type)
+    if content_type not in ALLOWED_TYPES:
+        return failed(cmd, f"files of type {cmd.content_type} are not taken (PDF or image only)")
     try:
-        async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=True) as client:
-            async with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise FileProblem(f"fetching the file answered HTTP {response.status_code}")
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BYTES:
-                        raise FileProblem(f"file is over the {MAX_BYTES} byte limit")
-                    digest.update(chunk)
-                    chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise FileProblem(f"could not fetch the file: {type(exc).__name__}") from exc
-    if digest.hexdigest() != expected_sha256.lower():
-        raise FileProblem("the file's SHA-256 does not match the one Roger sent")
-    return b"".join(chunks)
-
-
-def safe_filename(name: str) -> str:
-    return "".join("_" if c in XERO_FORBIDDEN_IN_NAMES else c for c in name)[:255]
-
-
-async def upload_attachment(call: Call, cmd: UploadAttachment, _earlier: bool) -> XeroResult:
-    """Uploading the same file name again replaces it in Xero: retries need no look-up."""
-    if cmd.content_type.lower() not in ALLOWED_TYPES:
-        return failed(cmd, f"content type {cmd.content_type} is not allowed (PDF or image only)")
-    try:
-        body = await fetch(cmd.url, cmd.size, cmd.sha256)
-    except FileProblem as exc:
-        return failed(cmd, str(exc))
-    name = safe_filename(cmd.filename)
+        body = await files().get(cmd)
+    except FileRefused as exc:
+        return failed(cmd, exc.message)
+    wanted = stored_name(cmd.filename, content_type)
+    taken = await _existing(call, cmd)
+    name = wanted
+    for n in range(2, MAX_SAME_NAME + 2):
+        there = taken.get(name.lower())
+        if there is None:
+            break
+        if earlier and there.get("ContentLength") == len(body) and there.get("AttachmentID"):
+            # Our own earlier attempt landed and its answer was lost.
+            return result(
+                cmd,
+                "XeroAttachmentUploaded",
+                xero_id=there["AttachmentID"],
+                xero_number=there.get("FileName") or name,
+                message=_notes(cmd, wanted, name),
+            )
+        name = numbered(wanted, n)
+    else:
+        return failed(cmd, f"the document already has {MAX_SAME_NAME} files named {wanted!r}")
     answer = await call(
         "PUT",
         f"/{cmd.target}/{cmd.xero_document_id}/Attachments/{quote(name, safe='')}",
         content=body,
-        idempotency_key=f"rx-{cmd.command_id}",
+        idempotency_key=_key(cmd, name),
     )
     [element] = answer.get("Attachments") or [{}]
     messages = validation_messages(element)
     if messages or not element.get("AttachmentID"):
-        return failed(cmd, "; ".join(messages) or "Xero did not keep the attachment")
-    return result(cmd, "XeroAttachmentUploaded", xero_id=element["AttachmentID"], xero_number=name)
+        return failed(cmd, "; ".join(messages) or "Xero did not keep the file")
+    return result(
+        cmd,
+        "XeroAttachmentUploaded",
+        xero_id=element["AttachmentID"],
+        xero_number=name,
+        message=_notes(cmd, wanted, name),
+    )

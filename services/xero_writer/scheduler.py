@@ -3,7 +3,9 @@
 Consumption and execution are decoupled: the shared consumer loop
 (``shared.messaging.consumer``) hands each record to ``_accept``, which queues it
 on its company's lane (an unreadable command is dead-lettered there), and each
-lane runs on its own, under its organisation's limiter. A partition's offset is
+lane runs on its own, under its organisation's limiter. An attachment's file is
+downloaded first, in a task of its own (``prefetch.py``), and only then does its upload
+join the lane: a slow file never holds a lane. A partition's offset is
 committed only up to its oldest record whose result is not yet on Kafka, so a
 crash re-reads (and the executor's lookups dedupe) rather than loses.
 """
@@ -19,12 +21,15 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
-from services.xero_writer import executor
+from services.xero_writer import attachment_ops, executor
+from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
+from services.xero_writer.fetch import FetchRules
 from services.xero_writer.limits import OrgLimiter
 from services.xero_writer.policy import Policy
+from services.xero_writer.prefetch import Prefetcher
 from services.xero_writer.session import OrgSession
-from shared.contracts.commands import AnyCommand, decode, encode
+from shared.contracts.commands import AnyCommand, UploadAttachment, decode, encode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_COMMANDS, XERO_RESULTS
 from shared.logging import get_logger
@@ -74,6 +79,7 @@ class Writer:
         self.limiters: dict[str, OrgLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
         self.queued: dict[str, Item] = {}  # command id -> its queued item
+        self.prefetcher = Prefetcher(Downloads(FetchRules.of(settings.attachment_allowed_hosts)))
         self._stopping = asyncio.Event()
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -129,10 +135,20 @@ class Writer:
         progress.in_flight.add(record.offset)
         item = Item(tp, record.offset, command)
         self.queued[command.command_id] = item
-        self.lanes[command.company_id].append(item)
-        QUEUED.inc()
         if sum(len(p.in_flight) for p in self.progress.values()) >= MAX_IN_FLIGHT:
             self._capacity.clear()
+        if isinstance(command, UploadAttachment):
+            # The file first, outside the lane; the upload joins the lane once it is in hand.
+            self.prefetcher.start(command, lambda: self._enqueue(item))
+        else:
+            self._enqueue(item)
+
+    def _enqueue(self, item: Item) -> None:
+        if self._stopping.is_set():
+            return  # never attempted: read again after the restart
+        command = item.command
+        self.lanes[command.company_id].append(item)
+        QUEUED.inc()
         task = self.lane_tasks.get(command.company_id)
         if task is None or task.done():
             self.lane_tasks[command.company_id] = asyncio.create_task(
@@ -147,6 +163,7 @@ class Writer:
 
         What is still queued was never attempted; it is read again after the restart.
         """
+        await self.prefetcher.stop()
         lanes = [t for t in self.lane_tasks.values() if not t.done()]
         if lanes:
             _, late = await asyncio.wait(lanes, timeout=self.settings.xero_timeout_s + 5)
@@ -174,6 +191,8 @@ class Writer:
         return batch
 
     async def _run_lane(self, company_id: str) -> None:
+        # This lane's uploads take their files from the downloads done ahead (its own context).
+        attachment_ops.FILES.set(self.prefetcher)
         lane = self.lanes[company_id]
         while lane and not self._stopping.is_set():
             batch = self._next_batch(lane)
@@ -191,6 +210,7 @@ class Writer:
                 await asyncio.sleep(2)
                 continue
             for item in batch:
+                self.prefetcher.done(item.command.command_id)
                 self.queued.pop(item.command.command_id, None)
                 self.progress[item.tp].in_flight.discard(item.offset)
             if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:

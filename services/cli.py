@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,6 +102,108 @@ def rebuild(
     typer.echo(f"rebuilt {len(counts)} compan{'y' if len(counts) == 1 else 'ies'}")
 
 
+@app.command()
+def lag(
+    group: Annotated[list[str] | None, typer.Option(help="only these groups (repeatable)")] = None,
+) -> None:
+    """Show each consumer group's lag per partition (records past its committed offset)."""
+    from shared.messaging.offsets import group_lag
+    from shared.settings import OperatorSettings
+
+    rows = asyncio.run(group_lag(OperatorSettings().kafka_bootstrap, group))
+    table = [("GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG")]
+    table += [
+        (
+            r.group,
+            r.topic,
+            str(r.partition),
+            "-" if r.committed is None else str(r.committed),
+            str(r.end),
+            str(r.lag),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r.group] = totals.get(r.group, 0) + r.lag
+    for name, total in totals.items():
+        typer.echo(f"{name}: {total} record(s) behind")
+
+
+def _instant(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 instant", param_hint=option) from exc
+    if instant.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} has no timezone (add Z or +00:00)", param_hint=option)
+    return instant
+
+
+@app.command()
+def replay(
+    topic: Annotated[str, typer.Option(help="the topic to read again")],
+    group: Annotated[str, typer.Option(help="the consumer group to move back")],
+    from_offset: Annotated[int | None, typer.Option(help="first offset to read again")] = None,
+    to_offset: Annotated[int | None, typer.Option(help="last offset of the range")] = None,
+    from_time: Annotated[
+        str | None, typer.Option(help="ISO 8601 instant with timezone: records from then")
+    ] = None,
+    to_time: Annotated[
+        str | None, typer.Option(help="ISO 8601 instant: records until then")
+    ] = None,
+    company: Annotated[str | None, typer.Option(help="only this company's partition")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do it without asking")] = False,
+) -> None:
+    """Move a consumer group back so it reads a range of a topic again.
+
+    Says what it will do (partitions, offsets, records) and asks first unless --yes. Refuses
+    a group with active members (stop the service first: Kafka moves only an empty group's
+    offsets) and the projector's group (its positions are in PostgreSQL). Safe to repeat:
+    every consumer dedupes what it already did. The group goes on from the range's start to
+    where it was; with --company, other companies on that partition are read again too.
+    """
+    from shared.messaging.offsets import ReplayRefused, apply_replay, plan_replay
+    from shared.settings import OperatorSettings
+
+    bootstrap = OperatorSettings().kafka_bootstrap
+    try:
+        plan = asyncio.run(
+            plan_replay(
+                bootstrap,
+                topic,
+                group,
+                from_offset=from_offset,
+                to_offset=to_offset,
+                from_time=_instant(from_time, "--from-time"),
+                to_time=_instant(to_time, "--to-time"),
+                company_id=company,
+            )
+        )
+    except ValueError as exc:  # ReplayRefused is a RuntimeError: handled below
+        raise typer.BadParameter(str(exc)) from exc
+    except ReplayRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(3) from exc
+    typer.echo(plan.describe())
+    if not plan.moves:
+        return
+    if not yes and not typer.confirm("Move the group back?", default=False):
+        typer.echo("nothing moved")
+        raise typer.Exit(1)
+    try:
+        asyncio.run(apply_replay(bootstrap, plan))
+    except ReplayRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(3) from exc
+    typer.echo(f"moved {len(plan.moves)} partition(s); {plan.records} record(s) to read again")
+
+
 @dlq.command("list")
 def dlq_list(
     topic: str = "roger.events.dlq",
@@ -109,10 +212,15 @@ def dlq_list(
         str | None, typer.Option(help="open, replayed or resolved (a parked command done since)")
     ] = None,
     limit: int = 50,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON lines with every header and the value, for machines"),
+    ] = False,
 ) -> None:
-    """Print dead letters with their reasons and state (JSON lines, oldest first)."""
+    """Print dead letters, oldest first: a table (company, kind, document, reason, age, state),
+    or with --json one JSON object a line."""
     from shared.db import open_pool
-    from shared.messaging.dead_letters import list_dead_letters
+    from shared.messaging.dead_letters import letters_table, list_dead_letters
     from shared.settings import OperatorSettings
 
     async def run() -> list[dict[str, Any]]:
@@ -130,8 +238,12 @@ def dlq_list(
         finally:
             await pool.close()
 
-    for entry in asyncio.run(run()):
-        typer.echo(json.dumps(entry))
+    entries = asyncio.run(run())
+    if as_json:
+        for entry in entries:
+            typer.echo(json.dumps(entry))
+    else:
+        typer.echo(letters_table(entries, datetime.now(UTC)))
 
 
 @dlq.command("replay")
@@ -176,6 +288,33 @@ def dlq_replay(
     for partition, offset, when in outcome.skipped:
         typer.echo(f"skipped {partition}:{offset}: already replayed at {when} (--again to resend)")
     typer.echo(f"replayed {len(outcome.replayed)} record(s)")
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored Xero token under the newest key of RX_TOKEN_KEYS; prints how
+    many were re-encrypted (and how many no key opens: those connections need reconnecting)."""
+    from shared.db import open_pool
+    from shared.settings import DatabaseSettings, TokenKeySettings
+    from shared.xero.token_store import Rotation, TokenStore
+
+    class KeySettings(DatabaseSettings, TokenKeySettings):
+        pass
+
+    async def run() -> Rotation:
+        settings = KeySettings()
+        pool = await open_pool(settings.database_url, max_size=2)
+        try:
+            store = TokenStore(pool, [k.get_secret_value() for k in settings.token_keys])
+            await store.setup()
+            return await store.rotate()
+        finally:
+            await pool.close()
+
+    done = asyncio.run(run())
+    typer.echo(f"re-encrypted {done.rotated} token set(s) under the newest key")
+    if done.unreadable:
+        typer.echo(f"{done.unreadable} token set(s) no key opens: marked needs_reconnect")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ the variable to set, instead of running with a key anyone can read.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -187,3 +187,20 @@ class OperatorSettings(KafkaSettings, DatabaseSettings):
 
 class Settings(IngestSettings, ConnectionsSettings, ProjectorSettings, WriterSettings):
     """Every setting: for the SRE CLI and development tools that span services."""
+
+
+class ApiDocs(TypedDict):
+    docs_url: str | None
+    redoc_url: str | None
+    openapi_url: str | None
+
+
+def api_docs(env: str) -> ApiDocs:
+    """FastAPI's ``docs_url``, ``redoc_url`` and ``openapi_url``: served only in development,
+    so a production service does not hand out a map of itself (issue 13)."""
+    dev = env == "development"
+    return ApiDocs(
+        docs_url="/docs" if dev else None,
+        redoc_url="/redoc" if dev else None,
+        openapi_url="/openapi.json" if dev else None,
+    )

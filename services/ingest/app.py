@@ -30,7 +30,7 @@ from shared.messaging.consumer import Unprocessable, consumer_loop
 from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer
 from shared.service import Running, running_worker
-from shared.settings import ConnectionsSettings, IngestSettings
+from shared.settings import ConnectionsSettings, IngestSettings, api_docs
 
 log = get_logger("ingest")
 
@@ -135,7 +135,7 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
             await producer.stop()
             await pool.close()
 
-    app = FastAPI(title="roger-xero ingest", lifespan=lifespan)
+    app = FastAPI(title="roger-xero ingest", lifespan=lifespan, **api_docs(settings.env))
     app.state.ingest = ingest
 
     async def ready() -> dict[str, bool]:

@@ -13,7 +13,7 @@ from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
 from shared.service import Running, run_service, running_worker, worker_readiness
-from shared.settings import WriterSettings
+from shared.settings import WriterSettings, api_docs
 from shared.xero.client import XeroClient
 from shared.xero.token_store import TokenStore
 
@@ -45,7 +45,7 @@ def create_app(settings: WriterSettings) -> FastAPI:
             await xero.aclose()
             await pool.close()
 
-    app = FastAPI(title="roger-xero xero_writer", lifespan=lifespan)
+    app = FastAPI(title="roger-xero xero_writer", lifespan=lifespan, **api_docs(settings.env))
 
     install_common(app, worker_readiness(running))
     return app

@@ -9,9 +9,14 @@ refresher it is handed is ``shared.xero.client.XeroClient.refresh`` (tests pass 
 
 A row's ``status`` is the connection's life as far as tokens go:
 ``pending_setup`` (Xero granted access, the company has not chosen where to
-sync), ``connected``, ``needs_reconnect`` (Xero refused the refresh token).
+sync), ``connected``, ``needs_reconnect`` (Xero refused the refresh token, or no key of
+``RX_TOKEN_KEYS`` opens the stored tokens any more; ``status_reason`` says which).
 Disconnecting deletes the row. Every change of status records its fact in the
 connection outbox (``shared.messaging.outbox``) in the same transaction.
+
+Key rotation: ``RX_TOKEN_KEYS`` lists Fernet keys newest first; every key decrypts, the
+newest encrypts. ``rotate()`` (``roger-xero rotate-keys``) re-encrypts every stored token
+under the newest key, after which the older keys may be removed.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -31,7 +36,15 @@ from shared.messaging import outbox as connection_outbox
 from shared.messaging.outbox import OutboxRow
 from shared.xero.errors import NeedsReconnect
 
-__all__ = ["Access", "NeedsReconnect", "NotConnected", "Refresher", "Row", "TokenStore"]
+__all__ = [
+    "Access",
+    "NeedsReconnect",
+    "NotConnected",
+    "Refresher",
+    "Rotation",
+    "Row",
+    "TokenStore",
+]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS xero_connections (
@@ -42,6 +55,7 @@ CREATE TABLE IF NOT EXISTS xero_connections (
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 ALTER TABLE xero_connections ADD COLUMN IF NOT EXISTS refreshed_at TIMESTAMPTZ;
+ALTER TABLE xero_connections ADD COLUMN IF NOT EXISTS status_reason TEXT;
 """
 
 # Refresh this long before the access token expires, so a call never starts with a dead token.
@@ -50,6 +64,13 @@ REFRESH_MARGIN_S = 120
 PENDING_SETUP = "pending_setup"
 CONNECTED = "connected"
 NEEDS_RECONNECT = "needs_reconnect"
+
+# Why a connection needs a person to connect again (status_reason and the fact's reason).
+REFUSED_REFRESH = "Xero refused the refresh token"
+UNREADABLE_TOKENS = (
+    "the stored Xero tokens cannot be decrypted: the key that encrypted them is no longer "
+    "in RX_TOKEN_KEYS"
+)
 
 
 class NotConnected(Exception):
@@ -68,6 +89,16 @@ class Row:
 
     tenant_id: str  # "" until an organisation is chosen
     status: str
+    reason: str | None = None  # why it needs reconnecting (None otherwise)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What ``TokenStore.rotate`` did: tokens now under the newest key, and tokens no key
+    opens (their connections marked ``needs_reconnect``; already marked ones not counted)."""
+
+    rotated: int
+    unreadable: int
 
 
 Refresher = Callable[[str], Awaitable[dict[str, Any]]]
@@ -91,6 +122,7 @@ class TokenStore:
         return self._fernet.encrypt(json.dumps(token_set).encode())
 
     def _open(self, ciphertext: bytes) -> dict[str, Any]:
+        """Raises ``cryptography.fernet.InvalidToken`` when no key opens it."""
         return json.loads(self._fernet.decrypt(bytes(ciphertext)))  # type: ignore[no-any-return]
 
     async def put(
@@ -113,7 +145,8 @@ class TokenStore:
                 "(company_id, tenant_id, token_ciphertext, status, refreshed_at) "
                 "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (company_id) DO UPDATE SET "
                 "tenant_id = EXCLUDED.tenant_id, token_ciphertext = EXCLUDED.token_ciphertext, "
-                "status = EXCLUDED.status, refreshed_at = now(), updated_at = now()",
+                "status = EXCLUDED.status, status_reason = NULL, refreshed_at = now(), "
+                "updated_at = now()",
                 (company_id, tenant_id, self._seal(token_set), status),
             )
             await connection_outbox.add(conn, *facts)
@@ -126,11 +159,12 @@ class TokenStore:
     async def row(self, company_id: str) -> Row | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT tenant_id, status FROM xero_connections WHERE company_id = %s",
+                "SELECT tenant_id, status, status_reason FROM xero_connections "
+                "WHERE company_id = %s",
                 (company_id,),
             )
             found = await cur.fetchone()
-        return Row(tenant_id=found[0], status=found[1]) if found else None
+        return Row(tenant_id=found[0], status=found[1], reason=found[2]) if found else None
 
     async def choose(
         self,
@@ -156,7 +190,8 @@ class TokenStore:
     async def remove(
         self, company_id: str, *facts: OutboxRow, also: Also = _nothing
     ) -> dict[str, Any] | None:
-        """Deletes the company's tokens; returns the last token set (to revoke it), if any."""
+        """Deletes the company's tokens; returns the last token set (to revoke it), if any
+        (None too when no key opens it any more: there is nothing to revoke with)."""
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "DELETE FROM xero_connections WHERE company_id = %s RETURNING token_ciphertext",
@@ -165,7 +200,12 @@ class TokenStore:
             found = await cur.fetchone()
             await connection_outbox.add(conn, *facts)
             await also(conn)
-        return self._open(found[0]) if found else None
+        if found is None:
+            return None
+        try:
+            return self._open(found[0])
+        except InvalidToken:
+            return None
 
     async def access(
         self,
@@ -181,59 +221,108 @@ class TokenStore:
         another process refreshed it while this one waited for the lock.
         ``allow_pending`` serves the connect flow before an organisation is chosen.
         """
-        refused = False
+        refused: str | None = None
         async with self._pool.connection() as conn:
             async with conn.transaction():
                 cur = await conn.execute("SELECT clock_timestamp()")
                 asked_at = (await cur.fetchone())[0]  # type: ignore[index]
                 cur = await conn.execute(
-                    "SELECT tenant_id, token_ciphertext, status, refreshed_at "
+                    "SELECT tenant_id, token_ciphertext, status, refreshed_at, status_reason "
                     "FROM xero_connections WHERE company_id = %s FOR UPDATE",
                     (company_id,),
                 )
                 row = await cur.fetchone()
                 usable = (CONNECTED, PENDING_SETUP) if allow_pending else (CONNECTED,)
                 if row is not None and row[2] == NEEDS_RECONNECT:
-                    raise NeedsReconnect(company_id)
+                    raise NeedsReconnect(row[4] or REFUSED_REFRESH)
                 if row is None or row[2] not in usable:
                     raise NotConnected(company_id)
-                tenant_id, token_set, refreshed_at = row[0], self._open(row[1]), row[3]
-                due = float(token_set.get("expires_at", 0)) - time.time() < REFRESH_MARGIN_S
-                fresh_enough = refreshed_at is not None and refreshed_at >= asked_at
-                if not due and (not force or fresh_enough):
-                    return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
+                tenant_id, refreshed_at = row[0], row[3]
                 try:
-                    fresh = await refresh(token_set["refresh_token"])
-                except NeedsReconnect:
-                    fresh = None
-                if fresh is not None:
-                    token_set = {
-                        **fresh,
-                        "expires_at": time.time() + float(fresh.get("expires_in", 1800)),
-                    }
-                    # Committed before the new token is handed out: Xero has already
-                    # retired the old refresh token (after its grace period).
-                    await conn.execute(
-                        "UPDATE xero_connections SET token_ciphertext = %s, "
-                        "refreshed_at = clock_timestamp(), updated_at = now() "
-                        "WHERE company_id = %s",
-                        (self._seal(token_set), company_id),
-                    )
-                    return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
+                    token_set = self._open(row[1])
+                except InvalidToken:
+                    # No retry can help (the key is gone): said once, then a person reconnects.
+                    token_set, refused = None, UNREADABLE_TOKENS
+                if token_set is not None:
+                    due = float(token_set.get("expires_at", 0)) - time.time() < REFRESH_MARGIN_S
+                    fresh_enough = refreshed_at is not None and refreshed_at >= asked_at
+                    if not due and (not force or fresh_enough):
+                        return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
+                    try:
+                        fresh = await refresh(token_set["refresh_token"])
+                    except NeedsReconnect:
+                        fresh, refused = None, REFUSED_REFRESH
+                    if fresh is not None:
+                        token_set = {
+                            **fresh,
+                            "expires_at": time.time() + float(fresh.get("expires_in", 1800)),
+                        }
+                        # Committed before the new token is handed out: Xero has already
+                        # retired the old refresh token (after its grace period).
+                        await conn.execute(
+                            "UPDATE xero_connections SET token_ciphertext = %s, "
+                            "refreshed_at = clock_timestamp(), updated_at = now() "
+                            "WHERE company_id = %s",
+                            (self._seal(token_set), company_id),
+                        )
+                        return Access(tenant_id=tenant_id, access_token=token_set["access_token"])
+                assert refused is not None
                 # Still holding the row lock: the status and its fact commit together.
+                await _mark_needs_reconnect(conn, company_id, tenant_id, refused)
+        raise NeedsReconnect(refused)
+
+    async def rotate(self) -> Rotation:
+        """Re-encrypts every stored token set under the newest key of ``RX_TOKEN_KEYS``
+        (``MultiFernet.rotate``), one row at a time under its row lock, so a refresh running
+        meanwhile is neither lost nor undone. A token set no key opens any more marks its
+        connection ``needs_reconnect`` with the reason (and its fact), as ``access`` would.
+        Idempotent: run again, it re-encrypts under the same newest key."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT company_id FROM xero_connections WHERE status <> %s ORDER BY company_id",
+                (NEEDS_RECONNECT,),
+            )
+            companies = [r[0] for r in await cur.fetchall()]
+        rotated = unreadable = 0
+        for company_id in companies:
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(
+                    "SELECT tenant_id, token_ciphertext, status FROM xero_connections "
+                    "WHERE company_id = %s FOR UPDATE",
+                    (company_id,),
+                )
+                row = await cur.fetchone()
+                if row is None or row[2] == NEEDS_RECONNECT:
+                    continue  # disconnected or marked meanwhile
+                try:
+                    sealed = self._fernet.rotate(bytes(row[1]))
+                except InvalidToken:
+                    await _mark_needs_reconnect(conn, company_id, row[0], UNREADABLE_TOKENS)
+                    unreadable += 1
+                    continue
                 await conn.execute(
-                    "UPDATE xero_connections SET status = %s, updated_at = now() "
-                    "WHERE company_id = %s",
-                    (NEEDS_RECONNECT, company_id),
+                    "UPDATE xero_connections SET token_ciphertext = %s WHERE company_id = %s",
+                    (sealed, company_id),
                 )
-                await connection_outbox.add(
-                    conn,
-                    connection_outbox.connection_fact(
-                        company_id,
-                        "XeroConnectionNeedsReconnect",
-                        {"tenant_id": tenant_id, "reason": "Xero refused the refresh token"},
-                    ),
-                )
-                refused = True
-        assert refused
-        raise NeedsReconnect(company_id)
+                rotated += 1
+        return Rotation(rotated=rotated, unreadable=unreadable)
+
+
+async def _mark_needs_reconnect(
+    conn: AsyncConnection[Any], company_id: str, tenant_id: str, reason: str
+) -> None:
+    """The connection needs a person to connect again: status, reason and fact together
+    (the caller holds the row lock and commits)."""
+    await conn.execute(
+        "UPDATE xero_connections SET status = %s, status_reason = %s, updated_at = now() "
+        "WHERE company_id = %s",
+        (NEEDS_RECONNECT, reason, company_id),
+    )
+    await connection_outbox.add(
+        conn,
+        connection_outbox.connection_fact(
+            company_id,
+            "XeroConnectionNeedsReconnect",
+            {"tenant_id": tenant_id, "reason": reason},
+        ),
+    )

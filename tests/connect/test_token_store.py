@@ -196,3 +196,86 @@ async def test_older_keys_still_decrypt(setup: Setup, store: TokenStore) -> None
         sealed = bytes((await cur.fetchone())[0])  # type: ignore[index]
     assert grant["access_token"].encode() not in sealed
     assert grant["refresh_token"].encode() not in sealed
+
+
+def _rotate_keys(setup: Setup, keys: list[str]) -> str:
+    """``roger-xero rotate-keys`` as an operator runs it; returns what it printed."""
+    env = {**setup.env, "RX_TOKEN_KEYS": ",".join(keys), "RX_DATABASE_URL": setup.dsn}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "rotate-keys"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def _facts(store: TokenStore) -> list[tuple[str, dict[str, Any]]]:
+    async with store._pool.connection() as conn:
+        cur = await conn.execute("SELECT kind, payload FROM outbox ORDER BY seq")
+        rows = await cur.fetchall()
+    return [(r[0], json.loads(bytes(r[1]))) for r in rows]
+
+
+async def test_rotate_keys_end_to_end(setup: Setup, store: TokenStore) -> None:
+    grant = setup.grant()
+    await store.put("co", setup.tenant, grant)  # sealed with KEY (A)
+    other = setup.grant()
+    await store.put("co-2", setup.tenant, other)
+    newer = Fernet.generate_key().decode()  # B
+
+    printed = _rotate_keys(setup, [newer, KEY])
+    assert "re-encrypted 2 token set(s)" in printed
+
+    # A is removed: B alone opens both, and the tokens still work at Xero.
+    only_new = TokenStore(store._pool, [newer])
+    for company, granted in (("co", grant), ("co-2", other)):
+        access = await only_new.access(company, _never)
+        assert access.access_token == granted["access_token"]
+        assert setup.works(access.access_token)
+    assert await store.status("co") == "connected"
+    # The old store (A only) cannot open them any more: they really were re-encrypted.
+    with pytest.raises(NeedsReconnect):
+        await TokenStore(store._pool, [KEY]).access("co", _never)
+
+
+async def test_token_sealed_with_a_removed_key_needs_reconnect_once_with_a_reason(
+    setup: Setup, store: TokenStore
+) -> None:
+    grant = setup.grant()
+    await store.put("co", setup.tenant, grant)  # sealed with KEY, which is then removed
+    without_key = TokenStore(store._pool, [Fernet.generate_key().decode()])
+
+    with pytest.raises(NeedsReconnect) as raised:
+        await without_key.access("co", _never)
+    assert "cannot be decrypted" in raised.value.detail
+    row = await without_key.row("co")
+    assert row is not None and row.status == "needs_reconnect"
+    assert row.reason is not None and "RX_TOKEN_KEYS" in row.reason
+    # Asked again (the writer's next try): the same answer, no second fact, no decrypt.
+    with pytest.raises(NeedsReconnect) as again:
+        await without_key.access("co", _never)
+    assert again.value.detail == raised.value.detail
+    facts = await _facts(store)
+    assert [kind for kind, _ in facts] == ["XeroConnectionNeedsReconnect"]
+    assert "cannot be decrypted" in json.dumps(facts[0][1])
+    # Disconnecting still works: there is just nothing to revoke with.
+    assert await without_key.remove("co") is None
+    assert await store.status("co") is None
+
+
+async def test_rotate_keys_marks_tokens_no_key_opens(setup: Setup, store: TokenStore) -> None:
+    await store.put("co", setup.tenant, setup.grant())
+    newer = Fernet.generate_key().decode()
+    printed = _rotate_keys(setup, [newer])  # KEY already dropped: nothing opens "co"
+    assert "re-encrypted 0 token set(s)" in printed
+    assert "1 token set(s) no key opens" in printed
+    row = await store.row("co")
+    assert row is not None and row.status == "needs_reconnect" and row.reason
+    assert [kind for kind, _ in await _facts(store)] == ["XeroConnectionNeedsReconnect"]
+    # Run again: nothing more to do, no second fact.
+    assert "re-encrypted 0 token set(s)" in _rotate_keys(setup, [newer])
+    assert len(await _facts(store)) == 1

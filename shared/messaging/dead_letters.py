@@ -185,6 +185,38 @@ def _headers(record: Any) -> dict[str, str]:
     return {k: v.decode("utf-8", "replace") for k, v in record.headers}
 
 
+# Where a Roger event, a domain event and a Xero result name their document (first found wins).
+_DOCUMENT_ID_FIELDS = ("bill_id", "receipt_id", "credit_note_id", "vendor_id", "id")
+
+
+def document_of(value: bytes) -> tuple[str | None, str | None]:
+    """(kind, Roger id) of the document a record is about, or ``None`` for what cannot be told
+    (a dead letter is often not even JSON).
+
+    Commands and results carry ``document_kind``/``document_id``; a Roger event's kind is the
+    first part of its ``type`` (``bill.paid`` -> ``bill``) and a domain event's its type name;
+    both name the document in ``data`` (``bill_id``, ``receipt_id``, ...).
+    """
+    try:
+        body = json.loads(value)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    kind, document = body.get("document_kind"), body.get("document_id")
+    data = body.get("data")
+    if document is None and isinstance(data, dict):
+        named = (data[f] for f in _DOCUMENT_ID_FIELDS if isinstance(data.get(f), str))
+        document = next(named, None)
+    event_type = body.get("type")
+    if kind is None and isinstance(event_type, str):
+        kind = event_type.split(".", 1)[0] if "." in event_type else event_type
+    return (
+        kind if isinstance(kind, str) else None,
+        document if isinstance(document, str) else None,
+    )
+
+
 def _command_id(value: bytes) -> str | None:
     try:
         body = json.loads(value)
@@ -228,7 +260,10 @@ async def list_dead_letters(
     state: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Dead letters of ``topic``, oldest first, each with its ``state``.
+    """Dead letters of ``topic``, oldest first, each with its ``state``: dicts of
+    ``partition``, ``offset``, ``key`` (the company), ``kind`` and ``document`` (see
+    ``document_of``; ``None`` when unknown), ``state``, ``state_since``, ``headers`` and
+    ``value`` (the first 2,000 characters).
 
     ``state`` is ``resolved`` for a parked command whose work Xero has since answered (the
     outbox sent it again), ``replayed`` once ``replay`` sent it back, else ``open``.
@@ -251,11 +286,14 @@ async def list_dead_letters(
             letter_state, since = "open", None
         if state is not None and letter_state != state:
             continue
+        kind, document = document_of(r.value or b"")
         out.append(
             {
                 "partition": r.partition,
                 "offset": r.offset,
                 "key": key,
+                "kind": kind,
+                "document": document,
                 "state": letter_state,
                 "state_since": since,
                 "headers": _headers(r),
@@ -263,6 +301,60 @@ async def list_dead_letters(
             }
         )
     return out[:limit]
+
+
+TABLE_COLUMNS = ("COMPANY", "KIND", "DOCUMENT", "REASON", "AGE", "STATE")
+REASON_WIDTH = 60
+
+
+def age_text(seconds: float) -> str:
+    """A duration for people, in its two largest units: ``45s``, ``12m``, ``3h 5m``, ``2d 4h``."""
+    whole = max(int(seconds), 0)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def _failed_at(entry: dict[str, Any]) -> datetime | None:
+    headers = entry.get("headers", {})
+    text = headers.get("rx-dlq-last-failed-at") or headers.get("rx-dlq-first-failed-at")
+    try:
+        instant = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return instant if instant is None or instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def letters_table(entries: Iterable[dict[str, Any]], now: datetime) -> str:
+    """``list_dead_letters``'s entries as a table for people: company, kind, document, reason
+    (cut to 60 characters, on one line), age (since the last failure, at ``now``, aware) and
+    state; ``-`` for what is unknown. Ends without a newline."""
+    rows = [TABLE_COLUMNS]
+    for e in entries:
+        reason = " ".join(str(e.get("headers", {}).get("rx-dlq-reason", "-")).split())
+        if len(reason) > REASON_WIDTH:
+            reason = reason[: REASON_WIDTH - 1] + "…"
+        failed = _failed_at(e)
+        rows.append(
+            (
+                e.get("key") or "-",
+                e.get("kind") or "-",
+                e.get("document") or "-",
+                reason or "-",
+                age_text((now - failed).total_seconds()) if failed else "-",
+                e.get("state") or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 @dataclass

@@ -77,7 +77,9 @@ def test_dead_letters_are_listed_with_their_reason_and_can_be_replayed(
     produce_raw(kafka_bootstrap, [(company.encode(), b'{"not": "an event"}')])
 
     def parked() -> list[dict]:  # type: ignore[type-arg]
-        lines = cli(pipeline, "dlq", "list", "--topic", "roger.events.dlq", "--limit", "100000")
+        lines = cli(
+            pipeline, "dlq", "list", "--json", "--topic", "roger.events.dlq", "--limit", "100000"
+        )
         return [e for e in map(json.loads, lines.splitlines()) if e["key"] == company]
 
     [entry] = wait_for(parked, 60, "the dead letter")

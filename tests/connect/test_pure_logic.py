@@ -188,3 +188,45 @@ def test_connection_status() -> None:
     assert connection_status("connected", gone) == "pending_setup"
     assert connection_status("needs_reconnect", done) == "needs_reconnect"
     assert connection_status(None, gone) == "disconnected"
+
+
+def test_pages_carry_only_hashed_inline_code() -> None:
+    import base64
+    import hashlib
+    import re
+
+    from services.connections import templates
+    from services.connections.setup_page import content_security_policy
+
+    csp = content_security_policy("https://login.xero.com")
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert "form-action 'self' https://login.xero.com" in csp and "unsafe" not in csp
+    view = {"status": "connected", "organisation_name": "<b>x</b>"}
+    pages = [
+        templates.connection_page("/setup/c", "t", view, ""),
+        templates.organisation_step("/setup/c", "t", [], None, ""),
+        templates.refusal_page("<script>alert(1)</script>"),
+        templates.too_large_page(),
+    ]
+    for page in pages:
+        inline = re.findall(r"<(?:script|style)>(.*?)</(?:script|style)>", page, re.S)
+        assert len(inline) == 2
+        for code in inline:
+            digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in csp
+        assert not re.search(r"\son[a-z]+=", page)
+    assert "<script>alert" not in pages[2] and "<b>x" not in pages[0]
+
+
+def test_the_picker_preselects_nothing_it_was_not_told_to() -> None:
+    from services.connections import templates
+
+    orgs = [
+        {"tenant_id": "t1", "name": "One", "base_currency": "DKK"},
+        {"tenant_id": "t2", "name": "Two", "base_currency": "EUR"},
+    ]
+    page = templates.organisation_step("/setup/c", "t", orgs, None, "")
+    assert '<option value="" disabled selected>' in page and " required" in page
+    assert 'value="t1" selected' not in page and 'value="t2" selected' not in page
+    page = templates.organisation_step("/setup/c", "t", orgs[1:], "t2", "")
+    assert 'value="t2" selected' in page and 'value=""' not in page

@@ -38,22 +38,41 @@ def messages(page: Any) -> str:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Chromium missing: deploy/install.sh installs it"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.set_default_timeout(30_000)
-            yield page
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def new_page(browser: Any, refusals: list[str]) -> Any:
+    """A page in a browser profile of its own; the console's CSP refusals go to ``refusals``."""
+    page = browser.new_context(viewport={"width": 1000, "height": 800}).new_page()
+    page.set_default_timeout(30_000)
+    page.on(
+        "console",
+        lambda m: refusals.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return page
+
+
+@pytest.fixture
+def csp_refusals() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def browser_page(browser: Any, csp_refusals: list[str]) -> Any:
+    return new_page(browser, csp_refusals)
 
 
 def test_click_through_setup_then_disconnect(
-    connect_pipeline: ConnectPipeline, browser_page: Any
+    connect_pipeline: ConnectPipeline, browser_page: Any, csp_refusals: list[str]
 ) -> None:
     p, page = connect_pipeline, browser_page
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -77,6 +96,10 @@ def test_click_through_setup_then_disconnect(
     page.get_by_role("button", name="Allow access").click()
     page.get_by_label("Which Xero organisation").wait_for()
     assert "Connected to Xero" in messages(page)
+    # Only the organisations of this consent are offered; none is pre-selected unless one.
+    offered = p.api("GET", f"/v1/companies/{company}/xero/organisations").json()
+    picked = page.get_by_label("Which Xero organisation").input_value()
+    assert picked == (tenant if len(offered) == 1 else "")
     shot("3-organisation")
 
     page.get_by_label("Which Xero organisation").select_option(tenant)
@@ -106,6 +129,8 @@ def test_click_through_setup_then_disconnect(
     assert p.connection(company)["status"] == "disconnected"
     assert p.token_set(company) is None
     wait_published(p, company, "XeroConnectionLost")
+    # The page's own style and script ran under the policy (the confirm dialog came up).
+    assert csp_refusals == []
     assert sorted(f.name for f in SHOTS.glob("[0-9]-*.png")) == [
         "1-connect.png",
         "2-xero-consent.png",
@@ -133,3 +158,31 @@ def test_setup_page_says_clearly_what_failed(
     assert "You chose Cancel" in messages(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "error-cancelled.png"), full_page=True)
+
+
+def test_a_connect_finished_in_another_browser_is_refused(
+    connect_pipeline: ConnectPipeline, browser: Any, csp_refusals: list[str]
+) -> None:
+    """Roger's backend starts a connect over the API; the person opens the link. Someone
+    else's browser that gets hold of Xero's answer cannot finish it; the person's can."""
+    p = connect_pipeline
+    company = "browser-bound-co"
+    tenant = p.new_organisation(f"Bound Browser {uuid.uuid4().hex[:6]} ApS", "DKK")
+    mine, theirs = new_page(browser, csp_refusals), new_page(browser, csp_refusals)
+
+    mine.goto(p.start_connect_link(company, f"/setup/{company}"))
+    mine.get_by_role("button", name="Allow access").wait_for()
+    assert mine.url.startswith(p.authorize_url)
+    location = p.consent(mine.url, [tenant])  # the consent's answer, as a lured link
+
+    theirs.goto(location)
+    assert "started in another browser" in messages(theirs)
+    assert theirs.get_by_role("heading").inner_text() == "Xero connection refused"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    theirs.screenshot(path=str(SHOTS / "error-another-browser.png"), full_page=True)
+    assert p.connection(company)["status"] == "not_connected"
+
+    mine.goto(location)
+    assert mine.url.endswith(f"/setup/{company}?status=connected")
+    assert p.connection(company)["status"] == "pending_setup"
+    assert csp_refusals == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -134,7 +135,7 @@ def test_whole_setup_flow(connect_pipeline: ConnectPipeline) -> None:
 
 def test_service_token_required(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
-    calls = [
+    calls: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/v1/companies/c1/xero/connect", {"json": {"redirect_after": "/x"}}),
         ("GET", "/v1/companies/c1/xero/organisations", {}),
         ("GET", "/v1/companies/c1/xero/accounts", {}),

@@ -232,7 +232,7 @@ def test_odd_input_is_a_4xx_never_a_500(connect_pipeline: ConnectPipeline) -> No
         )
         assert r.status_code == 422, repr(tenant)
     for cookie in ("²", "a.b.c.d.e", "x" * 4000):
-        raw = {"Cookie": f"rx_setup={cookie}".encode()}  # UTF-8 bytes, as a client may send
+        raw = {b"Cookie": f"rx_setup={cookie}".encode()}  # UTF-8 bytes, as a client may send
         r = httpx.get(f"{base}/setup/acme", headers=raw, timeout=10)
         assert r.status_code == 401
     # Roger-Signature (ingest's webhook): odd values are refused, not a crash.
@@ -240,7 +240,7 @@ def test_odd_input_is_a_4xx_never_a_500(connect_pipeline: ConnectPipeline) -> No
         r = httpx.post(
             f"{base}/v1/events",
             content=b"{}",
-            headers={"Roger-Signature": signature.encode(), "Content-Type": "application/json"},
+            headers={b"Roger-Signature": signature.encode(), b"Content-Type": b"application/json"},
             timeout=10,
         )
         assert 400 <= r.status_code < 500, signature

@@ -3,7 +3,11 @@
 Stdlib only, so that it runs before any virtualenv exists; the one step that needs a Kafka
 client (creating topics) lives in ``deploy.topics`` and is imported lazily.
 
-    python -m deploy.stack up | down | status
+    python -m deploy.stack up [--secure] | down | status
+
+``up --secure`` (or ``RX_KAFKA_SECURE=1``) starts the broker with SASL/SCRAM-SHA-512 users and
+per-service ACLs (``SERVICE_ACLS``; deploy/README.md says which principal may do what), and
+writes the users' passwords to ``<run-dir>/kafka/users.json`` (mode 0600).
 
 The broker is ``kafka.Kafka`` from the jars that ``deploy/install.sh`` resolves into
 ``deploy/kafka/libs``; PostgreSQL is Debian's server binaries, run as the ``postgres`` OS user
@@ -16,9 +20,11 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -31,7 +37,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.contracts.topics import MAX_RECORD_BYTES  # stdlib only, like this module
+from shared.contracts.topics import (  # stdlib only, like this module
+    DOMAIN_EVENTS,
+    DOMAIN_EVENTS_DLQ,
+    MAX_RECORD_BYTES,
+    ROGER_CATEGORIES,
+    ROGER_CATEGORIES_DLQ,
+    ROGER_EVENTS,
+    ROGER_EVENTS_DLQ,
+    XERO_COMMANDS,
+    XERO_COMMANDS_DLQ,
+    XERO_RESULTS,
+    XERO_RESULTS_DLQ,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_HOME = REPO / "deploy" / "kafka"
@@ -263,7 +281,10 @@ def storage_format_args(cluster_id: str, config: Path, release_version: str = ""
     return args + ([option("--release-version", release_version)] if release_version else [])
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+def server_properties(
+    port: int, controller_port: int, data_dir: Path, users: KafkaUsers | None = None
+) -> str:
+    """The broker's ``server.properties``; with ``users``, secured (``secure_settings``)."""
     settings = {
         **BROKER_SETTINGS,
         # Static voters: format needs no --standalone and we get kraft.version 0, which is all
@@ -273,7 +294,224 @@ def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "log.dirs": str(data_dir),
     }
+    if users is not None:
+        settings |= secure_settings(port, controller_port, users)
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+# --------------------------------------------------------------------------- secured broker
+
+SCRAM = "SCRAM-SHA-512"
+ADMIN_USER = "rx-admin"  # the broker itself (inter-broker, controller) and the operator's tools
+
+# principal -> what it may do. Topics it writes (produce, idempotent), topics it reads, and the
+# consumer-group prefix it reads under (the group suffix of test runs and rebuilds follows it).
+# Anything not listed is refused (allow.everyone.if.no.acl.found=false); deploy/README.md.
+SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
+    # Roger's events in; the connect flow (same process) publishes connection facts and the
+    # chart of accounts through its outbox and reads results for "last sync".
+    "rx-ingest": {
+        "write": (
+            DOMAIN_EVENTS,
+            ROGER_EVENTS_DLQ,
+            ROGER_CATEGORIES,
+            XERO_RESULTS_DLQ,
+            DOMAIN_EVENTS_DLQ,
+            ROGER_CATEGORIES_DLQ,
+        ),
+        "read": (ROGER_EVENTS, XERO_RESULTS),
+        "groups": ("rx-ingest",),
+    },
+    # Decides commands (outbox) and retry facts; reads facts and Xero's answers.
+    "rx-projector": {
+        "write": (
+            XERO_COMMANDS,
+            DOMAIN_EVENTS,
+            DOMAIN_EVENTS_DLQ,
+            XERO_RESULTS_DLQ,
+            XERO_COMMANDS_DLQ,
+        ),
+        "read": (DOMAIN_EVENTS, XERO_RESULTS),
+        "groups": ("rx-projector",),
+    },
+    # The only principal that reads commands; answers with results, parks in the commands' DLQ.
+    "rx-writer": {
+        "write": (XERO_RESULTS, XERO_COMMANDS_DLQ),
+        "read": (XERO_COMMANDS,),
+        "groups": ("rx-writer",),
+    },
+}
+
+
+@dataclass(frozen=True)
+class KafkaUsers:
+    """SCRAM users of a secured broker: ``ADMIN_USER`` and one per ``SERVICE_ACLS`` entry."""
+
+    passwords: dict[str, str]
+
+    @classmethod
+    def generate(cls) -> KafkaUsers:
+        names = [ADMIN_USER, *SERVICE_ACLS]
+        return cls({name: secrets.token_urlsafe(24) for name in names})
+
+    @property
+    def admin_password(self) -> str:
+        return self.passwords[ADMIN_USER]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(self.passwords, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> KafkaUsers | None:
+        return cls(json.loads(path.read_text())) if path.exists() else None
+
+
+def _jaas(module: str, user: str, password: str, *extra: str) -> str:
+    parts = [f'username="{user}"', f'password="{password}"', *extra]
+    return f"org.apache.kafka.common.security.{module} required {' '.join(parts)};"
+
+
+def secure_settings(port: int, controller_port: int, users: KafkaUsers) -> dict[str, str]:
+    """Broker settings for SASL/SCRAM-SHA-512 clients and ACLs (KRaft's StandardAuthorizer).
+
+    Clients and the broker itself authenticate with SCRAM (credentials stored in the metadata
+    log at format time, ``scram_format_args``); the controller listener uses PLAIN with the
+    admin user, because KRaft controllers cannot check SCRAM. Only ``ADMIN_USER`` is a super
+    user; nobody else may do anything an ACL does not allow. Plain text on 127.0.0.1 here; a
+    deployment across machines uses SASL_SSL (clients: ``RX_KAFKA_SECURITY_PROTOCOL``).
+    """
+    admin = users.admin_password
+    return {
+        "listeners": (
+            f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+        ),
+        "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": SCRAM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": _jaas(
+            "scram.ScramLoginModule", ADMIN_USER, admin
+        ),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas(
+            "plain.PlainLoginModule", ADMIN_USER, admin, f'user_{ADMIN_USER}="{admin}"'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN_USER}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def scram_format_args(users: KafkaUsers) -> list[str]:
+    """``kafka-storage format`` arguments that store every user's SCRAM credential."""
+    return [
+        option("--add-scram", f"{SCRAM}=[name={name},password={password}]")
+        for name, password in users.passwords.items()
+    ]
+
+
+def acl_lines(acls: dict[str, dict[str, tuple[str, ...]]] = SERVICE_ACLS) -> list[str]:
+    """``principal operation resource-type name pattern-type`` for every ACL to create."""
+    lines = []
+    for user, grants in acls.items():
+        principal = f"User:{user}"
+        for topic in grants.get("write", ()):
+            lines += [f"{principal} WRITE TOPIC {topic} LITERAL"]
+            lines += [f"{principal} DESCRIBE TOPIC {topic} LITERAL"]
+        for topic in grants.get("read", ()):
+            lines += [f"{principal} READ TOPIC {topic} LITERAL"]
+            lines += [f"{principal} DESCRIBE TOPIC {topic} LITERAL"]
+        for group in grants.get("groups", ()):
+            lines += [f"{principal} READ GROUP {group} PREFIXED"]
+    return lines
+
+
+# Creates the ACLs read from stdin through Kafka's Admin API (kafka-clients, on the broker's
+# classpath; the jars hold no kafka-acls tool). Run by java's source launcher: no build step.
+ACLS_JAVA = r"""
+import java.io.*;
+import java.util.*;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.common.acl.*;
+import org.apache.kafka.common.resource.*;
+
+public class CreateAcls {
+    public static void main(String[] args) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", args[0]);
+        p.put("security.protocol", "SASL_PLAINTEXT");
+        p.put("sasl.mechanism", "SCRAM-SHA-512");
+        p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule "
+            + "required username=\"" + args[1] + "\" password=\""
+            + System.getenv("RX_KAFKA_ADMIN_PASSWORD") + "\";");
+        List<AclBinding> acls = new ArrayList<>();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        for (String line; (line = in.readLine()) != null; ) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length != 5) continue;
+            acls.add(new AclBinding(
+                new ResourcePattern(ResourceType.valueOf(f[2]), f[3], PatternType.valueOf(f[4])),
+                new AccessControlEntry(f[0], "*", AclOperation.valueOf(f[1]),
+                    AclPermissionType.ALLOW)));
+        }
+        try (Admin admin = Admin.create(p)) {
+            admin.createAcls(acls).all().get();
+        }
+        System.out.println("acls: " + acls.size());
+    }
+}
+"""
+
+
+def apply_acls(kafka: Kafka, users: KafkaUsers, timeout: float = 120) -> int:
+    """Creates ``SERVICE_ACLS`` on a secured broker (as ``ADMIN_USER``); returns how many.
+
+    Raises ``StackError`` with the tool's output when Kafka refuses.
+    """
+    source = kafka.run_dir / "CreateAcls.java"
+    source.write_text(ACLS_JAVA)
+    lines = acl_lines()
+    cmd = java_command(
+        ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"],
+        str(source),
+        kafka.bootstrap,
+        ADMIN_USER,
+    )
+    done = subprocess.run(
+        cmd,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        env={**os.environ, "RX_KAFKA_ADMIN_PASSWORD": users.admin_password},
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr + done.stdout).splitlines()[-30:])
+        raise StackError(f"creating ACLs failed ({done.returncode}):\n{tail}")
+    return len(lines)
+
+
+def client_security(user: str, password: str) -> dict[str, str]:
+    """``KafkaSettings`` fields of a client of a secured local broker (as environment
+    variables: ``RX_`` + the name in capitals, ``client_environment``)."""
+    return {
+        "kafka_security_protocol": "SASL_PLAINTEXT",
+        "kafka_sasl_mechanism": SCRAM,
+        "kafka_sasl_username": user,
+        "kafka_sasl_password": password,
+    }
+
+
+def client_environment(user: str, password: str) -> dict[str, str]:
+    """``RX_KAFKA_*`` variables that make a service a client ``user`` of a secured broker."""
+    return {f"RX_{k.upper()}": v for k, v in client_security(user, password).items()}
 
 
 def java_command(jvm_flags: Sequence[str], main_class: str, *args: str) -> list[str]:
@@ -281,10 +519,13 @@ def java_command(jvm_flags: Sequence[str], main_class: str, *args: str) -> list[
     return [java_binary(), *jvm_flags, logging, "-cp", kafka_classpath(), main_class, *args]
 
 
-def format_storage(config: Path, data_dir: Path, log_path: Path) -> None:
+def format_storage(
+    config: Path, data_dir: Path, log_path: Path, users: KafkaUsers | None = None
+) -> None:
     if (data_dir / "meta.properties").exists():
         return  # kept from an earlier `up`: the log must keep its cluster id
     args = storage_format_args(random_cluster_id(), config, KAFKA_RELEASE_VERSION)
+    args += scram_format_args(users) if users is not None else []
     tool_flags = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
     cmd = java_command(tool_flags, "kafka.tools.StorageTool", *args)
     done = subprocess.run(
@@ -326,18 +567,20 @@ def start_kafka(
     controller_port: int | None = None,
     detach: bool = False,
     timeout: float = KAFKA_START_TIMEOUT_S,
+    users: KafkaUsers | None = None,
 ) -> Kafka:
     """Format (unless already formatted) and start a single-node broker under ``run_dir``.
 
     Without ``port`` both listeners get fresh ports, retried if another process grabs one
     between our probe and the broker's bind. ``detach`` lets the broker outlive this process.
+    ``users``: a secured broker (SCRAM users, ACLs enforced; ``apply_acls`` grants them).
     """
     attempts = 1 if port is not None else 3
     for attempt in range(1, attempts + 1):
         bport = port if port is not None else free_port()
         cport = controller_port or (bport + 1 if port is not None else free_port())
         try:
-            return _start_kafka_once(run_dir, bport, cport, detach, timeout)
+            return _start_kafka_once(run_dir, bport, cport, detach, timeout, users)
         except _PortTaken:
             if attempt == attempts:
                 raise
@@ -345,20 +588,27 @@ def start_kafka(
 
 
 def _start_kafka_once(
-    run_dir: Path, port: int, controller_port: int, detach: bool, timeout: float
+    run_dir: Path,
+    port: int,
+    controller_port: int,
+    detach: bool,
+    timeout: float,
+    users: KafkaUsers | None = None,
 ) -> Kafka:
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = run_dir / "data"
     config = run_dir / "server.properties"
     log_path = run_dir / "broker.log"
-    config.write_text(server_properties(port, controller_port, data_dir))
-    format_storage(config, data_dir, log_path)
+    config.write_text(server_properties(port, controller_port, data_dir, users))
+    if users is not None:
+        config.chmod(0o600)  # it holds the admin's password
+    format_storage(config, data_dir, log_path, users)
     log_offset = log_path.stat().st_size
     proc = _spawn_broker(config, log_path, detach)
     kafka = Kafka(proc.pid, port, controller_port, run_dir, log_path, proc)
     (run_dir / "kafka.pid").write_text(f"{proc.pid}\n")
     try:
-        _await_broker(kafka, proc, log_offset, time.monotonic() + timeout)
+        _await_broker(kafka, proc, log_offset, time.monotonic() + timeout, users is not None)
     except BaseException:
         kafka.stop()
         raise
@@ -366,9 +616,16 @@ def _start_kafka_once(
 
 
 def _await_broker(
-    kafka: Kafka, proc: subprocess.Popen[bytes], offset: int, deadline: float
+    kafka: Kafka, proc: subprocess.Popen[bytes], offset: int, deadline: float, secure: bool = False
 ) -> None:
-    while not broker_ready(kafka.port):
+    def ready() -> bool:
+        if not secure:
+            return broker_ready(kafka.port)
+        # The unauthenticated probe is refused by a secured broker: its own word instead.
+        said = kafka.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+        return "Kafka Server started" in said and port_in_use(kafka.port)
+
+    while not ready():
         if proc.poll() is not None:
             new_log = kafka.log_path.read_bytes()[offset:].decode(errors="replace")
             kind = _PortTaken if "Address already in use" in new_log else StackError
@@ -636,15 +893,24 @@ def running_postgres(run_dir: Path) -> Postgres | None:
 # --------------------------------------------------------------------------- CLI
 
 
-def _up(run_dir: Path, kafka_port: int, pg_port: int) -> None:
+def _up(run_dir: Path, kafka_port: int, pg_port: int, secure: bool = False) -> None:
     kafka_dir, pg_dir = run_dir / "kafka", run_dir / "postgres"
+    users_file = kafka_dir / "users.json"
     kafka = running_kafka(kafka_dir)
+    users = KafkaUsers.load(users_file)
     if kafka:
         print(f"kafka already up (pid {kafka.pid})")
     else:
         _refuse_taken_port(kafka_port, "kafka")
-        kafka = start_kafka(kafka_dir, kafka_port, detach=True)
-        print(f"kafka started (pid {kafka.pid})")
+        if secure and users is None:
+            if (kafka_dir / "data" / "meta.properties").exists():
+                raise StackError(f"{kafka_dir} holds an unsecured broker: `down`, remove it")
+            users = KafkaUsers.generate()
+            users.save(users_file)
+        kafka = start_kafka(kafka_dir, kafka_port, detach=True, users=users if secure else None)
+        print(f"kafka started (pid {kafka.pid})" + (", SASL/SCRAM with ACLs" if secure else ""))
+        if secure and users is not None:
+            print(f"acls: {apply_acls(kafka, users)} granted; users and passwords: {users_file}")
     pg = running_postgres(pg_dir)
     if pg:
         print("postgres already up")
@@ -653,8 +919,12 @@ def _up(run_dir: Path, kafka_port: int, pg_port: int) -> None:
         pg = start_postgres(pg_dir, pg_port)
         print("postgres started")
     from deploy.topics import ensure_topics  # needs aiokafka, i.e. the venv
+    from shared.messaging.kafka import kafka_security  # the venv's, like deploy.topics
+    from shared.settings import KafkaSettings
 
-    created = ensure_topics(kafka.bootstrap)
+    fields = client_security(ADMIN_USER, users.admin_password) if secure and users else {}
+    admin = kafka_security(KafkaSettings.model_validate(fields))
+    created = ensure_topics(kafka.bootstrap, security=admin)
     print(f"topics: {len(created)} created" if created else "topics: all present")
     _print_urls(kafka, pg)
 
@@ -703,11 +973,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     parser.add_argument("--kafka-port", type=int, default=DEFAULT_KAFKA_PORT)
     parser.add_argument("--pg-port", type=int, default=DEFAULT_PG_PORT)
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        default=os.environ.get("RX_KAFKA_SECURE", "") not in ("", "0"),
+        help="SASL/SCRAM users and per-service ACLs (or RX_KAFKA_SECURE=1)",
+    )
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
     try:
         if args.command == "up":
-            _up(run_dir, args.kafka_port, args.pg_port)
+            _up(run_dir, args.kafka_port, args.pg_port, args.secure)
         elif args.command == "down":
             _down(run_dir)
         else:

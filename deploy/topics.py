@@ -6,7 +6,8 @@ Separate from ``deploy.stack`` because it needs aiokafka, which only the venv ha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -22,13 +23,20 @@ class TopicError(RuntimeError):
 
 
 async def ensure_topics_async(
-    bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, timeout_ms: int = 30_000
+    bootstrap: str,
+    specs: Iterable[TopicSpec] = TOPICS,
+    timeout_ms: int = 30_000,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create every topic of ``specs`` that is missing; return the names created.
 
     Existing topics are left as they are, so this is safe to run on every start.
+    ``security``: ``shared.messaging.kafka.kafka_security`` of a principal allowed to create.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **(security or {})
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -42,9 +50,14 @@ async def ensure_topics_async(
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
+def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec] = TOPICS,
+    *,
+    security: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Blocking form of :func:`ensure_topics_async`, for CLIs and sync fixtures."""
-    return asyncio.run(ensure_topics_async(bootstrap, specs))
+    return asyncio.run(ensure_topics_async(bootstrap, specs, security=security))
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

@@ -71,6 +71,14 @@ class KafkaSettings(ServiceSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Appended to consumer group ids: lets test runs and rebuilds form groups of their own.
     group_suffix: str = ""
+    # How every client reaches the broker (shared.messaging.kafka.kafka_security): SASL users
+    # per service (SCRAM-SHA-512) and TLS; PLAINTEXT only for a broker on this machine.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # CA bundle (PEM) that signed the broker's certificate; None: the system's CAs.
+    kafka_ssl_cafile: str | None = None
 
 
 class DatabaseSettings(ServiceSettings):

@@ -37,7 +37,7 @@ from shared.http import ApiError, bearer_guard, error_body
 from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop
 from shared.messaging.dead_letters import DeadLetterWriter
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import durable_producer, kafka_security
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ConnectionsSettings
 
@@ -102,7 +102,9 @@ def connect_router(settings: ConnectionsSettings) -> APIRouter:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings.database_url, max_size=6)
-        producer = durable_producer(settings.kafka_bootstrap, "rx-connections")
+        producer = durable_producer(
+            settings.kafka_bootstrap, "rx-connections", kafka_security(settings)
+        )
         await producer.start()
         dead_letters = DeadLetterWriter(producer)
         await OutboxRelay.setup(pool)
@@ -116,6 +118,7 @@ def connect_router(settings: ConnectionsSettings) -> APIRouter:
         results = ConsumerLoop(
             name="rx-connections",
             bootstrap=settings.kafka_bootstrap,
+            security=kafka_security(settings),
             group_id="rx-ingest-connect" + settings.group_suffix,
             topics=[XERO_RESULTS],
             handle=on_result,

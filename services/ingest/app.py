@@ -28,7 +28,7 @@ from shared.http import ApiError, install_common
 from shared.logging import get_logger
 from shared.messaging.consumer import Unprocessable, consumer_loop
 from shared.messaging.dead_letters import DeadLetterWriter
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import durable_producer, kafka_security
 from shared.service import Running, running_worker
 from shared.settings import ConnectionsSettings, IngestSettings, api_docs
 
@@ -122,7 +122,9 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
         await ingest.seen.setup()
         # One durable producer (acks=all, idempotent, records up to MAX_RECORD_BYTES) for the
         # domain events and the dead letters alike.
-        producer = ingest.producer = durable_producer(settings.kafka_bootstrap, "rx-ingest")
+        producer = ingest.producer = durable_producer(
+            settings.kafka_bootstrap, "rx-ingest", kafka_security(settings)
+        )
         await producer.start()
         dead_letters = DeadLetterWriter(producer)
         topic_loop = consumer_loop(

@@ -24,7 +24,7 @@ from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
 from shared.messaging.consumer import consumer_loop
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import durable_producer, kafka_security
 from shared.messaging.outbox import OutboxRelay, OutboxRow
 from shared.settings import ProjectorSettings
 
@@ -39,7 +39,9 @@ class Projector:
         self, settings: ProjectorSettings, app: SyncApplication, pool: AsyncConnectionPool
     ) -> None:
         self.settings, self.app, self.pool = settings, app, pool
-        self.producer = durable_producer(settings.kafka_bootstrap, "rx-projector")
+        self.producer = durable_producer(
+            settings.kafka_bootstrap, "rx-projector", kafka_security(settings)
+        )
         dead_letters = DeadLetterWriter(self.producer)
         self.relay = OutboxRelay(
             pool,

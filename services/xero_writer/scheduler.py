@@ -35,7 +35,7 @@ from shared.contracts.topics import XERO_COMMANDS, XERO_RESULTS
 from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop, Unprocessable
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import durable_producer, kafka_security
 from shared.settings import WriterSettings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import Access, TokenStore
@@ -72,20 +72,25 @@ class Writer:
         self, settings: WriterSettings, tokens: TokenStore, attempts: Attempts, xero: XeroClient
     ) -> None:
         self.settings, self.tokens, self.attempts, self.xero = settings, tokens, attempts, xero
-        self.producer = durable_producer(settings.kafka_bootstrap, "rx-writer")
+        self.producer = durable_producer(
+            settings.kafka_bootstrap, "rx-writer", kafka_security(settings)
+        )
         self.dead_letters = DeadLetterWriter(self.producer)
         self.lanes: dict[str, deque[Item]] = defaultdict(deque)
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
         self.limiters: dict[str, OrgLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
         self.queued: dict[str, Item] = {}  # command id -> its queued item
-        self.prefetcher = Prefetcher(Downloads(FetchRules.of(settings.attachment_allowed_hosts)))
+        self.prefetcher = Prefetcher(
+            Downloads(FetchRules.of(settings.attachment_allowed_hosts)), self._answered
+        )
         self._stopping = asyncio.Event()
         self._capacity = asyncio.Event()
         self._capacity.set()
         self.loop = ConsumerLoop(
             name="rx-writer",
             bootstrap=settings.kafka_bootstrap,
+            security=kafka_security(settings),
             group_id="rx-writer" + settings.group_suffix,
             topics=[XERO_COMMANDS],
             handle=self._accept,
@@ -154,6 +159,9 @@ class Writer:
             self.lane_tasks[command.company_id] = asyncio.create_task(
                 self._run_lane(command.company_id), name=f"lane-{command.company_id}"
             )
+
+    async def _answered(self, command_id: str) -> bool:
+        return bool(await self.attempts.answers([command_id]))
 
     def _committable(self) -> dict[TopicPartition, int]:
         return {tp: pos for tp, p in self.progress.items() if (pos := p.committable()) is not None}

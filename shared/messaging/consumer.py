@@ -38,7 +38,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from shared.logging import get_logger
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
-from shared.messaging.kafka import manual_consumer
+from shared.messaging.kafka import Security, kafka_security, manual_consumer
 from shared.settings import KafkaSettings
 
 log = get_logger("consumer")
@@ -136,6 +136,7 @@ class ConsumerLoop:
         bootstrap: str,
         group_id: str,
         topics: Sequence[str],
+        security: Security | None = None,
         handle: Handler,
         dead_letters: DeadLetterWriter,
         budget: RetryBudget = RetryBudget(),
@@ -149,7 +150,7 @@ class ConsumerLoop:
         max_records: int = 500,
     ) -> None:
         self.name, self.group_id, self.topics = name, group_id, list(topics)
-        self._bootstrap = bootstrap
+        self._bootstrap, self._security = bootstrap, security
         self._handle, self._dead_letters, self._budget = handle, dead_letters, budget
         self._position, self._after_dead_letter = position, after_dead_letter
         self._committable, self._before_poll = committable, before_poll
@@ -191,7 +192,7 @@ class ConsumerLoop:
                 backoff = min(backoff * 2, 30.0)
 
     async def _consume(self) -> None:
-        consumer = manual_consumer(self._bootstrap, self.group_id, self.name)
+        consumer = manual_consumer(self._bootstrap, self.group_id, self.name, self._security)
         if self._position is not None:
             consumer.subscribe(self.topics, listener=_SeekOnAssign(consumer, self._position))
         else:
@@ -326,6 +327,7 @@ def consumer_loop(
     return ConsumerLoop(
         name=group,
         bootstrap=settings.kafka_bootstrap,
+        security=kafka_security(settings),
         group_id=group + settings.group_suffix,
         topics=topics,
         handle=handle,

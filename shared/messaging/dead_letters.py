@@ -42,7 +42,7 @@ from shared.contracts.topics import (
 )
 from shared.db import ensure_schema
 from shared.logging import get_logger
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import Security, durable_producer
 
 log = get_logger("dead_letters")
 
@@ -141,8 +141,10 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
 """
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions(
+    bootstrap: str, topic: str, security: Security | None = None
+) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -153,9 +155,10 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     ]
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of a topic, from the beginning to the current end, with no consumer group."""
-    partitions = await _partitions(bootstrap, topic)
+async def read_topic(bootstrap: str, topic: str, security: Security | None = None) -> list[Any]:
+    """Every record of a topic, from the beginning to the current end, with no consumer group.
+    ``security``: ``shared.messaging.kafka.kafka_security(settings)``."""
+    partitions = await _partitions(bootstrap, topic, security)
     if not partitions:
         return []
     # No group, so no committed offsets: "earliest" starts every partition at its beginning.
@@ -164,6 +167,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_RECORD_BYTES,
+        **(security or {}),
     )
     await consumer.start()
     try:
@@ -225,10 +229,10 @@ def _command_id(value: bytes) -> str | None:
     return body.get("command_id") if isinstance(body, dict) else None
 
 
-async def _answered_commands(bootstrap: str) -> dict[str, str]:
+async def _answered_commands(bootstrap: str, security: Security | None) -> dict[str, str]:
     """command id -> when Xero's final answer (not "waiting") was recorded."""
     answered: dict[str, str] = {}
-    for r in await read_topic(bootstrap, XERO_RESULTS):
+    for r in await read_topic(bootstrap, XERO_RESULTS, security):
         try:
             body = json.loads(r.value)
         except ValueError:
@@ -259,6 +263,7 @@ async def list_dead_letters(
     company_id: str | None = None,
     state: str | None = None,
     limit: int = 100,
+    security: Security | None = None,
 ) -> list[dict[str, Any]]:
     """Dead letters of ``topic``, oldest first, each with its ``state``: dicts of
     ``partition``, ``offset``, ``key`` (the company), ``kind`` and ``document`` (see
@@ -269,8 +274,8 @@ async def list_dead_letters(
     outbox sent it again), ``replayed`` once ``replay`` sent it back, else ``open``.
     Filters: ``company_id`` (the record key) and ``state``.
     """
-    records = await read_topic(bootstrap, topic)
-    answered = await _answered_commands(bootstrap) if topic == XERO_COMMANDS_DLQ else {}
+    records = await read_topic(bootstrap, topic, security)
+    answered = await _answered_commands(bootstrap, security) if topic == XERO_COMMANDS_DLQ else {}
     replays = await _replays(pool, topic)
     out: list[dict[str, Any]] = []
     for r in records:
@@ -371,6 +376,7 @@ async def replay_dead_letters(
     chosen: Iterable[tuple[int, int]] | None,
     *,
     again: bool = False,
+    security: Security | None = None,
 ) -> ReplayOutcome:
     """Republishes the chosen (partition, offset) letters (``None``: all) to their origin topic.
 
@@ -381,12 +387,12 @@ async def replay_dead_letters(
     wanted = None if chosen is None else set(chosen)
     records = [
         r
-        for r in await read_topic(bootstrap, topic)
+        for r in await read_topic(bootstrap, topic, security)
         if wanted is None or (r.partition, r.offset) in wanted
     ]
     before = await _replays(pool, topic)
     outcome = ReplayOutcome()
-    producer = durable_producer(bootstrap, "rx-dlq-replay")
+    producer = durable_producer(bootstrap, "rx-dlq-replay", security)
     await producer.start()
     try:
         for r in records:

@@ -32,7 +32,8 @@ COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 SCHEMA = ROOT / "deploy" / "compose_spec" / "compose_spec.json"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
-INFRASTRUCTURE = {"kafka", "postgres", "topics"}
+# kafka-exporter: the lag metrics deploy/prometheus/alerts.yml alerts on.
+INFRASTRUCTURE = {"kafka", "kafka-exporter", "postgres", "topics"}
 # Settings per process, as each one reads them (the connect flow runs in ingest).
 READS: dict[str, tuple[type, ...]] = {
     "ingest": (IngestSettings, ConnectionsSettings),
@@ -78,7 +79,7 @@ def test_the_schema_check_catches_a_mistake(compose: dict[str, Any]) -> None:
     assert list(Draft201909Validator(schema).iter_errors(broken))
 
 
-def test_services_are_those_deploy_apps_runs_plus_kafka_postgres_and_topics(
+def test_services_are_those_deploy_apps_runs_plus_kafka_postgres_topics_and_lag_exporter(
     compose: dict[str, Any],
 ) -> None:
     assert set(compose["services"]) == set(SERVICES) | INFRASTRUCTURE

@@ -60,6 +60,9 @@ def dev_env(kafka_bootstrap: str, database_url: str, sandbox_url: str) -> dict[s
         "RX_XERO_TOKEN_URL": f"{sandbox_url}/connect/token",
         "RX_XERO_REVOKE_URL": f"{sandbox_url}/connect/revocation",
         "RX_XERO_AUTHORIZE_URL": f"{sandbox_url}/identity/connect/authorize",
+        # A local file server (plain http on loopback) for attachments in development; any
+        # other attachment link must be https to a public address (shared/settings.py).
+        "RX_ATTACHMENT_ALLOWED_HOSTS": "127.0.0.1",
     }
 
 

@@ -135,15 +135,22 @@ async def _all_pages(call: Call, path: str, plural: str, params: dict[str, str])
         page += 1
 
 
-async def contact_bills(call: Call, contact_ids: set[str]) -> list[dict[str, Any]]:
-    """Every live ACCPAY bill of these contacts (Xero ids: nothing of ours in the filter)."""
+async def contact_bills(
+    call: Call, contact_ids: set[str], *, voided_too: bool = False
+) -> list[dict[str, Any]]:
+    """Every live ACCPAY bill of these contacts (Xero ids: nothing of ours in the filter);
+    ``voided_too``: VOIDED and DELETED ones as well."""
     bills = await _all_pages(
         call,
         "/Invoices",
         "Invoices",
         {"ContactIDs": ",".join(sorted(contact_ids)), "where": 'Type=="ACCPAY"'},
     )
-    return [b for b in bills if b.get("Type") == "ACCPAY" and b.get("Status") not in GONE]
+    return [
+        b
+        for b in bills
+        if b.get("Type") == "ACCPAY" and (voided_too or b.get("Status") not in GONE)
+    ]
 
 
 async def create_bills(
@@ -151,8 +158,11 @@ async def create_bills(
 ) -> list[XeroResult]:
     """Looks first, always: for a bill an attempt made (by ``Url``) and for one the
     accountant keyed by hand (adopted); creates the rest in one call."""
-    bills = await contact_bills(call, {c.contact_id for c in commands})
-    by_url = {b["Url"]: b for b in bills if b.get("Url")}
+    every = await contact_bills(call, {c.contact_id for c in commands}, voided_too=True)
+    # A bill of ours found VOIDED was made, then voided at Roger's request (the projector
+    # voids only deleted bills): done, then undone, never made again (issue 10).
+    by_url = {b["Url"]: b for b in every if b.get("Url")}
+    bills = [b for b in every if b.get("Status") not in GONE]
     results: list[XeroResult] = []
     todo: list[CreateBill] = []
     notes: dict[str, str] = {}

@@ -15,7 +15,7 @@ writer holds at most ``per_company`` files (10 MB each at most) per company in m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.xero_writer.attachment_ops import Downloads
@@ -41,9 +41,13 @@ class Prefetcher:
     ``start(cmd, ready)`` begins the download and calls ``ready()`` when the outcome is in
     hand; ``get(cmd)`` gives it (downloading now if it was never started: a command
     queued again); ``done(command_id)`` frees its slot and memory once it is answered.
+    A command answered before is not downloaded at all.
     """
 
     downloads: Downloads
+    # Whether the command has a final answer on record: its file is not needed (the policy
+    # answers it from the record), so it is not downloaded again.
+    answered: Callable[[str], Awaitable[bool]] | None = None
     per_company: int = PER_COMPANY
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _held: dict[str, _Held] = field(default_factory=dict)
@@ -61,6 +65,14 @@ class Prefetcher:
         return command_id in self._tasks
 
     async def _download(self, cmd: UploadAttachment, ready: Callable[[], None]) -> None:
+        try:
+            if self.answered is not None and await self.answered(cmd.command_id):
+                self._held[cmd.command_id] = _Held(FileRefused(UNREACHABLE, "answered"), None)
+                self._tasks.pop(cmd.command_id, None)
+                ready()
+                return
+        except Exception as exc:  # noqa: BLE001 - our database: the download decides
+            log.warning("answer_lookup_failed", command_id=cmd.command_id, error=repr(exc))
         slot = self._slots.setdefault(cmd.company_id, asyncio.Semaphore(self.per_company))
         await slot.acquire()
         outcome: bytes | FileRefused

@@ -81,7 +81,9 @@ class Writer:
         self.limiters: dict[str, OrgLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
         self.queued: dict[str, Item] = {}  # command id -> its queued item
-        self.prefetcher = Prefetcher(Downloads(FetchRules.of(settings.attachment_allowed_hosts)))
+        self.prefetcher = Prefetcher(
+            Downloads(FetchRules.of(settings.attachment_allowed_hosts)), self._answered
+        )
         self._stopping = asyncio.Event()
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -157,6 +159,9 @@ class Writer:
             self.lane_tasks[command.company_id] = asyncio.create_task(
                 self._run_lane(command.company_id), name=f"lane-{command.company_id}"
             )
+
+    async def _answered(self, command_id: str) -> bool:
+        return bool(await self.attempts.answers([command_id]))
 
     def _committable(self) -> dict[TopicPartition, int]:
         return {tp: pos for tp, p in self.progress.items() if (pos := p.committable()) is not None}

@@ -112,3 +112,20 @@ async def test_only_the_commands_without_an_answer_reach_xero() -> None:
     [put] = w.xero.calls_to("PUT", "/Invoices")
     assert [e["InvoiceNumber"] for e in put.body["Invoices"]] == ["B-2"]
     assert len(w.xero.invoices) == 2
+
+
+async def test_a_look_up_sees_a_voided_bill_of_ours_and_makes_no_other() -> None:
+    w = writer_on()  # no answer on record: as after a crash between Xero's answer and ours
+    bill = create_bill("B-1", _contact(w.xero))
+    [made] = (await w.run(bill)).values()
+    await w.run(_void(made.xero_id or ""))
+    w.xero.pass_idempotency_window()
+
+    [again] = (await w.run(bill)).values()
+
+    assert (again.type, again.xero_id, again.xero_status) == (
+        "XeroBillCreated",
+        made.xero_id,
+        "VOIDED",
+    )
+    assert [i["Status"] for i in w.xero.invoices.values()] == ["VOIDED"]

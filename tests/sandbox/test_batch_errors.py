@@ -134,3 +134,27 @@ def test_every_message_of_an_element_is_answered(books):
         "TrackingCategory",
         "Due date cannot be empty.",
     ]
+
+
+def test_every_message_of_a_payment_is_answered(books):
+    contact = new_contact(books, "Pay Faults Ltd")
+    draft = raw(
+        books,
+        "PUT",
+        "/Invoices",
+        json={"Invoices": [authorised_bill(contact, Status="DRAFT")]},
+    ).json()["Invoices"][0]
+    payment = {
+        "Invoice": {"InvoiceID": draft["InvoiceID"]},
+        "Account": {"Code": "429"},
+        "Date": "2026-11-20",
+        "Amount": 0,
+    }
+    answer = raw(books, "PUT", "/Payments", json={"Payments": [payment]})
+    assert answer.status_code == 400
+    messages = [m["Message"] for m in answer.json()["Elements"][0]["ValidationErrors"]]
+    assert messages == [
+        "Account type is invalid for making a payment to/from",
+        "Payment amount must be greater than zero.",
+        "Payments can only be made against Authorised documents",
+    ]

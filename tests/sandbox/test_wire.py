@@ -113,3 +113,18 @@ def test_bad_where_is_query_parse_exception(books):
     response = raw(books, "GET", "/Contacts", params={"where": 'Nope=="x"'})
     assert response.status_code == 400
     assert response.json()["Type"] == "QueryParseException"
+
+
+def test_malformed_where_filters_are_answered_400_never_500(books):
+    for where in (
+        'Name=="unterminated',
+        "Name==",
+        '((Status=="ACTIVE")',
+        "Date >= DateTime(2026, 13, 45)",
+        'AccountID=GUID("not-a-guid")',
+        "Name.Contains(",
+    ):
+        for path in ("/Contacts", "/Invoices", "/Accounts"):
+            response = raw(books, "GET", path, params={"where": where})
+            assert response.status_code == 400, (path, where, response.text)
+            assert response.json()["Type"] == "QueryParseException"

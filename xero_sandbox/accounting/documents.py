@@ -102,14 +102,6 @@ def attach_contact(
     return contact
 
 
-def resolve_contact(
-    ctx: Ctx, element: dict[str, Any], missing_message: str, role: str
-) -> dict[str, Any]:
-    """find_contact then attach_contact, for callers with nothing else to check first."""
-    contact, given = find_contact(ctx, element, missing_message)
-    return attach_contact(ctx, contact, given, role)
-
-
 def _role(role: str) -> dict[str, bool]:
     return {"IsSupplier": True} if role == "supplier" else {"IsCustomer": True}
 

@@ -14,6 +14,7 @@ from .common import (
     ApiError,
     Ctx,
     ElementInvalid,
+    collect,
     date_field,
     decimal_field,
     modified_since,
@@ -123,29 +124,40 @@ def _account(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_payment(ctx: Ctx, element: dict[str, Any]) -> dict[str, Any]:
+    """A new payment; every rule it breaks is answered at once (ElementInvalid)."""
+    errors: list[str] = []
     status = (text(element, "Status") or "AUTHORISED").upper()
     if status != "AUTHORISED":
-        raise ElementInvalid(["A new payment must have the status AUTHORISED."])
-    kind, document = _document(ctx, element)
-    account = _account(ctx, element)
+        errors.append("A new payment must have the status AUTHORISED.")
+    found = collect(errors, _document, ctx, element)
+    account = collect(errors, _account, ctx, element)
     amount = decimal_field(element, "Amount")
     if amount is None:
-        raise ElementInvalid(["Payment amount must be specified."])
-    amount = cents(amount)
-    if amount <= 0:
-        raise ElementInvalid(["Payment amount must be greater than zero."])
-    if document["Status"] != "AUTHORISED":
-        raise ElementInvalid([NOT_AUTHORISED])
-    outstanding = document["AmountDue"] if kind == "invoice" else document["RemainingCredit"]
-    if amount > outstanding:
-        raise ElementInvalid([TOO_MUCH])
-    account_currency = account.get("CurrencyCode") or ctx.org.base_currency
-    if account_currency not in (document["CurrencyCode"], ctx.org.base_currency):
-        raise ElementInvalid(["The currency of the bank account must match the document's."])
+        errors.append("Payment amount must be specified.")
+    else:
+        amount = cents(amount)
+        if amount <= 0:
+            errors.append("Payment amount must be greater than zero.")
     paid_on = date_field(element, "Date") or ctx.today
-    locked = lock_errors(ctx.org, paid_on, payment=True)
-    if locked:
-        raise ElementInvalid(locked)
+    errors += lock_errors(ctx.org, paid_on, payment=True)
+    if found is not None:
+        kind, document = found
+        if document["Status"] != "AUTHORISED":
+            errors.append(NOT_AUTHORISED)
+        else:
+            outstanding = (
+                document["AmountDue"] if kind == "invoice" else document["RemainingCredit"]
+            )
+            if amount is not None and amount > outstanding:
+                errors.append(TOO_MUCH)
+        if account is not None:
+            account_currency = account.get("CurrencyCode") or ctx.org.base_currency
+            if account_currency not in (document["CurrencyCode"], ctx.org.base_currency):
+                errors.append("The currency of the bank account must match the document's.")
+    if errors or found is None or account is None or amount is None:
+        raise ElementInvalid(errors or ["The payment could not be saved."])
+    kind, document = found
+    account_currency = account.get("CurrencyCode") or ctx.org.base_currency
     given_rate = decimal_field(element, "CurrencyRate")
     if document["CurrencyCode"] == ctx.org.base_currency:
         rate = Decimal("1.000000")

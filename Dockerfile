@@ -32,7 +32,8 @@ WORKDIR /app
 COPY shared ./shared
 COPY services ./services
 COPY xero_sandbox ./xero_sandbox
-COPY deploy/__init__.py deploy/topics.py deploy/stack.py ./deploy/
+# deploy/topics.py: the one-shot topic creation of deploy/docker-compose.yml.
+COPY deploy/__init__.py deploy/topics.py ./deploy/
 RUN printf '#!/bin/sh\nexec python -m services.cli "$@"\n' > /usr/local/bin/roger-xero \
  && chmod 0755 /usr/local/bin/roger-xero \
  && python -m compileall -q /app

@@ -107,10 +107,12 @@ def lag(
     group: Annotated[list[str] | None, typer.Option(help="only these groups (repeatable)")] = None,
 ) -> None:
     """Show each consumer group's lag per partition (records past its committed offset)."""
+    from shared.messaging.kafka import kafka_security
     from shared.messaging.offsets import group_lag
     from shared.settings import OperatorSettings
 
-    rows = asyncio.run(group_lag(OperatorSettings().kafka_bootstrap, group))
+    settings = OperatorSettings()
+    rows = asyncio.run(group_lag(settings.kafka_bootstrap, group, kafka_security(settings)))
     table = [("GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG")]
     table += [
         (
@@ -168,10 +170,12 @@ def replay(
     every consumer dedupes what it already did. The group goes on from the range's start to
     where it was; with --company, other companies on that partition are read again too.
     """
+    from shared.messaging.kafka import kafka_security
     from shared.messaging.offsets import ReplayRefused, apply_replay, plan_replay
     from shared.settings import OperatorSettings
 
-    bootstrap = OperatorSettings().kafka_bootstrap
+    settings = OperatorSettings()
+    bootstrap, security = settings.kafka_bootstrap, kafka_security(settings)
     try:
         plan = asyncio.run(
             plan_replay(
@@ -183,6 +187,7 @@ def replay(
                 from_time=_instant(from_time, "--from-time"),
                 to_time=_instant(to_time, "--to-time"),
                 company_id=company,
+                security=security,
             )
         )
     except ValueError as exc:  # ReplayRefused is a RuntimeError: handled below
@@ -197,7 +202,7 @@ def replay(
         typer.echo("nothing moved")
         raise typer.Exit(1)
     try:
-        asyncio.run(apply_replay(bootstrap, plan))
+        asyncio.run(apply_replay(bootstrap, plan, security))
     except ReplayRefused as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(3) from exc
@@ -221,6 +226,7 @@ def dlq_list(
     or with --json one JSON object a line."""
     from shared.db import open_pool
     from shared.messaging.dead_letters import letters_table, list_dead_letters
+    from shared.messaging.kafka import kafka_security
     from shared.settings import OperatorSettings
 
     async def run() -> list[dict[str, Any]]:
@@ -234,6 +240,7 @@ def dlq_list(
                 company_id=company,
                 state=state,
                 limit=limit,
+                security=kafka_security(settings),
             )
         finally:
             await pool.close()
@@ -263,6 +270,7 @@ def dlq_replay(
     """
     from shared.db import open_pool
     from shared.messaging.dead_letters import replay_dead_letters
+    from shared.messaging.kafka import kafka_security
     from shared.settings import OperatorSettings
 
     if not record and not all_:
@@ -279,7 +287,12 @@ def dlq_replay(
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             return await replay_dead_letters(
-                settings.kafka_bootstrap, pool, topic, None if all_ else chosen, again=again
+                settings.kafka_bootstrap,
+                pool,
+                topic,
+                None if all_ else chosen,
+                again=again,
+                security=kafka_security(settings),
             )
         finally:
             await pool.close()

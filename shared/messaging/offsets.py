@@ -21,6 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.messaging.kafka import Security
+
 # Groups whose positions live outside Kafka -> what to do instead of moving their offsets.
 POSITIONS_ELSEWHERE: dict[str, str] = {
     "rx-projector": (
@@ -105,14 +107,16 @@ def company_partition(company_id: str, partitions: int) -> int:
     return (murmur2(company_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _admin(bootstrap: str, security: Security | None) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
     await admin.start()
     return admin
 
 
-async def _consumer(bootstrap: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _consumer(bootstrap: str, security: Security | None) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {})
+    )
     await consumer.start()
     return consumer
 
@@ -129,10 +133,13 @@ async def active_members(admin: AIOKafkaAdminClient, group: str) -> int:
     return count
 
 
-async def group_lag(bootstrap: str, groups: Sequence[str] | None = None) -> list[PartitionLag]:
+async def group_lag(
+    bootstrap: str, groups: Sequence[str] | None = None, security: Security | None = None
+) -> list[PartitionLag]:
     """Lag of every partition each group has committed on (``groups``: all consumer groups),
-    sorted by group, topic, partition."""
-    admin = await _admin(bootstrap)
+    sorted by group, topic, partition. ``security``: ``shared.messaging.kafka.kafka_security``
+    of a principal allowed to describe the groups and topics."""
+    admin = await _admin(bootstrap, security)
     try:
         names = (
             list(groups)
@@ -145,7 +152,7 @@ async def group_lag(bootstrap: str, groups: Sequence[str] | None = None) -> list
     every = sorted({tp for offsets in committed.values() for tp in offsets})
     if not every:
         return []
-    consumer = await _consumer(bootstrap)
+    consumer = await _consumer(bootstrap, security)
     try:
         ends = await consumer.end_offsets(every)
         beginnings = await consumer.beginning_offsets(every)
@@ -175,6 +182,7 @@ async def plan_replay(
     from_time: datetime | None = None,
     to_time: datetime | None = None,
     company_id: str | None = None,
+    security: Security | None = None,
 ) -> ReplayPlan:
     """Where each partition of ``topic`` (only ``company_id``'s, if given) would move for
     ``group`` to read the range again: offsets ``from_offset``..``to_offset`` (inclusive), or
@@ -197,7 +205,7 @@ async def plan_replay(
     base = next((g for g in POSITIONS_ELSEWHERE if group.startswith(g)), None)
     if base is not None:
         raise ReplayRefused(f"{group}: {POSITIONS_ELSEWHERE[base]}")
-    admin = await _admin(bootstrap)
+    admin = await _admin(bootstrap, security)
     try:
         members = await active_members(admin, group)
         if members:
@@ -218,7 +226,7 @@ async def plan_replay(
     tps = [TopicPartition(topic, p) for p in chosen]
     if not any(tp in committed and committed[tp].offset >= 0 for tp in tps):
         raise ReplayRefused(f"group {group} has committed nothing on {topic}")
-    consumer = await _consumer(bootstrap)
+    consumer = await _consumer(bootstrap, security)
     try:
         beginnings = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
@@ -254,7 +262,7 @@ async def _offsets_at(
     return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}
 
 
-async def apply_replay(bootstrap: str, plan: ReplayPlan) -> None:
+async def apply_replay(bootstrap: str, plan: ReplayPlan, security: Security | None = None) -> None:
     """Commits each move's new offset for the plan's group.
 
     The commit is made outside the group (no join, generation -1), which Kafka accepts only
@@ -263,14 +271,17 @@ async def apply_replay(bootstrap: str, plan: ReplayPlan) -> None:
     """
     if not plan.moves:
         return
-    admin = await _admin(bootstrap)
+    admin = await _admin(bootstrap, security)
     try:
         if members := await active_members(admin, plan.group):
             raise ReplayRefused(f"group {plan.group} has {members} active member(s) now")
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=plan.group, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=plan.group,
+        enable_auto_commit=False,
+        **(security or {}),
     )
     await consumer.start()
     try:

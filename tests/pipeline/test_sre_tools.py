@@ -190,8 +190,10 @@ def test_replay_by_time_finds_the_first_record_at_or_after_the_instant(
     env: dict[str, str], kafka_bootstrap: str, company: str
 ) -> None:
     group = f"rx-sre-test-{uuid.uuid4().hex[:8]}"
-    t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-    stamps = [int((t0 + timedelta(hours=h)).timestamp() * 1000) for h in range(4)]
+    # Timestamps after every earlier record of the partition (other tests write there too) and
+    # within the broker's tolerance for future ones: a second apart from now on.
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    stamps = [int((t0 + timedelta(seconds=s)).timestamp() * 1000) for s in range(4)]
     offsets = produce(kafka_bootstrap, ROGER_CATEGORIES, company, 4, stamps)
     tp = TopicPartition(ROGER_CATEGORIES, company_partition(company, PARTITIONS))
     asyncio.run(_commit(kafka_bootstrap, group, tp, offsets[-1] + 1))
@@ -203,9 +205,9 @@ def test_replay_by_time_finds_the_first_record_at_or_after_the_instant(
         "--group",
         group,
         "--from-time",
-        (t0 + timedelta(minutes=30)).isoformat(),
+        (t0 + timedelta(milliseconds=500)).isoformat(),
         "--to-time",
-        (t0 + timedelta(hours=2, minutes=30)).isoformat(),
+        (t0 + timedelta(milliseconds=2500)).isoformat(),
         "--company",
         company,
         "--yes",

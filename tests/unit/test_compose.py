@@ -22,6 +22,7 @@ from shared.contracts.topics import MAX_RECORD_BYTES, TOPICS
 from shared.settings import (
     ConnectionsSettings,
     IngestSettings,
+    KafkaSettings,
     ProjectorSettings,
     Settings,
     WriterSettings,
@@ -134,6 +135,10 @@ def test_topics_are_created_by_deploy_topics_with_every_topic_before_the_service
     topics = compose["services"]["topics"]
     assert "from deploy.topics import ensure_topics" in " ".join(topics["entrypoint"])
     assert inspect.signature(ensure_topics).parameters["specs"].default is TOPICS
+    # Reaches the broker as the services do (shared.messaging.kafka.kafka_security).
+    kafka_settings = {rx_name(f) for f in KafkaSettings.model_fields if f.startswith("kafka_")}
+    assert set(topics["environment"]) == kafka_settings
+    assert "security=kafka_security(" in " ".join(topics["entrypoint"])
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
     for name in ("ingest", "projector", "writer"):
         depends = compose["services"][name]["depends_on"]

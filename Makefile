@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit up down status lint demo
+.PHONY: install test test-unit up down status lint demo lock
 
 install:
 	bash deploy/install.sh
@@ -39,3 +39,11 @@ lint: install
 # The whole job: stack up, sample Roger events in, the Xero bill and payment printed, all stopped.
 demo: install
 	$(PY) -m deploy.demo
+
+# Regenerates requirements.lock (exact versions and hashes, dev extras included) from
+# pyproject.toml, keeping the pins it already has; `make lock LOCK_ARGS=--upgrade` moves all
+# to their newest versions. deploy/install.sh installs from the lock alone.
+LOCK_ARGS ?=
+lock:
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-find-links --extra dev --output-file requirements.lock $(LOCK_ARGS) pyproject.toml

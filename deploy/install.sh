@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the tests and `make up` need, from the package registries only:
-#   - the Python virtualenv (.venv) with the project and its dev extras,
+#   - the Python virtualenv (.venv): every package at the version and hashes of requirements.lock
+#     (dev tools included; `make lock` regenerates it from pyproject.toml), then the project
+#     itself without dependencies,
 #   - the Kafka broker jars (deploy/kafka/libs, from Maven Central via deploy/kafka/pom.xml),
 #   - PostgreSQL's server binaries (Debian's postgresql), plus java/mvn if a machine lacks them,
 #   - Debian's chromium for the browser test of the setup page.
 # Idempotent and fast when nothing changed: each step keeps a stamp holding the hash of the file
-# it was made from, so an edit of pyproject.toml or pom.xml redoes just that step.
+# it was made from, so an edit of pyproject.toml, requirements.lock or pom.xml redoes that step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +53,7 @@ system_packages() {
 
 python_venv() {
     local want
-    want="$(hash_of pyproject.toml)"
+    want="$(hash_of pyproject.toml requirements.lock)"
     # A venv whose interpreter is gone (moved checkout, removed Python) counts as missing.
     if stamp_matches "$VENV_STAMP" "$want" && "$VENV/bin/python" -c '' 2>/dev/null; then
         return
@@ -61,8 +63,12 @@ python_venv() {
         rm -rf "$VENV"
         "$PYTHON" -m venv "$VENV"
     fi
-    say "pip install -e '.[dev]'"
-    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    # Exact versions, each checked against its hashes: nothing unpinned or altered gets in.
+    say "pip install --require-hashes -r requirements.lock"
+    "$VENV/bin/python" -m pip install -q --require-hashes -r requirements.lock
+    # The project alone, built with the locked setuptools (no unhashed build environment).
+    say "pip install --no-deps -e ."
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
     echo "$want" >"$VENV_STAMP"
 }
 

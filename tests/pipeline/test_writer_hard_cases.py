@@ -1,0 +1,201 @@
+"""Issue 11's writer cases end to end over the real stack, checked in the sandbox's ledger:
+4-decimal unit prices, suppliers sharing a mailbox, and a bill keyed in Xero by hand."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from services.connections.oauth import SCOPES
+from tests.fixtures.pipeline import CLIENT_ID, Pipeline, wait_for
+from tests.pipeline import events as ev
+
+
+def company(pipeline: Pipeline) -> tuple[str, str]:
+    company_id = f"hard-{uuid.uuid4().hex[:8]}"
+    tenant = pipeline.new_organisation(f"Org {company_id}", "DKK")
+    pipeline.connect(company_id, tenant)
+    return company_id, tenant
+
+
+def send(pipeline: Pipeline, *events: dict[str, Any]) -> None:
+    r = pipeline.post_events(list(events))
+    assert r.status_code == 202, r.text
+
+
+def synced(pipeline: Pipeline, company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        doc = pipeline.doc(company_id, kind, roger_id)
+        done = doc is not None and doc["state"] == "synced"
+        if done and doc is not None:
+            done = all(p["state"] == "synced" for p in doc["payments"])
+        return doc if done else None
+
+    return wait_for(check, 90, f"{kind} {roger_id} synced")  # type: ignore[no-any-return]
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.0001"))
+
+
+class ByHand:
+    """The accountant (or another tool) in Xero: the Accounting API with its own token."""
+
+    def __init__(self, pipeline: Pipeline, tenant: str) -> None:
+        grant = httpx.post(
+            f"{pipeline.sandbox_url}/_sandbox/grants",
+            json={
+                "client_id": CLIENT_ID,
+                "tenant_ids": [tenant],
+                "scopes": list(SCOPES),
+            },
+            timeout=10,
+        )
+        grant.raise_for_status()
+        self.url = f"{pipeline.sandbox_url}/api.xro/2.0"
+        self.headers = {
+            "Authorization": f"Bearer {grant.json()['access_token']}",
+            "xero-tenant-id": tenant,
+            "Accept": "application/json",
+        }
+
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = httpx.put(f"{self.url}{path}", json=body, headers=self.headers, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_four_decimal_unit_price_is_booked_exactly_and_paid(pipeline: Pipeline) -> None:
+    c, tenant = company(pipeline)
+    energy = ev.vendor("ven_b2", "Nordlys Energi A/S", tax_number="DK50505050")
+    kwh = [ev.line("Electricity 7000 kWh", "7000", "0.1648", "429", "NONE")]
+    send(
+        pipeline,
+        ev.bill(c, "b2", kwh, "1153.60", number="NE-2026-11", amount_type="no_tax", ven=energy),
+        ev.paid(c, "b2", "p1", "1153.60"),
+    )
+
+    def paid() -> dict[str, Any] | None:
+        doc = pipeline.doc(c, "bill", "b2")
+        return doc if doc and doc["payments"] and doc["payments"][0]["state"] == "synced" else None
+
+    doc = wait_for(paid, 90, "the payment made")
+    [bill] = pipeline.ledger(tenant)["invoices"]
+    [line] = bill["LineItems"]
+    assert (money(line["UnitAmount"]), money(line["LineAmount"])) == (
+        Decimal("0.1648"),
+        Decimal("1153.60"),
+    )
+    assert (money(bill["Total"]), bill["Status"]) == (Decimal("1153.60"), "PAID")
+    assert doc["warnings"] == []
+
+
+def test_two_suppliers_sharing_a_mailbox_keep_a_contact_each(pipeline: Pipeline) -> None:
+    c, tenant = company(pipeline)
+    mailbox = "post@shared-bookkeeping.example"
+    alpha = ev.vendor("ven_alpha", "Alpha Print ApS", email=mailbox, tax_number="DK11111111")
+    beta = ev.vendor("ven_beta", "Beta Freight ApS", email=mailbox, tax_number="DK22222222")
+    flyers = [ev.line("Flyers", "1", "100.00")]
+    freight = [ev.line("Pallet freight", "1", "200.00")]
+
+    send(
+        pipeline,
+        ev.bill(c, "b4a", flyers, "100.00", number="AP-1", amount_type="no_tax", ven=alpha),
+    )
+    synced(pipeline, c, "bill", "b4a")
+    send(
+        pipeline,
+        ev.bill(c, "b4b", freight, "200.00", number="BF-9", amount_type="no_tax", ven=beta),
+    )
+    synced(pipeline, c, "bill", "b4b")
+    moved = {**beta, "name": "Beta Freight & Logistics ApS"}
+    send(pipeline, ev.vendor_updated(c, moved))
+
+    def renamed() -> dict[str, Any] | None:
+        ledger = pipeline.ledger(tenant)
+        names = {x["Name"] for x in ledger["contacts"]}
+        return ledger if "Beta Freight & Logistics ApS" in names else None
+
+    ledger = wait_for(renamed, 90, "Beta's contact renamed")
+    contacts = {x["ContactNumber"]: x for x in ledger["contacts"]}
+    assert {k: (v["Name"], v["TaxNumber"]) for k, v in contacts.items()} == {
+        "ven_alpha": ("Alpha Print ApS", "DK11111111"),
+        "ven_beta": ("Beta Freight & Logistics ApS", "DK22222222"),
+    }
+    bills = {b["InvoiceNumber"]: b["Contact"]["ContactID"] for b in ledger["invoices"]}
+    assert bills == {
+        "AP-1": contacts["ven_alpha"]["ContactID"],
+        "BF-9": contacts["ven_beta"]["ContactID"],
+    }
+
+
+def test_a_bill_keyed_by_hand_is_adopted_and_a_near_miss_is_not(pipeline: Pipeline) -> None:
+    c, tenant = company(pipeline)
+    hand = ByHand(pipeline, tenant)
+    [contact] = hand.put(
+        "/Contacts", {"Contacts": [{"Name": "Typed Supplier ApS", "TaxNumber": "DK44444444"}]}
+    )["Contacts"]
+
+    def typed(number: str, amount: str) -> dict[str, Any]:
+        return {
+            "Type": "ACCPAY",
+            "Contact": {"ContactID": contact["ContactID"]},
+            "InvoiceNumber": number,
+            "Date": "2026-11-02",
+            "DueDate": "2026-12-02",
+            "LineAmountTypes": "NoTax",
+            "Status": "AUTHORISED",
+            "LineItems": [
+                {
+                    "Description": "Typed",
+                    "Quantity": 1,
+                    "UnitAmount": float(amount),
+                    "AccountCode": "429",
+                }
+            ],
+        }
+
+    twin, near = hand.put(
+        "/Invoices", {"Invoices": [typed("INV-1234", "250.00"), typed("INV-555", "99.00")]}
+    )["Invoices"]
+    supplier = ev.vendor("ven_typed", "Typed Supplier ApS", tax_number="DK44444444")
+    send(
+        pipeline,
+        ev.bill(
+            c,
+            "b-twin",
+            [ev.line("Goods", "1", "250.00")],
+            "250.00",
+            number="1234",
+            amount_type="no_tax",
+            ven=supplier,
+        ),
+        ev.bill(
+            c,
+            "b-near",
+            [ev.line("Goods", "1", "100.00")],
+            "100.00",
+            number="555",
+            amount_type="no_tax",
+            ven=supplier,
+        ),
+    )
+
+    adopted = synced(pipeline, c, "bill", "b-twin")
+    created = synced(pipeline, c, "bill", "b-near")
+
+    assert adopted["xero_id"] == twin["InvoiceID"]
+    assert created["xero_id"] not in (twin["InvoiceID"], near["InvoiceID"])
+    ledger = pipeline.ledger(tenant)
+    assert len(ledger["invoices"]) == 3
+    assert len(ledger["contacts"]) == 1
+
+    def notes(roger_id: str) -> list[str]:
+        history = pipeline.doc(c, "bill", roger_id)["history"]  # type: ignore[index]
+        return [h.get("message") or "" for h in history if h.get("type") == "XeroBillCreated"]
+
+    assert any("adopted" in m and twin["InvoiceID"] in m for m in notes("b-twin"))
+    assert any("not adopted" in m and near["InvoiceID"] in m for m in notes("b-near"))

@@ -6,8 +6,11 @@ the attachment alone, in plain words; the projector shows it as a warning on the
 document. None is lost silently (issue 11, "files"):
 
 - names are unique per document *case-insensitively*, as Xero compares them (uploading a
-  name that is already there replaces that file): a file whose name is taken by another
-  file gets ``name (2).ext``, ``name (3).ext``, ..., and its answer says so (``message``);
+  name that is already there, in any case, replaces that file): a file whose name is taken
+  by a file of another name (``Invoice.PDF`` for ``invoice.pdf``) gets ``name (2).ext``,
+  ``name (3).ext``, ..., and its answer says so (``message``). A file there under exactly
+  our name is this file (an attempt whose answer was lost, or Roger's earlier version of it:
+  the projector keeps one file per exact name) and is replaced;
 - every file is stored with its content type: Xero takes the type from the name's
   extension (the SDK uploads ``application/octet-stream``), so a name without the
   extension of its content type gets one (``scan`` as ``image/png`` -> ``scan.png``);
@@ -133,10 +136,10 @@ def _notes(cmd: UploadAttachment, wanted: str, name: str) -> str | None:
     return "; ".join(notes) or None
 
 
-async def upload_attachment(call: Call, cmd: UploadAttachment, earlier: bool) -> XeroResult:
+async def upload_attachment(call: Call, cmd: UploadAttachment, _earlier: bool) -> XeroResult:
     """Attaches the command's file to its Xero document under a name no other file there
-    has (any case). A command attempted before recognises its own upload (same name, same
-    size) instead of adding a second copy."""
+    has in another case; the same name exactly is replaced (see above), so a retry needs no
+    look-up and never adds a second copy."""
     content_type = content_type_of(cmd.content_type)
     if content_type not in ALLOWED_TYPES:
         return failed(cmd, f"files of type {cmd.content_type} are not taken (PDF or image only)")
@@ -149,17 +152,8 @@ async def upload_attachment(call: Call, cmd: UploadAttachment, earlier: bool) ->
     name = wanted
     for n in range(2, MAX_SAME_NAME + 2):
         there = taken.get(name.lower())
-        if there is None:
-            break
-        if earlier and there.get("ContentLength") == len(body) and there.get("AttachmentID"):
-            # Our own earlier attempt landed and its answer was lost.
-            return result(
-                cmd,
-                "XeroAttachmentUploaded",
-                xero_id=there["AttachmentID"],
-                xero_number=there.get("FileName") or name,
-                message=_notes(cmd, wanted, name),
-            )
+        if there is None or there.get("FileName") == name:
+            break  # free, or this very file: replaced
         name = numbered(wanted, n)
     else:
         return failed(cmd, f"the document already has {MAX_SAME_NAME} files named {wanted!r}")

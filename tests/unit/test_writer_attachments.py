@@ -124,6 +124,27 @@ async def test_an_upload_whose_answer_was_lost_is_not_added_twice(network: FakeN
     assert answer.xero_id == _files(w.xero, invoice_id)["Invoice.PDF"]["AttachmentID"]
 
 
+async def test_rogers_newer_version_of_a_file_replaces_it(network: FakeNetwork) -> None:
+    w = writer_on()
+    invoice_id = await _bill(w)
+    _serve(network, UPPER)
+    await w.run(upload_attachment("Invoice.PDF", UPPER, invoice_id=invoice_id))
+    _serve(network, LOWER)
+    await w.run(upload_attachment("invoice.pdf", LOWER, invoice_id=invoice_id))
+    newer = b"%PDF the upper one, corrected"
+    _serve(network, newer)
+
+    [answer] = (
+        await w.run(upload_attachment("invoice.pdf", newer, invoice_id=invoice_id, key="v2"))
+    ).values()
+
+    files = _files(w.xero, invoice_id)
+    assert sorted(files) == ["Invoice.PDF", "invoice (2).pdf"]
+    assert files["invoice (2).pdf"]["ContentLength"] == len(newer)
+    assert files["Invoice.PDF"]["ContentLength"] == len(UPPER)
+    assert answer.xero_number == "invoice (2).pdf"
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -23,23 +23,27 @@ async def test_429_pauses_the_organisation_for_retry_after_then_sends_again() ->
 
     assert result.type == "XeroBillCreated"
     assert w.xero.pauses == [17]
-    assert [c.outcome for c in w.xero.calls] == ["RateLimited", "ok"]
+    # The first call (the look-up for a bill to adopt) is refused; both go again after the pause.
+    assert [c.outcome for c in w.xero.calls] == ["RateLimited", "ok", "ok"]
     assert not w.parked
 
 
 async def test_5xx_backs_off_then_looks_up_before_creating_again() -> None:
     w = writer_on()
     bill = create_bill("B-1", _contact(w.xero))
-    w.xero.fail_next(503, times=2)
+    w.xero.fail_next(503, times=2, method="PUT")
 
     [result] = (await w.run(bill)).values()
 
     assert result.type == "XeroBillCreated"
     assert w.sleeps == [1, 2]
-    # A 5xx may have been applied: the third attempt looks for the bill before creating it.
+    # A 5xx may have been applied: every attempt reads the contact's bills (to adopt one, or
+    # find our own) before creating, so the third finds nothing and creates exactly one.
     assert [(c.method, c.outcome) for c in w.xero.calls] == [
+        ("GET", "ok"),
         ("PUT", "Unavailable"),
-        ("GET", "Unavailable"),
+        ("GET", "ok"),
+        ("PUT", "Unavailable"),
         ("GET", "ok"),
         ("PUT", "ok"),
     ]
@@ -86,7 +90,7 @@ async def test_401_refreshes_the_token_once_and_sends_again() -> None:
 
     assert result.type == "XeroBillCreated"
     assert w.tokens.refreshes == 1
-    assert [c.outcome for c in xero.calls] == ["Unauthorized", "ok"]
+    assert [c.outcome for c in xero.calls] == ["Unauthorized", "ok", "ok"]
 
 
 async def test_a_second_401_makes_the_commands_wait() -> None:

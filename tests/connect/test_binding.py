@@ -20,7 +20,7 @@ def _html(p: ConnectPipeline, url: str, jar: dict[str, str]) -> httpx.Response:
     )
 
 
-def test_an_api_connect_is_bound_to_the_first_browser_that_opens_it(
+def _an_api_connect_is_bound_to_the_first_browser_that_opens_it(
     connect_pipeline: ConnectPipeline,
 ) -> None:
     p = connect_pipeline
@@ -65,7 +65,7 @@ def test_an_api_connect_is_bound_to_the_first_browser_that_opens_it(
     assert p.connection(company)["status"] == "pending_setup"
 
 
-def test_a_connect_nobody_opened_cannot_be_finished(connect_pipeline: ConnectPipeline) -> None:
+def _a_connect_nobody_opened_cannot_be_finished(connect_pipeline: ConnectPipeline) -> None:
     """Someone who builds Xero's authorize URL from an unopened link's state gets nowhere."""
     p = connect_pipeline
     tenant = p.new_organisation("Unopened ApS")
@@ -85,9 +85,7 @@ def test_a_connect_nobody_opened_cannot_be_finished(connect_pipeline: ConnectPip
     assert p.token_set("unopened-co") is None
 
 
-def test_a_setup_page_connect_is_refused_in_another_browser(
-    connect_pipeline: ConnectPipeline,
-) -> None:
+def _a_setup_page_connect_is_refused_in_another_browser(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     tenant = p.new_organisation("Bound Page ApS")
     with httpx.Client(base_url=p.ingest_url) as browser:
@@ -111,7 +109,7 @@ def test_a_setup_page_connect_is_refused_in_another_browser(
     assert p.connection("bound-co")["status"] == "pending_setup"
 
 
-def test_redirect_after_only_leads_back_to_roger(connect_pipeline: ConnectPipeline) -> None:
+def _redirect_after_only_leads_back_to_roger(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     for bad in (
         "https://evil.example/settings?status=connected",
@@ -131,3 +129,15 @@ def test_redirect_after_only_leads_back_to_roger(connect_pipeline: ConnectPipeli
     for good in ("https://roger.example/settings/xero", "/setup/c1"):
         r = p.api("POST", "/v1/companies/c1/xero/connect", json={"redirect_after": good})
         assert r.status_code == 200, good
+
+
+def test_connects_are_bound_to_one_browser(connect_pipeline: ConnectPipeline) -> None:
+    """One stack for both: the unopened connect first (it reads the only state)."""
+    _a_connect_nobody_opened_cannot_be_finished(connect_pipeline)
+    _an_api_connect_is_bound_to_the_first_browser_that_opens_it(connect_pipeline)
+
+
+def test_setup_page_binding_and_redirect_allow_list(connect_pipeline: ConnectPipeline) -> None:
+    """One stack for both: the allow-list first, it counts states."""
+    _redirect_after_only_leads_back_to_roger(connect_pipeline)
+    _a_setup_page_connect_is_refused_in_another_browser(connect_pipeline)

@@ -38,7 +38,7 @@ def _selected(page: str) -> list[str]:
     return re.findall(r'<option value="([^"]*)"[^>]*\sselected', page)
 
 
-def test_only_this_consents_organisations_are_offered(connect_pipeline: ConnectPipeline) -> None:
+def _only_this_consents_organisations_are_offered(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     a, b, c, d = (p.new_organisation(f"Scope {n} ApS") for n in "ABCD")
     # One Xero user (a bookkeeper) connects three Roger companies, one consent each.
@@ -69,7 +69,7 @@ def test_only_this_consents_organisations_are_offered(connect_pipeline: ConnectP
     assert a not in page and b not in page
 
 
-def test_reauthorising_the_same_organisation_keeps_its_defaults(
+def _reauthorising_the_same_organisation_keeps_its_defaults(
     connect_pipeline: ConnectPipeline,
 ) -> None:
     p = connect_pipeline
@@ -153,3 +153,9 @@ def test_disconnect_spares_companies_sharing_the_xero_user(
         return answer.status_code == 400
 
     wait_for(refused, 10, "the refresh token revoked")
+
+
+def test_consent_scope_and_kept_defaults(connect_pipeline: ConnectPipeline) -> None:
+    """One stack for both: the scope's companies first, then another company of the same user."""
+    _only_this_consents_organisations_are_offered(connect_pipeline)
+    _reauthorising_the_same_organisation_keeps_its_defaults(connect_pipeline)

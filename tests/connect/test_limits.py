@@ -51,7 +51,7 @@ def _csrf(p: ConnectPipeline, company: str, sess: str) -> str:
     return page.text.split('name="csrf" value="')[1].split('"')[0]
 
 
-def test_the_session_is_checked_before_the_body_is_read(connect_pipeline: ConnectPipeline) -> None:
+def _the_session_is_checked_before_the_body_is_read(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     company = "limits-co"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -111,7 +111,7 @@ def test_the_session_is_checked_before_the_body_is_read(connect_pipeline: Connec
     assert r.status_code == 303 and r.headers["location"].startswith(p.authorize_url)
 
 
-def test_setup_links_are_short_and_die_at_reconnect_and_disconnect(
+def _setup_links_are_short_and_die_at_reconnect_and_disconnect(
     connect_pipeline: ConnectPipeline,
 ) -> None:
     p = connect_pipeline
@@ -163,7 +163,7 @@ def _hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-def test_pages_send_a_strict_content_security_policy(connect_pipeline: ConnectPipeline) -> None:
+def _pages_send_a_strict_content_security_policy(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     company = "csp-co"
     link = p.setup_link(company)
@@ -190,7 +190,7 @@ def test_pages_send_a_strict_content_security_policy(connect_pipeline: ConnectPi
     assert not re.search(r"\son[a-z]+=", page.text)  # no inline event handlers
 
 
-def test_odd_input_is_a_4xx_never_a_500(connect_pipeline: ConnectPipeline) -> None:
+def _odd_input_is_a_4xx_never_a_500(connect_pipeline: ConnectPipeline) -> None:
     p = connect_pipeline
     auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     base = p.ingest_url
@@ -244,3 +244,15 @@ def test_odd_input_is_a_4xx_never_a_500(connect_pipeline: ConnectPipeline) -> No
             timeout=10,
         )
         assert 400 <= r.status_code < 500, signature
+
+
+def test_odd_input_and_the_content_security_policy(connect_pipeline: ConnectPipeline) -> None:
+    """One stack for both: odd input first, it counts states."""
+    _odd_input_is_a_4xx_never_a_500(connect_pipeline)
+    _pages_send_a_strict_content_security_policy(connect_pipeline)
+
+
+def test_bodies_and_setup_links(connect_pipeline: ConnectPipeline) -> None:
+    """One stack for both (each stack costs half a minute)."""
+    _the_session_is_checked_before_the_body_is_read(connect_pipeline)
+    _setup_links_are_short_and_die_at_reconnect_and_disconnect(connect_pipeline)

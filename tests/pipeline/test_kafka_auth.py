@@ -107,3 +107,32 @@ async def test_ingest_writes_facts_but_not_commands(secured: tuple[Kafka, KafkaU
         assert sum(len(records) for records in batch.values()) >= 1
     finally:
         await writer.stop()
+
+
+def test_kafka_security_from_settings() -> None:
+    """What every client is given: nothing for PLAINTEXT, SASL user (and TLS) otherwise, and
+    a refusal to start with SASL but no user rather than connecting anonymously."""
+    assert kafka_security(KafkaSettings.model_validate({})) == {}
+    sasl = _security("rx-writer", "pw")
+    assert sasl == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "rx-writer",
+        "sasl_plain_password": "pw",
+    }
+    tls = kafka_security(
+        KafkaSettings.model_validate(
+            {**client_security("rx-writer", "pw"), "kafka_security_protocol": "SASL_SSL"}
+        )
+    )
+    assert tls["security_protocol"] == "SASL_SSL" and tls["ssl_context"] is not None
+    with pytest.raises(ValueError, match="RX_KAFKA_SASL_USERNAME"):
+        kafka_security(KafkaSettings.model_validate({"kafka_security_protocol": "SASL_SSL"}))
+
+
+def test_only_the_projector_may_write_commands_and_only_the_writer_read_them() -> None:
+    lines = acl_lines()
+    writes = {line.split()[0] for line in lines if f"WRITE TOPIC {XERO_COMMANDS} " in line}
+    reads = {line.split()[0] for line in lines if f"READ TOPIC {XERO_COMMANDS} " in line}
+    assert writes == {"User:rx-projector"}
+    assert reads == {"User:rx-writer"}

@@ -159,6 +159,7 @@ def _created(
     doc.xero_id, doc.xero_number = result.xero_id, result.xero_number
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
+    _note(doc, result)
     _check_total(doc, result.xero_total)
 
 
@@ -170,7 +171,15 @@ def _updated(
         return
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
+    _note(doc, result)
     _check_total(doc, result.xero_total)
+
+
+def _note(doc: Document, result: XeroResult) -> None:
+    """What the writer said with a success (an adopted bill, a near miss, a total that
+    differs) is shown on the document as a warning."""
+    if result.message:
+        doc.warn(result.message)
 
 
 def _voided(

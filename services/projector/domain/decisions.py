@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import quote
 
 from services.projector.domain.state import (
     CompanyState,
@@ -417,7 +418,9 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
             )
             for line in data.lines
         ),
-        "url": f"{d.app_url}/companies/{d.state.company_id}/{doc.kind}s/{doc.roger_id}",
+        # Quoted: a Roger id may hold any character, and the Url is how the writer finds it.
+        "url": f"{d.app_url}/companies/{quote(d.state.company_id, safe='')}/{doc.kind}s/"
+        f"{quote(doc.roger_id, safe='')}",
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from shared.contracts.domain_events import ConnectionData, DomainEvent
 from shared.contracts.topics import DOMAIN_EVENTS
 from shared.db import open_pool
-from shared.messaging.kafka import durable_producer
+from shared.messaging.kafka import durable_producer, kafka_security
 from shared.settings import ConnectionsSettings
 from shared.xero.token_store import TokenStore
 
@@ -40,7 +40,7 @@ async def establish(
         source="connect",
         data=connection.model_dump(),  # no secrets: tokens never go on Kafka
     )
-    producer = durable_producer(settings.kafka_bootstrap, "rx-connect")
+    producer = durable_producer(settings.kafka_bootstrap, "rx-connect", kafka_security(settings))
     await producer.start()
     try:
         await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())

@@ -1,25 +1,34 @@
-"""The projector's event-sourced application: one Kafka record in, one atomic commit out.
+"""The projector's event-sourced application: Kafka records in, one atomic commit out.
 
 Each record becomes one aggregate event, saved together with the record's
 position (tracking), the document views and the command outbox rows. A record
 whose position is already tracked was processed before and is skipped.
+
+``process_batch`` does the same for a partition's fetched records at once: every
+company's records are applied to its aggregate in turn and all of it (events,
+the last record's position, rows written in bulk) is one transaction; if any
+record fails, nothing is saved and the caller goes record by record (``process``).
+Every ``SNAPSHOT_EVERY`` events a company's state is snapshotted, so a load
+replays at most that many events whatever the company's history.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import JSONTranscoder, Tracking
 from pydantic import ValidationError
 
 from services.projector.domain import facts
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
-from services.projector.domain.projection import rows_for
+from services.projector.domain.projection import DocumentRow, rows_for
+from services.projector.snapshots import CompanyStateAsPickle
 from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
@@ -29,6 +38,10 @@ from shared.logging import get_logger
 log = get_logger("projector")
 
 MAX_REASON = 2000  # characters of a failure's reason kept on the document
+# Events between a company's snapshots: a load replays at most this many. Measured with
+# deploy/bench_restart.py (README, Performance): a snapshot costs about what replaying
+# a few hundred events does, so 200 keeps both the load and the write cost small.
+SNAPSHOT_EVERY = 200
 
 # Persistence for unit tests: eventsourcing's in-memory store (no read model, no outbox).
 IN_MEMORY: Mapping[str, str] = {
@@ -67,6 +80,7 @@ class SyncApplication(Application[uuid.UUID]):
     """
 
     name = "rx_projector"
+    is_snapshotting_enabled = True
 
     def __init__(
         self, database_url: str, app_url: str, persistence: Mapping[str, str] | None = None
@@ -77,6 +91,10 @@ class SyncApplication(Application[uuid.UUID]):
 
     def construct_recorder(self) -> Any:
         return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(CompanyStateAsPickle())
 
     def position(self, topic: str, partition: int) -> int | None:
         """The next offset to read on this partition, from our own store."""
@@ -154,25 +172,83 @@ class SyncApplication(Application[uuid.UUID]):
         answer: XeroResult | None,
     ) -> list[AnyCommand]:
         company = self.company(company_id)
-        now = datetime.now(UTC)
-        if fact is not None:
-            company.record_fact(fact.model_dump(mode="json"), now)
-        elif answer is not None:
-            company.record_answer(answer.model_dump(mode="json"), now)
-        commands = list(company.last_commands)
+        before = company.version
+        writes = _Writes()
+        commands = _decide(company, fact, answer, datetime.now(UTC), writes)
         event = ProcessingEvent[uuid.UUID](tracking)
-        event.collect_events(
-            company,
-            documents=rows_for(company.state, company.last_effects.touched),
-            history=history_rows(company, now),
-            outbox=[(c.command_id, company_id, encode(c)) for c in commands],
-            # A "waiting" answer is not final: the outbox keeps the command to send again.
-            answered=[answer.command_id] if answer and answer.type != "XeroCommandWaiting" else [],
-            # After a (re)connect, whatever waited for it goes out again at once.
-            resend_for=[company_id] if fact and fact.type == "XeroConnectionEstablished" else [],
-        )
+        event.collect_events(company, **writes.kwargs())
         self._record(event)
+        self._snapshot([(company, before)])
         return commands
+
+    def process_batch(
+        self, topic: str, partition: int, records: Sequence[tuple[int, bytes | None]]
+    ) -> list[AnyCommand]:
+        """Applies a partition's records ``(offset, value)``, in offset order, in ONE
+        transaction: the companies' new events, the last record's position, and the rows
+        (documents, history, outbox) of all of them, written in bulk.
+
+        Records already tracked are skipped. All or nothing: raises what ``process`` would
+        for any one record (nothing is saved, the cached aggregates touched are dropped), so
+        the caller can go record by record. Returns the commands decided.
+        """
+        name = f"{topic}:{partition}"
+        done = self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
+        todo = [(o, v) for o, v in records if done is None or o + 1 > done]
+        if not todo:
+            return []
+        companies: dict[str, tuple[CompanySync, int]] = {}
+        writes = _Writes()
+        commands: list[AnyCommand] = []
+        now = datetime.now(UTC)
+        try:
+            for offset, value in todo:
+                fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
+                answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
+                if fact is None and answer is None:
+                    log.error(
+                        "record_of_unknown_topic", topic=topic, partition=partition, offset=offset
+                    )
+                    continue
+                company_id = fact.company_id if fact else answer.company_id  # type: ignore[union-attr]
+                if company_id not in companies:
+                    loaded = self.company(company_id)
+                    companies[company_id] = (loaded, loaded.version)
+                company = companies[company_id][0]
+                commands += _decide(company, fact, answer, now, writes)
+            event = ProcessingEvent[uuid.UUID](Tracking(name, todo[-1][0] + 1))
+            event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs())
+            self._record(event)
+        except Exception:
+            for company_id in companies:
+                self._evict(company_id)
+            raise
+        self._snapshot(companies.values())
+        log.info(
+            "records_processed",
+            topic=topic,
+            partition=partition,
+            first_offset=todo[0][0],
+            last_offset=todo[-1][0],
+            records=len(todo),
+            companies=len(companies),
+            commands=[c.command_id for c in commands],
+        )
+        return commands
+
+    def _snapshot(self, companies: Iterable[tuple[CompanySync, int]]) -> None:
+        """Snapshots each company whose version passed a multiple of ``SNAPSHOT_EVERY`` since
+        ``before``. Taken from the saved aggregate in memory (no replay); a snapshot is a
+        cache, so one that cannot be written is logged and the next one catches up."""
+        if self.snapshots is None:
+            return
+        for company, before in companies:
+            if company.version // SNAPSHOT_EVERY == before // SNAPSHOT_EVERY:
+                continue
+            try:
+                self.snapshots.put([CompanySync.Snapshot.take(company)])
+            except Exception as exc:  # noqa: BLE001 - the events are saved; the cache can wait
+                log.warning("snapshot_not_written", company_id=company.company_id, error=repr(exc))
 
     def record_failure(
         self, topic: str, partition: int, offset: int, value: bytes | None, reason: str
@@ -222,6 +298,7 @@ class SyncApplication(Application[uuid.UUID]):
                 history=history_rows(company, now),
             )
             self._record(event)
+            self._snapshot([(company, company.version - 1)])
         except Exception as exc:  # noqa: BLE001 - the company's own events are what failed
             self._evict(fact.company_id)
             log.error("dead_letter_not_in_event_store", company_id=fact.company_id, error=repr(exc))
@@ -241,6 +318,55 @@ class SyncApplication(Application[uuid.UUID]):
 
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
+
+
+@dataclass
+class _Writes:
+    """The rows one or more records write beside their events (``store.ReadModelRecorder``)."""
+
+    documents: dict[tuple[str, str, str], DocumentRow] = field(default_factory=dict)
+    history: list[HistoryRow] = field(default_factory=list)
+    outbox: list[tuple[str, str, bytes]] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
+    resend_for: list[str] = field(default_factory=list)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "documents": list(self.documents.values()),
+            "history": self.history,
+            "outbox": self.outbox,
+            "answered": self.answered,
+            "resend_for": self.resend_for,
+        }
+
+
+def _decide(
+    company: CompanySync,
+    fact: DomainEvent | None,
+    answer: XeroResult | None,
+    now: datetime,
+    writes: _Writes,
+) -> list[AnyCommand]:
+    """Applies one fact or answer to ``company`` (a pending event) and adds its rows to
+    ``writes``; a document touched again keeps only its latest row."""
+    if fact is not None:
+        company.record_fact(fact.model_dump(mode="json"), now)
+    elif answer is not None:
+        company.record_answer(answer.model_dump(mode="json"), now)
+    commands = list(company.last_commands)
+    for row in rows_for(company.state, company.last_effects.touched):
+        key = (row["company_id"], row["kind"], row["roger_id"])
+        writes.documents.pop(key, None)  # re-inserted last: rows keep the order of change
+        writes.documents[key] = row
+    writes.history += history_rows(company, now)
+    writes.outbox += [(c.command_id, company.company_id, encode(c)) for c in commands]
+    # A "waiting" answer is not final: the outbox keeps the command to send again.
+    if answer is not None and answer.type != "XeroCommandWaiting":
+        writes.answered.append(answer.command_id)
+    # After a (re)connect, whatever waited for it goes out again at once.
+    if fact is not None and fact.type == "XeroConnectionEstablished":
+        writes.resend_for.append(company.company_id)
+    return commands
 
 
 def history_rows(company: CompanySync, at: datetime) -> list[HistoryRow]:

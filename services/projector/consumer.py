@@ -1,16 +1,18 @@
 """Kafka in and out for the projector: records to the application, outbox to commands.
 
-Records come through the shared consumer loop (``shared.messaging.consumer``): a
-record that keeps failing is dead-lettered, then ``SyncApplication.record_failure``
-tracks its position and shows the failure on its document, so the partition
-moves on. Positions come from our own store (the tracking table), not from
-Kafka's committed offsets: on every assignment the consumer seeks to where the
-last commit of state left off. Kafka commits are kept only so lag is visible.
+Records come through the shared consumer loop (``shared.messaging.consumer``), a
+partition's fetched records at once (one transaction, ``process_batch``); if that
+fails they go one by one, and a record that keeps failing is dead-lettered, then
+``SyncApplication.record_failure`` tracks its position and shows the failure on its
+document, so the partition moves on. Positions come from our own store (the
+tracking table), not from Kafka's committed offsets: on every assignment the
+consumer seeks to where the last commit of state left off. Kafka commits are kept only so lag is visible.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -54,12 +56,14 @@ class Projector:
         self.loop = consumer_loop(
             settings,
             "rx-projector",
-            [DOMAIN_EVENTS, XERO_RESULTS],
+            # Answers first in each fetch: Xero's answers never wait behind a backlog of facts.
+            [XERO_RESULTS, DOMAIN_EVENTS],
             self._handle,
             dead_letters,
             position=self._position,
             after_dead_letter=self._dead_lettered,
             after_batch=self._wake_relay,
+            handle_batch=self._handle_batch,
         )
 
     @property
@@ -82,6 +86,17 @@ class Projector:
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
         await asyncio.to_thread(
             self.app.process, record.topic, record.partition, record.offset, record.value
+        )
+
+    async def _handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """One partition's fetched records in one transaction (``SyncApplication.process_batch``);
+        if it raises, the loop goes record by record through ``_handle``."""
+        first = records[0]
+        await asyncio.to_thread(
+            self.app.process_batch,
+            first.topic,
+            first.partition,
+            [(r.offset, r.value) for r in records],
         )
 
     async def _position(self, tp: TopicPartition) -> int | None:

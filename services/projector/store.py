@@ -63,11 +63,12 @@ ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
 
 
 def upsert_documents(curs: Any, views: Iterable[dict[str, Any]]) -> None:
-    for view in views:
-        row = dict(
-            view, warnings=json.dumps(view["warnings"]), payments=json.dumps(view["payments"])
-        )
-        curs.execute(UPSERT_DOCUMENT, row)
+    rows = [
+        dict(view, warnings=json.dumps(view["warnings"]), payments=json.dumps(view["payments"]))
+        for view in views
+    ]
+    if rows:
+        curs.executemany(UPSERT_DOCUMENT, rows)
 
 
 MARK_FAILED = """
@@ -83,15 +84,20 @@ ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
 def mark_failed(curs: Any, rows: Iterable[tuple[str, str, str, str]]) -> None:
     """Rows (company_id, kind, roger_id, reason): those documents show ``failed``, keeping
     the rest of their row (Xero id, payments, warnings)."""
-    for row in rows:
-        curs.execute(MARK_FAILED, row)
+    rows = list(rows)
+    if rows:
+        curs.executemany(MARK_FAILED, rows)
 
 
 def insert_history(curs: Any, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
-    for company_id, kind, roger_id, entry in rows:
-        curs.execute(
+    params = [
+        (company_id, kind, roger_id, json.dumps(entry, default=str))
+        for company_id, kind, roger_id, entry in rows
+    ]
+    if params:
+        curs.executemany(
             "INSERT INTO sync_history (company_id, kind, roger_id, entry) VALUES (%s, %s, %s, %s)",
-            (company_id, kind, roger_id, json.dumps(entry, default=str)),
+            params,
         )
 
 
@@ -110,6 +116,12 @@ class ReadModelRecorder(PostgresProcessRecorder):
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
+        # Pipeline mode: the rows' statements go out without a round trip each (a batch of
+        # records writes hundreds of rows); errors still raise here, before the commit.
+        with curs.connection.pipeline():
+            self._insert_rows(curs, **kwargs)
+
+    def _insert_rows(self, curs: Any, **kwargs: Any) -> None:
         upsert_documents(curs, kwargs.get("documents", ()))
         mark_failed(curs, kwargs.get("failed", ()))
         insert_history(curs, kwargs.get("history", ()))

@@ -6,6 +6,12 @@ applied and was dead-lettered. Stored events hold only that input (as JSON
 objects) and the decision time; their bodies re-run the rules (``facts``,
 ``answers``, then ``decisions``), so replaying the events rebuilds exactly the
 state, and the commands, that were decided live.
+
+Snapshots (``CompanySync.Snapshot``) bound a company's load time: the state is
+stored as it stands every so many events (``application.SNAPSHOT_EVERY``), and a
+load replays only the events after the latest snapshot. What one event touched
+(``last_effects``, ``last_commands``) is not part of the state: a snapshot leaves
+it out and a loaded aggregate starts with none.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as BaseSnapshot
 
 from services.projector.domain import answers, decisions, facts
 from services.projector.domain.state import CompanyState, DocKind, Effects
@@ -29,7 +36,29 @@ def company_aggregate_id(company_id: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, company_id)
 
 
+_TRANSIENT = ("last_effects", "last_commands")
+
+
+class CompanySnapshot(BaseSnapshot):
+    """A company's state at one version, without what its last event touched."""
+
+    @classmethod
+    def take(cls, aggregate: Any) -> CompanySnapshot:
+        snapshot = super().take(aggregate)
+        for name in _TRANSIENT:
+            snapshot.state.pop(name, None)
+        return snapshot
+
+    def mutate(self, _: None) -> Any:
+        aggregate: Any = super().mutate(_)
+        aggregate.last_effects = Effects()
+        aggregate.last_commands = []
+        return aggregate
+
+
 class CompanySync(Aggregate):
+    Snapshot = CompanySnapshot
+
     @staticmethod
     def create_id(company_id: str, app_url: str) -> uuid.UUID:
         return company_aggregate_id(company_id)

@@ -1,0 +1,119 @@
+"""The consumer loop's batch handler, without Kafka: a batch is handled at once, a failing
+batch goes record by record (only the bad record is dead-lettered), an outage stops it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
+from shared.messaging.consumer import ConsumerLoop, Outage, RetryBudget
+from shared.messaging.dead_letters import DeadLetter
+
+TP = TopicPartition(DOMAIN_EVENTS, 0)
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+
+    async def write(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+
+def record(
+    offset: int, value: bytes = b"ok", topic: str = DOMAIN_EVENTS
+) -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"co-1",
+        value=value,
+        checksum=None,
+        serialized_key_size=4,
+        serialized_value_size=len(value),
+        headers=[],
+    )
+
+
+def loop(handle: Any, handle_batch: Any, letters: FakeDeadLetters) -> ConsumerLoop:
+    return ConsumerLoop(
+        name="test",
+        bootstrap="unused:9092",
+        group_id="rx-test",
+        topics=[XERO_RESULTS, DOMAIN_EVENTS],
+        handle=handle,
+        handle_batch=handle_batch,
+        dead_letters=letters,  # type: ignore[arg-type]
+        budget=RetryBudget(attempts=2, first_backoff_s=0.001, max_backoff_s=0.002),
+    )
+
+
+async def test_a_batch_is_handled_at_once_and_its_last_offset_is_committable() -> None:
+    batches: list[list[int]] = []
+
+    async def handle(r: ConsumerRecord[Any, Any]) -> None:
+        raise AssertionError("one by one only after a failed batch")
+
+    async def handle_batch(rs: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        batches.append([r.offset for r in rs])
+
+    letters = FakeDeadLetters()
+    consumer = loop(handle, handle_batch, letters)
+    await consumer._handle_partition(TP, [record(3), record(4), record(5)])
+    assert batches == [[3, 4, 5]]
+    assert consumer._handled[TP] == 6 and letters.letters == []
+
+
+async def test_a_failing_batch_goes_one_by_one_and_only_the_bad_record_is_dead_lettered() -> None:
+    handled: list[int] = []
+
+    async def handle(r: ConsumerRecord[Any, Any]) -> None:
+        if r.value == b"bad":
+            raise ValueError("rules said no")
+        handled.append(r.offset)
+
+    async def handle_batch(rs: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        if any(r.value == b"bad" for r in rs):
+            raise ValueError("one of them is bad")
+        handled.extend(r.offset for r in rs)
+
+    letters = FakeDeadLetters()
+    consumer = loop(handle, handle_batch, letters)
+    await consumer._handle_partition(TP, [record(0), record(1, b"bad"), record(2)])
+    assert handled == [0, 2]
+    assert [letter.offset for letter in letters.letters] == [1]
+    assert consumer._handled[TP] == 3
+
+
+async def test_an_outage_in_a_batch_stops_the_consumer_without_dead_letters() -> None:
+    async def handle(r: ConsumerRecord[Any, Any]) -> None:
+        raise AssertionError("an outage is not a record's fault")
+
+    async def handle_batch(rs: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    letters = FakeDeadLetters()
+    consumer = loop(handle, handle_batch, letters)
+    with pytest.raises(Outage):
+        await consumer._handle_partition(TP, [record(0), record(1)])
+    assert letters.letters == [] and TP not in consumer._handled
+
+
+def test_answers_come_before_facts_in_each_fetch() -> None:
+    consumer = loop(None, None, FakeDeadLetters())
+    fetched = {
+        TopicPartition(DOMAIN_EVENTS, 0): [],
+        TopicPartition(XERO_RESULTS, 1): [],
+        TopicPartition(DOMAIN_EVENTS, 1): [],
+    }
+    order = [tp for tp, _ in sorted(fetched.items(), key=consumer._topic_order)]
+    assert order[0] == TopicPartition(XERO_RESULTS, 1)

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit up down status lint demo lock
+.PHONY: install test test-unit up down status lint demo lock bench
 
 install:
 	bash deploy/install.sh
@@ -39,6 +39,12 @@ lint: install
 # The whole job: stack up, sample Roger events in, the Xero bill and payment printed, all stopped.
 demo: install
 	$(PY) -m deploy.demo
+
+# Throughput, latency, restart and memory figures on a stack of its own: prints a table and
+# writes bench-results.json (README, Performance). BENCH_ARGS=--quick for a few minutes.
+BENCH_ARGS ?=
+bench: install
+	$(PY) -m deploy.bench $(BENCH_ARGS)
 
 # Regenerates requirements.lock (exact versions and hashes, dev extras included) from
 # pyproject.toml, keeping the pins it already has; `make lock LOCK_ARGS=--upgrade` moves all

@@ -1,11 +1,15 @@
 """Throughput and memory of the whole pipeline against the sandbox; prints its figures.
 
-    python -m deploy.bench [--companies 20] [--bills 50]
+    python -m deploy.bench [--companies 20] [--bills 50] [--quick] [--json bench.json]
+    make bench
 
 Starts its own Kafka, PostgreSQL, sandbox and services (like ``make demo``), sends every
 company's bills (1-5 lines, half of them paid) over HTTP, and measures how long ingest takes
 to accept them, how long until every document and payment is synced in Xero, how many Xero
-calls that took, and each process's resident memory at the end.
+calls that took, and each process's peak resident memory. Then, on the same PostgreSQL, the
+projector's own figures (``deploy.bench_projector``): records/s one record per transaction
+against one partition batch per transaction, and restart-to-first-event for a company with
+1,000 and 10,000 documents, with and without snapshots. Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from deploy import bench_projector
 from deploy.apps import (
     DEV_SECRETS,
     SERVICES,
@@ -33,7 +38,7 @@ from deploy.apps import (
     stop_all,
     wait,
 )
-from deploy.stack import free_port, rss_mib, start_kafka, start_postgres
+from deploy.stack import free_port, start_kafka, start_postgres, terminate
 from deploy.topics import ensure_topics
 from services.ingest.signature import sign
 
@@ -103,11 +108,45 @@ def metric(text: str, name: str) -> float:
     return sum(float(m) for m in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M))
 
 
+def peak_mib(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), MiB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        ("ingest events/s (pipeline running)", results["ingest_events_per_s"]),
+        ("end to end documents/s (limits off)", results["documents_per_s"]),
+        ("documents per Xero call", results["documents_per_call"]),
+        ("projector records/s, one per transaction", results["projector_one_by_one"]),
+        ("projector records/s, batched", results["projector_batched"]),
+        ("projector batch speed-up", results["batch_speedup"]),
+    ]
+    for r in results["restart"]:
+        n = r["documents"]
+        rows.append((f"restart to first event, {n} docs, snapshots (s)", r["snapshot_s"]))
+        rows.append((f"restart to first event, {n} docs, full replay (s)", r["replay_s"]))
+        rows.append((f"projector peak MiB, {n} docs, snapshots", r["snapshot_peak_mib"]))
+    rows += [(f"peak MiB {name}", mib) for name, mib in results["peak_mib"].items()]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--companies", type=int, default=20)
     parser.add_argument("--bills", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="a few minutes: fewer of everything")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
+    if args.quick:
+        args.companies, args.bills = min(args.companies, 5), min(args.bills, 20)
     run = Path(tempfile.mkdtemp(prefix="rx-bench-"))
     run.chmod(0o755)
     procs: list[subprocess.Popen[bytes]] = []
@@ -163,17 +202,45 @@ def main() -> None:
         calls = metric(writer_metrics, "rx_writer_xero_calls_total")
         docs = args.companies * args.bills
         payments = args.companies * ((args.bills + 1) // 2)
-        print(
-            f"companies {args.companies}, bills {docs}, payments {payments}, events {len(events)}"
-        )
-        print(f"ingest accepted all in {accepted:.1f} s ({len(events) / accepted:.0f} events/s)")
-        print(f"all in Xero after {synced:.1f} s ({(docs + payments) / synced:.1f} documents/s)")
-        print(
-            f"Xero calls {calls:.0f} ({(docs + payments) / max(calls, 1):.1f} documents per call)"
-        )
-        for name, proc in zip(SERVICES, procs, strict=True):
-            print(f"rss {name:10s} {rss_mib(proc.pid) or 0:.0f} MiB")
-        print(f"rss kafka      {rss_mib(kafka.pid) or 0:.0f} MiB")
+        peaks = {
+            name: round(peak_mib(proc.pid) or 0) for name, proc in zip(SERVICES, procs, strict=True)
+        }
+        peaks["kafka"] = round(peak_mib(kafka.pid) or 0)
+        # The projector's own figures want the machine to themselves: services stop first.
+        for proc in reversed(procs):
+            terminate(proc.pid, proc, 40)
+        own = bench_projector.measure(pg, args.quick)
+        results: dict[str, Any] = {
+            "conditions": {
+                "companies": args.companies,
+                "bills": docs,
+                "payments": payments,
+                "events": len(events),
+                "quick": args.quick,
+            },
+            "ingest_events_per_s": round(len(events) / accepted),
+            "documents_per_s": round((docs + payments) / synced, 1),
+            "xero_calls": round(calls),
+            "documents_per_call": round((docs + payments) / max(calls, 1), 1),
+            "projector_one_by_one": own["projector_one_by_one"]["records_per_s"],
+            "projector_batched": own["projector_batched"]["records_per_s"],
+            "batch_speedup": own["batch_speedup"],
+            "restart": [
+                {
+                    "documents": r["documents"],
+                    "stored_events": r["stored_events"],
+                    "snapshot_s": r["with_snapshots"]["seconds"],
+                    "snapshot_peak_mib": r["with_snapshots"]["peak_rss_mib"],
+                    "replay_s": r["full_replay"]["seconds"],
+                    "replay_peak_mib": r["full_replay"]["peak_rss_mib"],
+                }
+                for r in own["restart"]
+            ],
+            "peak_mib": peaks,
+        }
+        print(table(results))
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"written to {args.json}")
     finally:
         stop_all(run, procs, pg, kafka)
 

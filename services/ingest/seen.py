@@ -103,14 +103,16 @@ class SeenEvents:
         if not values:
             return
         # Two deliveries racing past `hashes` are both published (at least once, as before);
-        # the first row stays, so a later delivery is compared with the first body.
-        async with self._pool.connection() as conn, conn.cursor() as cur:
-            await cur.executemany(
+        # the first row stays, so a later delivery is compared with the first body. One
+        # statement for the whole request (arrays unnested), so one round trip.
+        companies, events, digests = (list(column) for column in zip(*values, strict=True))
+        async with self._pool.connection() as conn:
+            await conn.execute(
                 "INSERT INTO ingest_seen_events (company_id, event_id, body_sha256) "
-                "VALUES (%s, %s, %s) ON CONFLICT (company_id, event_id) DO NOTHING",
-                values,
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT (company_id, event_id) DO NOTHING",
+                (companies, events, digests),
             )
-
 
 def sort_out(
     events: list[RogerEvent], stored: dict[Key, str]

@@ -232,7 +232,7 @@ class SyncApplication(Application[uuid.UUID]):
             last_offset=todo[-1][0],
             records=len(todo),
             companies=len(companies),
-            commands=[c.command_id for c in commands],
+            commands=len(commands),
         )
         return commands
 

@@ -6,7 +6,8 @@ fails they go one by one, and a record that keeps failing is dead-lettered, then
 ``SyncApplication.record_failure`` tracks its position and shows the failure on its
 document, so the partition moves on. Positions come from our own store (the
 tracking table), not from Kafka's committed offsets: on every assignment the
-consumer seeks to where the last commit of state left off. Kafka commits are kept only so lag is visible.
+consumer seeks to where the last commit of state left off. Kafka commits are kept
+only so lag is visible.
 """
 
 from __future__ import annotations

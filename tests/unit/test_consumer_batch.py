@@ -110,7 +110,7 @@ async def test_an_outage_in_a_batch_stops_the_consumer_without_dead_letters() ->
 
 def test_answers_come_before_facts_in_each_fetch() -> None:
     consumer = loop(None, None, FakeDeadLetters())
-    fetched = {
+    fetched: dict[TopicPartition, list[Any]] = {
         TopicPartition(DOMAIN_EVENTS, 0): [],
         TopicPartition(XERO_RESULTS, 1): [],
         TopicPartition(DOMAIN_EVENTS, 1): [],

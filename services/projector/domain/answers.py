@@ -78,11 +78,7 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
     # One bill's money moves one step at a time (decisions.py): the answer frees the bill's
     # next step, and that of a credit note waiting to be allocated to it, and vice versa.
     if doc.kind == "bill":
-        effects.touched |= {
-            other.key
-            for other in state.docs.values()
-            if other.allocation and other.allocation.bill_id == doc.roger_id
-        }
+        effects.touched |= {other.key for other in state.allocated_to(doc.roger_id)}
     if target.command_kind == "AllocateCreditNote" and doc.allocation is not None:
         effects.touched.add(("bill", doc.allocation.bill_id))
     return effects

@@ -204,8 +204,8 @@ def _lane_busy(state: CompanyState, bill: Document) -> bool:
         or any(p.outstanding for p in bill.payments.values())
         or any(
             other.allocation.outstanding
-            for other in state.docs.values()
-            if other.allocation is not None and other.allocation.bill_id == bill.roger_id
+            for other in state.allocated_to(bill.roger_id)
+            if other.allocation is not None
         )
     )
 
@@ -435,10 +435,8 @@ def amount_due(state: CompanyState, doc: Document) -> Decimal:
     credited = sum(
         (
             other.allocation.amount or ZERO
-            for other in state.docs.values()
-            if other.allocation is not None
-            and other.allocation.bill_id == doc.roger_id
-            and other.allocation.state == "synced"
+            for other in state.allocated_to(doc.roger_id)
+            if other.allocation is not None and other.allocation.state == "synced"
         ),
         ZERO,
     )

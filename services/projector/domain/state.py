@@ -189,13 +189,26 @@ class CompanyState:
     seen_events: set[str] = field(default_factory=set)
     outstanding: dict[str, Outstanding] = field(default_factory=dict)
     answered: set[str] = field(default_factory=set)
+    # The credit notes' keys, so "what is allocated to this bill" reads the credit notes
+    # alone, not every document (it is asked on every answer about a bill).
+    credit_notes: set[DocKey] = field(default_factory=set)
 
     def doc(self, kind: DocKind, roger_id: str) -> Document:
         """The document, created empty (no Roger version yet) on first mention."""
         key = (kind, roger_id)
         if key not in self.docs:
             self.docs[key] = Document(kind=kind, roger_id=roger_id)
+            if kind == "credit_note":
+                self.credit_notes.add(key)
         return self.docs[key]
+
+    def allocated_to(self, bill_id: str) -> list[Document]:
+        """The credit notes allocated (or to be allocated) to the bill ``bill_id``."""
+        return [
+            note
+            for note in (self.docs[key] for key in self.credit_notes)
+            if note.allocation is not None and note.allocation.bill_id == bill_id
+        ]
 
     def docs_of_vendor(self, vendor_id: str) -> list[Document]:
         """The documents whose latest Roger version names this vendor."""

@@ -34,10 +34,11 @@ def plan_for(settings: Settings, tenant_id: str, method: str, rng: random.Random
     if _fires(faults.error_rate, rng):
         plan.error_status = faults.error_status
         return plan
-    if faults.delay_next > 0:
+    delayed = not faults.delay_methods or method.upper() in faults.delay_methods
+    if delayed and faults.delay_next > 0:
         faults.delay_next -= 1
         plan.delay_seconds = faults.delay_seconds
-    elif _fires(faults.delay_rate, rng):
+    elif delayed and _fires(faults.delay_rate, rng):
         plan.delay_seconds = faults.delay_seconds
     if method.upper() in faults.drop_methods:
         if faults.drop_next > 0:

@@ -40,6 +40,8 @@ class Faults:
     drop_next: int = 0
     # Which methods the drop applies to; a dropped GET is harmless but still realistic.
     drop_methods: list[str] = field(default_factory=lambda: ["POST", "PUT", "DELETE"])
+    # Which methods the delay applies to (empty: every method).
+    delay_methods: list[str] = field(default_factory=list)
     latency_seconds: float = 0.0
 
 

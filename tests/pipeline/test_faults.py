@@ -41,15 +41,19 @@ def test_writer_killed_while_xero_applies_its_call(
     events, expected = company_events(f"killed-{uuid.uuid4().hex[:6]}", 10, rng)
     tenant = pipeline.new_organisation("Org killed mid-call")
     pipeline.connect(expected.company_id, tenant)
-    # Every write takes 4 s in Xero: long enough to kill the writer while it waits.
-    set_faults(pipeline, tenant, delay_rate=1.0, delay_seconds=4, drop_methods=[])
+    # Every write takes 4 s in Xero: long enough to kill the writer while it waits. Reads
+    # answer at once, so the write is under way when the writer dies.
+    set_faults(
+        pipeline, tenant, delay_rate=1.0, delay_seconds=4, drop_methods=[], delay_methods=["PUT"]
+    )
     bills = [e for e in events if e["type"] == "bill.submitted"]
     deliver(pipeline, kafka_bootstrap, bills, 1, rng)
 
     def bill_attempts() -> int:
         with psycopg.connect(pipeline.env["RX_DATABASE_URL"]) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM outbox o JOIN writer_attempts a ON a.command_id = o.message_id "
+                "SELECT count(*) FROM outbox o "
+                "JOIN writer_attempts a ON a.command_id = o.message_id "
                 "WHERE o.company_id = %s AND convert_from(o.payload, 'UTF8') LIKE '%%CreateBill%%'",
                 (expected.company_id,),
             ).fetchone()

@@ -82,6 +82,7 @@ def _contact(org: Organisation, contact_id: Any) -> dict[str, Any]:
 def _answer(request: Request, body: Any) -> Response:
     sandbox = _sandbox(request)
     sandbox.save()
+    sandbox.changed(request.path_params["tenant_id"].lower())
     return Response(dumps(body), media_type="application/json")
 
 

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import admin, admin_books, auth
+from . import admin, admin_accountant, admin_books, auth
 from .accounting import router, validation
 from .accounting.common import NOT_FOUND, ApiError, Ctx, Raw
 from .faults import plan_for
@@ -264,6 +264,7 @@ def _run(
     if ctx.changed:
         # Summarised batches answered 400 may still have kept their good elements.
         sandbox.save()
+        sandbox.changed(tenant_id)
     return _stored(result)
 
 
@@ -301,6 +302,7 @@ def create_app(state: Path | None = None, sandbox: Sandbox | None = None) -> Any
         Route("/identity/connect/authorize", auth.authorize_submit, methods=["POST"]),
         *admin.routes(),
         *admin_books.routes(),
+        *admin_accountant.routes(),
     ]
     validation.warm_up()
     app = Starlette(routes=routes)

@@ -15,6 +15,7 @@ from .limits import RateLimiter
 from .persistence import StateFile
 from .settings import Settings
 from .state import SandboxState
+from .webhooks import Webhooks
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Sandbox:
         self.idempotency = IdempotencyStore()
         self.exchanges: deque[Exchange] = deque(maxlen=20_000)
         self.errors: list[str] = []
+        self.webhooks = Webhooks()
         self._seq = 0
         self._file = StateFile(state_path) if state_path else None
         loaded = self._file.load() if self._file else None
@@ -59,6 +61,8 @@ class Sandbox:
         self.idempotency.clear()
         self.exchanges.clear()
         self.errors.clear()
+        self.webhooks.close()
+        self.webhooks = Webhooks()
         self.save()
 
     def apply_settings_side_effects(self, patch: dict) -> None:
@@ -73,6 +77,13 @@ class Sandbox:
         self._seq += 1
         self.exchanges.append(Exchange(self._seq, method, path, status, media_type, body))
 
+    def changed(self, tenant_id: str | None = None) -> None:
+        """Announce what changed in one organisation (or all) to the webhook subscribers."""
+        orgs = self.state.organisations
+        for org in [orgs[tenant_id]] if tenant_id in orgs else list(orgs.values()):
+            self.webhooks.observe(self, org)
+
     def close(self) -> None:
+        self.webhooks.close()
         if self._file is not None:
             self._file.close()

@@ -198,7 +198,12 @@ class Policy:
         if isinstance(exc, NotConnected):
             return [waiting(c, NOT_CONNECTED) for c in commands]
         if isinstance(exc, errors.NeedsReconnect):
-            return [waiting(c, NEEDS_RECONNECT) for c in commands]
+            # Xero refused the refresh token, or no key of ours opens the stored one: say which.
+            detail = str(getattr(exc, "detail", "") or "")
+            reason = (
+                NEEDS_RECONNECT if detail in ("", "invalid_grant") else f"needs_reconnect: {detail}"
+            )
+            return [waiting(c, reason) for c in commands]
         if isinstance(exc, errors.Unavailable):
             return await self._park(commands, f"Xero's token endpoint is unavailable: {exc.detail}")
         code = exc.code if isinstance(exc, errors.XeroError) else type(exc).__name__

@@ -245,6 +245,8 @@ def _attachment_answer(
     attachment.outstanding = None
     if result.type == "XeroAttachmentUploaded":
         attachment.state, attachment.xero_id = "synced", result.xero_id
+        if result.message:  # e.g. renamed to keep names distinct in Xero
+            doc.warn(f"attachment {attachment.filename}: {result.message}")
     else:
         # A file that cannot be fetched or attached is a warning, never a lost document.
         attachment.state, attachment.reason = "failed", result.message

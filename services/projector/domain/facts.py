@@ -157,7 +157,7 @@ def _new_version(
     elif doc.version_at is not None and fact.at <= doc.version_at:
         fact.entry["note"] = "ignored: older than the version already known"
     else:
-        doc.data, doc.version_at = data, fact.at
+        state.set_version(doc, data, fact.at)
         doc.reopen()  # a new version from Roger is the company's fix: try again
         _follow_version(doc, data)
     fact.effects.note(doc.key, fact.entry)

@@ -192,11 +192,16 @@ class CompanyState:
     # The credit notes' keys, so "what is allocated to this bill" reads the credit notes
     # alone, not every document (it is asked on every answer about a bill).
     credit_notes: set[DocKey] = field(default_factory=set)
+    # Documents by the vendor their latest Roger version names (``set_version`` keeps it), so
+    # a vendor's change or Xero's answer about its contact reads its documents alone.
+    by_vendor: dict[str, set[DocKey]] = field(default_factory=dict)
+    seq: dict[DocKey, int] = field(default_factory=dict)  # order of first mention
 
     def doc(self, kind: DocKind, roger_id: str) -> Document:
         """The document, created empty (no Roger version yet) on first mention."""
         key = (kind, roger_id)
         if key not in self.docs:
+            self.seq[key] = len(self.docs)
             self.docs[key] = Document(kind=kind, roger_id=roger_id)
             if kind == "credit_note":
                 self.credit_notes.add(key)
@@ -210,9 +215,22 @@ class CompanyState:
             if note.allocation is not None and note.allocation.bill_id == bill_id
         ]
 
+    def set_version(self, doc: Document, data: DocumentData, at: datetime) -> None:
+        """Roger's new version ``data`` (of ``occurred_at`` ``at``) becomes the document's latest,
+        filed under the vendor it names."""
+        before = doc.vendor_id
+        doc.data, doc.version_at = data, at
+        if before is not None and before != data.vendor.id:
+            self.by_vendor.get(before, set()).discard(doc.key)
+        self.by_vendor.setdefault(data.vendor.id, set()).add(doc.key)
+
     def docs_of_vendor(self, vendor_id: str) -> list[Document]:
-        """The documents whose latest Roger version names this vendor."""
-        return [d for d in self.docs.values() if d.vendor_id == vendor_id]
+        """The documents whose latest Roger version names this vendor, in order of first
+        mention (as ``docs``)."""
+        keys = self.by_vendor.get(vendor_id, set())
+        found = [self.docs[key] for key in keys if self.docs[key].vendor_id == vendor_id]
+        found.sort(key=lambda d: self.seq[d.key])
+        return found
 
 
 @dataclass

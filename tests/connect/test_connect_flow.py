@@ -7,15 +7,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.connect.helpers import (
+from tests.fixtures.connect import ConnectPipeline
+from tests.fixtures.pipeline import wait_for
+from tests.support.connect_helpers import (
     bill_event,
     categories_records,
     post,
     wait_published,
     wait_state,
 )
-from tests.fixtures.connect import ConnectPipeline
-from tests.fixtures.pipeline import wait_for
 
 
 def _archive(pipeline: ConnectPipeline, tenant_id: str, code: str) -> None:

@@ -8,9 +8,9 @@ import re
 
 import httpx
 
-from tests.connect.helpers import wait_published
 from tests.fixtures.connect import ConnectPipeline
 from tests.fixtures.pipeline import wait_for
+from tests.support.connect_helpers import wait_published
 
 USER = "00000000-0000-4000-8000-0000000000c1"
 

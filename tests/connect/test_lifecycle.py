@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from tests.connect.helpers import bill_event, document, post, wait_published, wait_state
 from tests.fixtures.connect import ConnectPipeline
 from tests.fixtures.pipeline import wait_for
+from tests.support.connect_helpers import bill_event, document, post, wait_published, wait_state
 
 
 def _refresh_refused(p: ConnectPipeline, refresh_token: str) -> bool:

@@ -12,9 +12,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from shared.contracts.topics import TOPICS
-from tests.connect.helpers import bill_event, post, wait_published, wait_state
 from tests.fixtures.connect import TOKEN_KEY, ConnectPipeline
 from tests.fixtures.pipeline import SERVICE_TOKEN, WEBHOOK_SECRET, wait_for
+from tests.support.connect_helpers import bill_event, post, wait_published, wait_state
 
 
 def _token_values(token_set: dict[str, object] | None) -> set[str]:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.connect.helpers import categories_records, wait_published
 from tests.fixtures.connect import ConnectPipeline
 from tests.fixtures.pipeline import wait_for
+from tests.support.connect_helpers import categories_records, wait_published
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".run" / "screenshots" / "setup-page"

@@ -12,7 +12,7 @@ from services.xero_writer import contact_ops, document_ops, payment_ops
 from shared.contracts.commands import AnyCommand, BillLine
 from shared.contracts.results import XeroResult
 from shared.xero.errors import Unavailable
-from tests.contract.conftest import Gateway
+from tests.support.gateways import Gateway
 from tests.support.hostile import HOSTILE_NUMBERS, HOSTILE_VENDORS
 from tests.support.writer_commands import (
     create_bill,

@@ -10,7 +10,7 @@ import pytest
 
 from shared.xero.client import validation_messages
 from shared.xero.errors import RateLimited, Refused, Unauthorized
-from tests.contract.conftest import Gateway
+from tests.support.gateways import Gateway
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 BATCH = {"summarizeErrors": "false"}

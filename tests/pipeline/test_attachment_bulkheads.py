@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from tests.fixtures.pipeline import FileServer, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 MAX_DELAY_S = 5.0
 

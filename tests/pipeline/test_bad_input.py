@@ -12,7 +12,7 @@ from shared.contracts.topics import ROGER_EVENTS_DLQ
 from shared.messaging.dead_letters import read_topic
 from shared.settings import Settings
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline.delivery import produce_raw, produce_roger
+from tests.support.delivery import produce_raw, produce_roger
 
 
 def bill_event(company_id: str, bill_id: str) -> dict[str, Any]:

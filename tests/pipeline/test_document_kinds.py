@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fixtures.pipeline import FileServer, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 
 def company(pipeline: Pipeline, currencies: tuple[str, ...] = ()) -> tuple[str, str]:

@@ -9,9 +9,9 @@ import httpx
 import psycopg
 
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline.delivery import deliver
-from tests.pipeline.scenario import company_events
-from tests.pipeline.test_end_to_end import all_synced, check_all, check_ledger, connect_all
+from tests.support.delivery import deliver
+from tests.support.scenario import company_events
+from tests.support.scenario_checks import all_synced, check_all, check_ledger, connect_all
 
 
 def set_faults(pipeline: Pipeline, tenant_id: str, **faults: object) -> None:

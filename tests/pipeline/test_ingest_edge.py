@@ -17,7 +17,7 @@ from shared.contracts.topics import ROGER_EVENTS_DLQ
 from shared.messaging.dead_letters import read_topic
 from shared.settings import Settings
 from tests.fixtures.pipeline import WEBHOOK_SECRET, Pipeline, wait_for
-from tests.pipeline.delivery import produce_raw, produce_roger
+from tests.support.delivery import produce_raw, produce_roger
 
 
 def bill_event(company_id: str, bill_id: str, total: str = "21.00") -> dict[str, Any]:

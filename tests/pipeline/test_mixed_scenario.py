@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fixtures.pipeline import FileServer, Pipeline, wait_for
-from tests.pipeline import events as ev
-from tests.pipeline.delivery import deliver
+from tests.support import event_builders as ev
+from tests.support.delivery import deliver
 from tests.support.ledger_checker import Chart, compare, compare_attachments, expected_ledger
 
 VENDORS = ["Nordic Paper Supply ApS", "ACME A/S", "Café Øresund", "Blue Fjord Logistics"]

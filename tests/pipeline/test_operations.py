@@ -10,8 +10,8 @@ import uuid
 import psycopg
 
 from tests.fixtures.pipeline import ROOT, Pipeline, wait_for
-from tests.pipeline import events as ev
-from tests.pipeline.delivery import produce_raw
+from tests.support import event_builders as ev
+from tests.support.delivery import produce_raw
 
 
 def cli(pipeline: Pipeline, *args: str) -> str:

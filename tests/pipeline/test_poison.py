@@ -29,7 +29,7 @@ from shared.contracts.topics import (
 )
 from shared.messaging.dead_letters import read_topic
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 PARTITIONS = 12
 NOW = datetime.now(UTC).isoformat()

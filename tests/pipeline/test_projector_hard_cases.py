@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.fixtures.pipeline import SERVICE_TOKEN, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 COURIER = ev.vendor("ven_courier", "Cykelbud Express")
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from tests.fixtures.pipeline import CLIENT_ID, CLIENT_SECRET, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 
 def test_documents_wait_while_xero_refuses_the_grant_and_sync_after_reconnect(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.fixtures.pipeline import ROOT, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 DLQ = "rx.xero-commands.dlq"
 PARK_S = 180  # the writer's backoff before parking is about 61 s; the outbox resends after 30

@@ -6,9 +6,9 @@ import random
 import uuid
 
 from tests.fixtures.pipeline import Pipeline
-from tests.pipeline.delivery import deliver
-from tests.pipeline.scenario import company_events
-from tests.pipeline.test_end_to_end import check_all, connect_all
+from tests.support.delivery import deliver
+from tests.support.scenario import company_events
+from tests.support.scenario_checks import check_all, connect_all
 
 
 def test_services_killed_mid_stream_leave_each_document_once(

@@ -11,7 +11,7 @@ import httpx
 
 from services.connections.oauth import SCOPES
 from tests.fixtures.pipeline import CLIENT_ID, Pipeline, wait_for
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 
 
 def company(pipeline: Pipeline) -> tuple[str, str]:

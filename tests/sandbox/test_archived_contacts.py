@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 ARCHIVED = (
     "The contact with the specified contact details has been archived. "

@@ -10,7 +10,7 @@ import pytest
 from xero_python.exceptions import HTTPStatusException
 
 from tests.fixtures.sandbox import SandboxProcess, start_sandbox, stop_sandbox
-from tests.sandbox.conftest import make_books
+from tests.support.sandbox_books import make_books
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from xero_python.accounting import (
 )
 from xero_python.exceptions import AccountingBadRequestException, HTTPStatusException
 
-from tests.sandbox.helpers import bill, create_bill, new_contact
+from tests.support.sandbox_helpers import bill, create_bill, new_contact
 
 
 def spend(bank_code: str = "090", account_code: str = "493", contact: Contact | None = None):

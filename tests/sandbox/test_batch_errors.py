@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 UNKNOWN_CONTACT = "The contact with the specified ContactID could not be found."

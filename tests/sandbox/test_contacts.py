@@ -6,7 +6,7 @@ import pytest
 from xero_python.accounting import Contact, Contacts
 from xero_python.exceptions import AccountingBadRequestException, NotFoundException
 
-from tests.sandbox.helpers import new_contact
+from tests.support.sandbox_helpers import new_contact
 
 DUPLICATE = (
     "The contact name {} is already assigned to another contact. "

@@ -18,7 +18,7 @@ from xero_python.accounting import (
 )
 from xero_python.exceptions import AccountingBadRequestException
 
-from tests.sandbox.helpers import bill, create_bill, new_contact
+from tests.support.sandbox_helpers import bill, create_bill, new_contact
 
 
 def credit_note(contact_id: str, amount: str = "945.00", status: str = "AUTHORISED"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.sandbox.conftest import make_books
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_books import make_books
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 
 def test_bank_accounts_have_the_base_currency_unless_set(xero_sandbox):

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fixtures.sandbox import SandboxProcess, start_sandbox, stop_sandbox
-from tests.sandbox.conftest import Books, make_books
-from tests.sandbox.spec_check import _load
+from tests.support.sandbox_books import Books, make_books
+from tests.support.spec_check import _load
 
 ALLOWED = {200, 400, 404, 413}
 WRITES = [

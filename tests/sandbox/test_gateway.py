@@ -16,7 +16,7 @@ from xero_python.exceptions import (
     RateLimitException,
 )
 
-from tests.sandbox.conftest import make_books
+from tests.support.sandbox_books import make_books
 
 
 def test_limit_headers_on_every_response(books):

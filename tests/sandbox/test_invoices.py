@@ -8,7 +8,7 @@ import pytest
 from xero_python.accounting import CurrencyCode, Invoice, Invoices, LineAmountTypes
 from xero_python.exceptions import AccountingBadRequestException
 
-from tests.sandbox.helpers import bill, create_bill, new_contact
+from tests.support.sandbox_helpers import bill, create_bill, new_contact
 
 
 def test_contract_example_bill_totals(books):

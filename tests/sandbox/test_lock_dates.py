@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 PERIOD = "The document date cannot be before the period lock date, currently set at 31-Oct-2026"
 YEAR_END = (

@@ -173,8 +173,8 @@ def test_codes_expire_after_5_minutes():
 
 
 def test_state_file_keeps_books_across_restarts(tmp_path):
-    from tests.sandbox.conftest import make_books
-    from tests.sandbox.helpers import new_contact
+    from tests.support.sandbox_books import make_books
+    from tests.support.sandbox_helpers import new_contact
 
     state = tmp_path / "sandbox.sqlite"
     sandbox = start_sandbox(state)

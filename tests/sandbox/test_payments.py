@@ -8,7 +8,7 @@ import pytest
 from xero_python.accounting import Payment, Payments
 from xero_python.exceptions import AccountingBadRequestException
 
-from tests.sandbox.helpers import bill, create_bill, new_contact, payment
+from tests.support.sandbox_helpers import bill, create_bill, new_contact, payment
 
 
 @pytest.fixture

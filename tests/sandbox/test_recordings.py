@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from tests.sandbox.conftest import make_books
-from tests.sandbox.helpers import raw
+from tests.support.sandbox_books import make_books
+from tests.support.sandbox_helpers import raw
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 _MS_DATE = re.compile(r"^/Date\(-?\d+([+-]\d{4})?\)/$")

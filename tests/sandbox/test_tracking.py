@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 UNKNOWN_CATEGORY = (
     "Unknown tracking details. A Tracking Category did not match a known Active TrackingCategory"

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.sandbox.helpers import new_contact
+from tests.support.sandbox_helpers import new_contact
 
 
 def raw(books, method: str, path: str, **kwargs):

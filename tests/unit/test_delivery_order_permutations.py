@@ -21,7 +21,7 @@ import pytest
 from services.projector.domain.state import CompanyState
 from shared.contracts.domain_events import DomainEvent, from_roger
 from shared.contracts.roger_events import validate_event
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 from tests.support.ledger_checker import compare, compare_attachments, expected_ledger
 from tests.support.projector_facts import connected
 from tests.support.xero_simulator import deliver_in_any_order

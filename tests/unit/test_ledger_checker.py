@@ -6,7 +6,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from tests.pipeline import events as ev
+from tests.support import event_builders as ev
 from tests.support.ledger_checker import Chart, compare, document_total, expected_ledger
 
 CHART = Chart(

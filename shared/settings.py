@@ -24,6 +24,7 @@ DEV_SECRETS: dict[str, str] = {
     "service_tokens": "dev-service-token",
     "token_keys": "ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=",
     "xero_client_secret": "roger-dev-secret",
+    "xero_webhook_keys": "dev-xero-webhook-key",
 }
 
 
@@ -193,7 +194,30 @@ class OperatorSettings(KafkaSettings, DatabaseSettings):
     roger_app_url: str = "https://app.roger.example"
 
 
-class Settings(IngestSettings, ConnectionsSettings, ProjectorSettings, WriterSettings):
+class InboundSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeySettings):
+    """xero_inbound (served by the ingest process): Xero's webhooks in, ``roger.sync-back``
+    out."""
+
+    # Xero's webhook signing keys (developer.xero.com, the app's Webhooks page): several
+    # during rotation, any one verifies.
+    xero_webhook_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_SECRETS["xero_webhook_keys"])]
+    )
+    # Bills whose Url is on this host are ours (the projector builds them from it).
+    roger_app_url: str = "https://app.roger.example"
+    # How long a change that looks like Xero's own waits for our writer's result to show it
+    # was ours (the result and the webhook travel on different topics).
+    inbound_echo_grace_s: float = 3.0
+
+    @field_validator("xero_webhook_keys", mode="before")
+    @classmethod
+    def _split_webhook_keys(cls, value: object) -> object:
+        return _csv(value)
+
+
+class Settings(
+    IngestSettings, ConnectionsSettings, ProjectorSettings, WriterSettings, InboundSettings
+):
     """Every setting: for the SRE CLI and development tools that span services."""
 
 

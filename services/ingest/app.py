@@ -21,6 +21,7 @@ from services.connections.routes import connect_router
 from services.ingest.intake import EventTooLarge, Intake, domain_record, read_body, read_record
 from services.ingest.seen import EventConflict, SeenEvents, sort_out
 from services.ingest.signature import verify
+from services.xero_inbound.routes import inbound_router
 from shared.contracts.roger_events import RogerEvent
 from shared.contracts.topics import DOMAIN_EVENTS, ROGER_EVENTS
 from shared.db import open_pool
@@ -152,6 +153,7 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
 
     install_common(app, ready)
     app.include_router(connect_router(connections or ConnectionsSettings()))
+    app.include_router(inbound_router())  # Xero's webhooks in, roger.sync-back out
 
     @app.post("/v1/events", status_code=202)
     async def post_events(request: Request) -> JSONResponse:

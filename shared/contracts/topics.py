@@ -38,6 +38,12 @@ ROGER_CATEGORIES = "roger.categories"
 DOMAIN_EVENTS_DLQ = "rx.domain-events.dlq"
 XERO_RESULTS_DLQ = "rx.xero-results.dlq"
 ROGER_CATEGORIES_DLQ = "roger.categories.dlq"
+# Xero's webhook notifications, one event per record as received, key = Xero tenant id.
+XERO_NOTIFICATIONS = "rx.xero-notifications.v1"
+XERO_NOTIFICATIONS_DLQ = "rx.xero-notifications.dlq"
+# What changed in Xero outside Roger, for Roger (docs/contracts/roger-sync-back.md),
+# key = company_id.
+ROGER_SYNC_BACK = "roger.sync-back"
 
 # Every consumed topic's dead-letter topic (shared.messaging.dead_letters writes them).
 DEAD_LETTER_TOPIC: dict[str, str] = {
@@ -47,6 +53,7 @@ DEAD_LETTER_TOPIC: dict[str, str] = {
     XERO_RESULTS: XERO_RESULTS_DLQ,
     # Only outbox rows that could not be published at all (nobody here consumes it).
     ROGER_CATEGORIES: ROGER_CATEGORIES_DLQ,
+    XERO_NOTIFICATIONS: XERO_NOTIFICATIONS_DLQ,
 }
 # ...and back: where `roger-xero dlq replay` sends a dead letter.
 ORIGIN_TOPIC: dict[str, str] = {dlq: source for source, dlq in DEAD_LETTER_TOPIC.items()}
@@ -110,6 +117,24 @@ TOPICS: tuple[TopicSpec, ...] = (
         ROGER_CATEGORIES,
         12,
         "chart of accounts for Roger",
+        {**_KEEP, "retention.ms": str(30 * DAY_MS)},
+    ),
+    TopicSpec(
+        XERO_NOTIFICATIONS,
+        12,
+        "Xero's webhook events as received (JSON, key tenant id)",
+        {**_KEEP, "retention.ms": str(14 * DAY_MS)},
+    ),
+    TopicSpec(
+        XERO_NOTIFICATIONS_DLQ,
+        12,
+        "Xero notifications that could not be handled, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_SYNC_BACK,
+        12,
+        "changes made in Xero, for Roger (JSON, key company_id)",
         {**_KEEP, "retention.ms": str(30 * DAY_MS)},
     ),
 )

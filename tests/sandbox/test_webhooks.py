@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from tests.fixtures.sandbox import SandboxProcess
-from tests.sandbox.conftest import Books, make_books
-from tests.sandbox.helpers import authorised_bill, new_contact, raw
+from tests.support.sandbox_books import Books, make_books
+from tests.support.sandbox_helpers import authorised_bill, new_contact, raw
 
 KEY = "webhook-key-" + "k" * 40
 

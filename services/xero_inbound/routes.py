@@ -1,0 +1,244 @@
+"""xero_inbound's HTTP route and workers, served by the ingest process (``inbound_router``).
+
+- ``POST /v1/xero/webhooks``: Xero's webhooks. 401 unless ``x-xero-signature`` verifies
+  under one of ``RX_XERO_WEBHOOK_KEYS``; an empty ``events`` list (Xero's intent-to-receive
+  check) is answered 200; otherwise each event goes on ``rx.xero-notifications.v1`` (key:
+  tenant id) and the answer, 200, waits only for Kafka's acks (Xero wants it within 5 s).
+- Worker ``rx-xero-inbound``: each notification -> the document read from Xero ->
+  ``roger.sync-back`` events (``sync_back``'s rules) for every company connected to it.
+  Nothing here ever writes to Xero.
+- Worker ``rx-xero-inbound-writes``: our writer's results, so our own writes are
+  recognised and not echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from services.xero_inbound.notifications import XeroEvent, XeroPayload
+from services.xero_inbound.signature import signed_by_xero
+from services.xero_inbound.store import InboundStore
+from services.xero_inbound.sync_back import (
+    BillView,
+    Change,
+    ContactView,
+    bill_changes,
+    bill_view,
+    contact_changes,
+    contact_view,
+    roger_document,
+)
+from shared.contracts.results import XeroResult
+from shared.contracts.topics import ROGER_SYNC_BACK, XERO_NOTIFICATIONS, XERO_RESULTS
+from shared.db import open_pool
+from shared.logging import get_logger
+from shared.messaging.consumer import consumer_loop
+from shared.messaging.dead_letters import DeadLetterWriter
+from shared.messaging.kafka import durable_producer, kafka_security
+from shared.settings import InboundSettings
+from shared.xero.client import XeroClient
+from shared.xero.errors import Forbidden, NeedsReconnect, Refused
+from shared.xero.token_store import NotConnected, TokenStore
+
+log = get_logger("xero_inbound")
+
+_BILL_RESULTS = {"XeroBillCreated", "XeroBillUpdated", "XeroBillVoided"}
+_GRACE_STEP_S = 0.2
+
+
+class Inbound:
+    """The parts the route and the workers share, set by the lifespan."""
+
+    def __init__(self, settings: InboundSettings) -> None:
+        self.settings = settings
+        self.keys = [k.get_secret_value() for k in settings.xero_webhook_keys]
+        self.producer: AIOKafkaProducer | None = None
+        self.store: InboundStore | None = None
+        self.tokens: TokenStore | None = None
+        self.xero: XeroClient | None = None
+
+    async def on_result(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Remembers our writer's latest result per bill (unreadable: dead-lettered)."""
+        result = XeroResult.from_bytes(record.value or b"")
+        if result.type in _BILL_RESULTS and result.xero_id:
+            assert self.store is not None
+            await self.store.record_write(
+                result.xero_id, result.xero_status, result.xero_total, result.recorded_at
+            )
+
+    async def on_notification(self, record: ConsumerRecord[Any, Any]) -> None:
+        """One Xero event -> ``roger.sync-back`` events (none for our own writes)."""
+        assert self.store is not None and self.tokens is not None and self.xero is not None
+        event = XeroEvent.from_bytes(record.value or b"")
+        if event.event_category not in ("INVOICE", "CONTACT"):
+            return
+        companies = await self.store.companies(event.tenant_id)
+        if not companies:
+            return
+        try:
+            document = await self._read(companies[0], event)
+        except (NotConnected, NeedsReconnect, Forbidden) as gone:
+            log.info("sync_back_skipped", tenant_id=event.tenant_id, reason=str(gone))
+            return
+        if document is None:
+            return
+        if event.event_category == "INVOICE":
+            if document.get("Type") != "ACCPAY":
+                return
+            now: BillView | ContactView = bill_view(document)
+            changes = await self._bill_changes(event, bill_view(document))
+        else:
+            now = contact_view(document)
+            seen = await self.store.seen(event.tenant_id, event.resource_id)
+            before = ContactView.model_validate(seen[0]) if seen else None
+            changes = contact_changes(before, now)
+        await self._publish(companies, event.tenant_id, changes)
+        await self.store.remember(
+            event.tenant_id, event.resource_id, event.event_category, now.model_dump(mode="json")
+        )
+
+    async def _read(self, company_id: str, event: XeroEvent) -> dict[str, Any] | None:
+        assert self.tokens is not None and self.xero is not None
+        access = await self.tokens.access(company_id, self.xero.refresh)
+        collection = "Invoices" if event.event_category == "INVOICE" else "Contacts"
+        try:
+            body = await self.xero.call(
+                "GET",
+                f"/{collection}/{event.resource_id}",
+                tenant_id=event.tenant_id,
+                access_token=access.access_token,
+                params={"unitdp": "4"},
+            )
+        except Refused as refused:
+            if refused.status == 404:
+                return None
+            raise
+        found = body.get(collection) or []
+        return found[0] if found else None
+
+    async def _bill_changes(self, event: XeroEvent, now: BillView) -> list[Change]:
+        assert self.store is not None
+        seen = await self.store.seen(event.tenant_id, event.resource_id)
+        before = BillView.model_validate(seen[0]) if seen else None
+        looked_at = seen[1] if seen else None
+        app_url = self.settings.roger_app_url
+        deadline = time.monotonic() + self.settings.inbound_echo_grace_s
+        while True:
+            write = await self.store.our_write(now.xero_id)
+            changes = bill_changes(before, now, app_url, write, looked_at)
+            bill_level = [c for c in changes if c.payment is None]
+            # Our writer's result and Xero's webhook travel apart: a change of a synced bill
+            # that looks like Xero's own waits a little for the result that would claim it.
+            if not bill_level or roger_document(now.url, app_url) is None:
+                return changes
+            if time.monotonic() >= deadline:
+                return changes
+            await asyncio.sleep(_GRACE_STEP_S)
+
+    async def _publish(self, companies: list[str], tenant_id: str, changes: list[Change]) -> None:
+        assert self.producer is not None
+        detected_at = datetime.now(UTC)
+        pending = []
+        for company_id in companies:
+            for change in changes:
+                event = change.addressed(
+                    company_id, tenant_id, self.settings.roger_app_url, detected_at
+                )
+                pending.append(
+                    await self.producer.send(
+                        ROGER_SYNC_BACK,
+                        event.to_bytes(),
+                        key=company_id.encode(),
+                        headers=[("rx-type", event.type.encode())],
+                    )
+                )
+                log.info("sync_back", company_id=company_id, type=event.type, xero_id=event.xero_id)
+        await asyncio.gather(*pending)
+
+
+def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
+    """The webhook route plus, for the router's lifespan, the two workers."""
+    inbound = Inbound(settings or InboundSettings())
+    config = inbound.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool = await open_pool(config.database_url, max_size=4)
+        inbound.tokens = TokenStore(pool, [k.get_secret_value() for k in config.token_keys])
+        await inbound.tokens.setup()
+        inbound.store = InboundStore(pool)
+        await inbound.store.setup()
+        inbound.xero = XeroClient(
+            config.xero_accounting_url,
+            config.xero_token_url,
+            config.xero_client_id,
+            config.xero_client_secret.get_secret_value(),
+            config.xero_timeout_s,
+        )
+        producer = durable_producer(
+            config.kafka_bootstrap, "rx-xero-inbound", kafka_security(config)
+        )
+        await producer.start()
+        inbound.producer = producer
+        dead_letters = DeadLetterWriter(producer)
+        loops = [
+            consumer_loop(
+                config,
+                "rx-xero-inbound",
+                [XERO_NOTIFICATIONS],
+                inbound.on_notification,
+                dead_letters,
+            ),
+            consumer_loop(
+                config, "rx-xero-inbound-writes", [XERO_RESULTS], inbound.on_result, dead_letters
+            ),
+        ]
+        tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in loops]
+        try:
+            yield
+        finally:
+            for loop in loops:
+                loop.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            inbound.producer = None
+            await producer.stop()
+            await inbound.xero.aclose()
+            await pool.close()
+
+    router = APIRouter(lifespan=lifespan)
+
+    @router.post("/v1/xero/webhooks", include_in_schema=False)
+    async def xero_webhooks(request: Request) -> JSONResponse:
+        body = await request.body()
+        if not signed_by_xero(body, request.headers.get("x-xero-signature"), inbound.keys):
+            return JSONResponse({}, status_code=401)
+        try:
+            payload = XeroPayload.model_validate_json(body)
+        except ValidationError:
+            # Signed by Xero yet unreadable: nothing a retry could fix; say so in the log.
+            log.warning("xero_webhook_unreadable", size=len(body))
+            return JSONResponse({}, status_code=200)
+        producer = inbound.producer
+        if payload.events and producer is None:
+            return JSONResponse({}, status_code=503)
+        pending = [
+            await producer.send(
+                XERO_NOTIFICATIONS, event.to_bytes(), key=event.tenant_id.lower().encode()
+            )
+            for event in payload.events
+            if producer is not None
+        ]
+        await asyncio.gather(*pending)
+        return JSONResponse({}, status_code=200)
+
+    return router

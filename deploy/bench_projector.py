@@ -34,6 +34,7 @@ from shared.contracts.commands import AnyCommand
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
+from shared.logging import configure_logging
 
 APP_URL = "https://app.roger.example"
 BATCH = 500
@@ -197,6 +198,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--restart-child", nargs=2, metavar=("DSN", "COMPANY"))
     args = parser.parse_args()
+    # A line per record would be most of what is measured (and of the output).
+    configure_logging("bench-projector", "WARNING")
     if args.restart_child:
         restart_child(*args.restart_child)
         return
@@ -204,13 +207,17 @@ def main() -> None:
     run.chmod(0o755)
     pg = start_postgres(run / "pg")
     try:
-        print(json.dumps(measure(pg, args.quick), indent=2))
+        results = measure(pg, args.quick)
+        print(json.dumps(results, indent=2))
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2))
     finally:
         pg.stop()
 
 
 def measure(pg: Any, quick: bool) -> dict[str, Any]:
     """The figures above, as a dict (also used by ``deploy.bench``)."""
+    configure_logging("bench-projector", "WARNING")
     companies, bills = (10, 30) if quick else (20, 100)
     one = throughput(pg.create_database("one_by_one"), False, companies, bills)
     batch = throughput(pg.create_database("batched"), True, companies, bills)

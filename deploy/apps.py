@@ -39,6 +39,7 @@ SERVICES = ("sandbox", "ingest", "projector", "writer")
 DEFAULT_PORTS = {"sandbox": 9090, "ingest": 8080, "projector": 8081, "writer": 8082}
 DEV_SECRETS = {
     "RX_WEBHOOK_SECRETS": "dev-webhook-secret",
+    "RX_XERO_WEBHOOK_KEYS": "dev-xero-webhook-key",
     "RX_SERVICE_TOKENS": "dev-service-token",
     "RX_XERO_CLIENT_ID": "roger-dev-client",
     "RX_XERO_CLIENT_SECRET": "roger-dev-secret",

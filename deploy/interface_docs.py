@@ -32,6 +32,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from services.xero_inbound.notifications import XeroEvent
 from shared.contracts.commands import Command
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
@@ -42,8 +43,10 @@ from shared.contracts.topics import (
     ORIGIN_TOPIC,
     ROGER_CATEGORIES,
     ROGER_EVENTS,
+    ROGER_SYNC_BACK,
     TOPICS,
     XERO_COMMANDS,
+    XERO_NOTIFICATIONS,
     XERO_RESULTS,
 )
 
@@ -63,6 +66,8 @@ WRITERS_READERS: dict[str, tuple[str, str]] = {
     XERO_COMMANDS: ("projector (outbox relay)", "xero_writer"),
     XERO_RESULTS: ("xero_writer", "projector, the connect flow (last sync)"),
     ROGER_CATEGORIES: ("the connect flow (outbox relay)", "Roger's backend"),
+    XERO_NOTIFICATIONS: ("ingest (Xero's webhooks, services/xero_inbound)", "xero_inbound"),
+    ROGER_SYNC_BACK: ("xero_inbound", "Roger's backend"),
 }
 DEAD_LETTER_HEADERS: dict[str, str] = {
     "rx-dlq-reason": "what went wrong, in words (at most 4,000 characters)",
@@ -86,7 +91,8 @@ def _project_version() -> str:
 def _message_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     """(message name -> payload schema or $ref, component schemas)."""
     _, defs = models_json_schema(
-        [(DomainEvent, "validation"), (XeroResult, "validation")], ref_template=REF
+        [(DomainEvent, "validation"), (XeroResult, "validation"), (XeroEvent, "validation")],
+        ref_template=REF,
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     command = TypeAdapter(Command).json_schema(ref_template=REF)
@@ -128,6 +134,8 @@ def _message_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         XERO_COMMANDS: {"$ref": REF.format(model="XeroCommand")},
         XERO_RESULTS: {"$ref": REF.format(model="XeroResult")},
         ROGER_CATEGORIES: {"$ref": REF.format(model="RogerCategories")},
+        XERO_NOTIFICATIONS: {"$ref": REF.format(model="XeroEvent")},
+        ROGER_SYNC_BACK: {"$ref": "../contracts/roger-sync-back.schema.json"},
     }
     return payloads, dict(sorted(schemas.items()))
 

@@ -59,13 +59,27 @@ _GRACE_STEP_S = 0.2
 class Inbound:
     """The parts the route and the workers share, set by the lifespan."""
 
-    def __init__(self, settings: InboundSettings) -> None:
-        self.settings = settings
-        self.keys = [k.get_secret_value() for k in settings.xero_webhook_keys]
+    def __init__(self, settings: InboundSettings | None) -> None:
+        # None: read from the environment when the lifespan starts (a process that only
+        # builds the app, e.g. for its OpenAPI document, needs no secrets).
+        self._settings = settings
+        self.keys: list[str] = []
         self.producer: AIOKafkaProducer | None = None
         self.store: InboundStore | None = None
         self.tokens: TokenStore | None = None
         self.xero: XeroClient | None = None
+
+    @property
+    def settings(self) -> InboundSettings:
+        if self._settings is None:
+            self._settings = InboundSettings()
+        return self._settings
+
+    def start(self) -> InboundSettings:
+        """Reads the settings (raising pydantic's ``ValidationError`` on bad ones)."""
+        settings = self.settings
+        self.keys = [k.get_secret_value() for k in settings.xero_webhook_keys]
+        return settings
 
     async def on_result(self, record: ConsumerRecord[Any, Any]) -> None:
         """Remembers our writer's latest result per bill (unreadable: dead-lettered)."""
@@ -168,11 +182,11 @@ class Inbound:
 
 def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
     """The webhook route plus, for the router's lifespan, the two workers."""
-    inbound = Inbound(settings or InboundSettings())
-    config = inbound.settings
+    inbound = Inbound(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        config = inbound.start()
         pool = await open_pool(config.database_url, max_size=4)
         inbound.tokens = TokenStore(pool, [k.get_secret_value() for k in config.token_keys])
         await inbound.tokens.setup()
@@ -220,6 +234,8 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
     @router.post("/v1/xero/webhooks", include_in_schema=False)
     async def xero_webhooks(request: Request) -> JSONResponse:
         body = await request.body()
+        if not inbound.keys:
+            return JSONResponse({}, status_code=503)  # not started yet
         if not signed_by_xero(body, request.headers.get("x-xero-signature"), inbound.keys):
             return JSONResponse({}, status_code=401)
         try:

@@ -8,8 +8,8 @@ whose position is already tracked was processed before and is skipped.
 company's records are applied to its aggregate in turn and all of it (events,
 the last record's position, rows written in bulk) is one transaction; if any
 record fails, nothing is saved and the caller goes record by record (``process``).
-Every ``SNAPSHOT_EVERY`` events a company's state is snapshotted, so a load
-replays at most that many events whatever the company's history.
+Every ``snapshot_interval`` events a company's state is snapshotted, so a load
+replays a bounded share of the company's events, not its whole history.
 """
 
 from __future__ import annotations
@@ -38,10 +38,21 @@ from shared.logging import get_logger
 log = get_logger("projector")
 
 MAX_REASON = 2000  # characters of a failure's reason kept on the document
-# Events between a company's snapshots: a load replays at most this many. Measured with
-# deploy/bench_restart.py (README, Performance): a snapshot costs about what replaying
-# a few hundred events does, so 200 keeps both the load and the write cost small.
+# Events between a small company's snapshots: a load replays at most this many. A snapshot
+# costs in proportion to the company's documents (about 0.3 ms each to pickle), so a large
+# company's interval doubles as it grows (``snapshot_interval``), keeping the cost per event
+# flat; measured with deploy/bench_projector.py (README, Performance).
 SNAPSHOT_EVERY = 200
+
+
+def snapshot_interval(documents: int) -> int:
+    """Events between snapshots of a company with ``documents`` documents: ``SNAPSHOT_EVERY``
+    doubled while it stays at most a quarter of them (it never shrinks: documents stay)."""
+    interval = SNAPSHOT_EVERY
+    while interval * 4 <= documents:
+        interval *= 2
+    return interval
+
 
 # Persistence for unit tests: eventsourcing's in-memory store (no read model, no outbox).
 IN_MEMORY: Mapping[str, str] = {
@@ -243,7 +254,8 @@ class SyncApplication(Application[uuid.UUID]):
         if self.snapshots is None:
             return
         for company, before in companies:
-            if company.version // SNAPSHOT_EVERY == before // SNAPSHOT_EVERY:
+            interval = snapshot_interval(len(company.state.docs))
+            if company.version // interval == before // interval:
                 continue
             try:
                 self.snapshots.put([CompanySync.Snapshot.take(company)])

@@ -241,3 +241,81 @@ def test_changes_made_in_xero_come_back_and_our_own_writes_do_not(
     ledger = pipeline.ledger(tenant)
     assert [p for p in ledger["payments"] if p["Invoice"]["InvoiceID"] == b2["InvoiceID"]] != []
     assert len([p for p in ledger["payments"] if p["Invoice"]["InvoiceID"] == b2["InvoiceID"]]) == 1
+
+
+def test_part_payments_edits_and_contacts_changed_in_xero_come_back(
+    pipeline: Pipeline, kafka_bootstrap: str
+) -> None:
+    company = f"back-{uuid.uuid4().hex[:8]}"
+    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    pipeline.connect(company, tenant)
+    _subscribe(pipeline)
+    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    lines = [ev.line("Paper", "1", "100.00")]
+    other = ev.vendor("ven_2", "Other Paper ApS")
+    r = pipeline.post_events(
+        [
+            ev.bill(company, "b4", lines, "100.00", number="B-4"),
+            ev.bill(company, "b5", lines, "100.00", number="B-5", minute=1),
+            ev.bill(company, "b6", lines, "100.00", number="B-6", minute=2, ven=other),
+        ]
+    )
+    assert r.status_code == 202, r.text
+    b4 = _bill(pipeline, tenant, "b4")
+    b5 = _bill(pipeline, tenant, "b5")
+    b6 = _bill(pipeline, tenant, "b6")
+
+    _accountant(
+        pipeline,
+        tenant,
+        "PUT",
+        "Payments",
+        {
+            "Payments": [
+                {
+                    "Invoice": {"InvoiceID": b4["InvoiceID"]},
+                    "Account": {"Code": "090"},
+                    "Date": "2026-11-25",
+                    "Amount": 30,
+                }
+            ]
+        },
+    )
+    _accountant(
+        pipeline,
+        tenant,
+        "POST",
+        f"Invoices/{b5['InvoiceID']}",
+        {"DueDate": "2026-12-24"},
+    )
+    survivor = _accountant(
+        pipeline, tenant, "PUT", "Contacts", {"Contacts": [{"Name": "Other Paper A/S"}]}
+    )["Contacts"][0]
+    merged_id = b6["Contact"]["ContactID"]
+    r = httpx.post(
+        f"{pipeline.sandbox_url}/_sandbox/organisations/{tenant}/contacts/{merged_id}/merge",
+        json={"into": survivor["ContactID"]},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+
+    wanted = {"BillPartPaidInXero", "BillEditedInXero", "ContactMergedInXero"}
+
+    def arrived() -> list[dict[str, Any]] | None:
+        mine = _for(reader.read(), company)
+        return mine if wanted <= {e["type"] for e in mine} else None
+
+    events = wait_for(arrived, 90, "part payment, edit and merge announced")
+    part = next(e for e in events if e["type"] == "BillPartPaidInXero")
+    assert part["roger_document"]["roger_id"] == "b4"
+    assert Decimal(part["payment"]["amount"]) == Decimal("30")
+    assert Decimal(part["bill"]["amount_due"]) == Decimal("70")
+    edits = [e for e in events if e["type"] == "BillEditedInXero"]
+    due = next(e for e in edits if e["roger_document"]["roger_id"] == "b5")
+    assert due["changes"] == [{"field": "due_date", "before": "2026-12-02", "after": "2026-12-24"}]
+    [merge] = [e for e in events if e["type"] == "ContactMergedInXero"]
+    assert merge["contact"]["xero_id"] == merged_id
+    assert merge["contact"]["merged_into"] == survivor["ContactID"]
+    # The merge moved b6 to the survivor: that shows as b6's contact edited in Xero.
+    assert all(e["roger_document"]["roger_id"] in ("b5", "b6") for e in edits)
+    assert not [e for e in events if e["type"] in ("BillCreatedInXero", "BillVoidedInXero")]

@@ -114,6 +114,7 @@ class SeenEvents:
                 (companies, events, digests),
             )
 
+
 def sort_out(
     events: list[RogerEvent], stored: dict[Key, str]
 ) -> tuple[list[tuple[RogerEvent, str]], int]:

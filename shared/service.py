@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -44,10 +44,15 @@ class Running:
 
 @asynccontextmanager
 async def running_worker(
-    worker: Worker, name: str, pool: AsyncConnectionPool, running: list[Running] | None = None
+    worker: Worker,
+    name: str,
+    pool: AsyncConnectionPool,
+    running: list[Running] | None = None,
+    closing: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> AsyncIterator[Running]:
     """Runs ``worker.run()`` as a task for the duration of the block (a lifespan's body); on
-    exit asks it to stop and waits until it has (graceful shutdown). Appends it to
+    exit asks it to stop, waits until it has (graceful shutdown), then awaits each of
+    ``closing`` in order (clients, then the pool), even if stopping failed. Appends it to
     ``running`` (for ``worker_readiness``) while it runs."""
     entry = Running(worker, asyncio.create_task(worker.run(), name=name), pool)
     if running is not None:
@@ -56,11 +61,15 @@ async def running_worker(
     try:
         yield entry
     finally:
-        worker.stop()
-        await entry.task
-        if running is not None:
-            running.remove(entry)
-        log.info("worker_stopped", worker=name)
+        try:
+            worker.stop()
+            await entry.task
+            if running is not None:
+                running.remove(entry)
+            log.info("worker_stopped", worker=name)
+        finally:
+            for close in closing:
+                await close()
 
 
 def worker_readiness(running: list[Running]) -> Callable[[], Awaitable[dict[str, bool]]]:

@@ -131,12 +131,9 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
         topic_loop = consumer_loop(
             settings, "rx-ingest", [ROGER_EVENTS], on_roger_event, dead_letters
         )
-        try:
-            async with running_worker(topic_loop, "ingest-roger-events", pool, running):
-                yield
-        finally:
-            await producer.stop()
-            await pool.close()
+        closing = [producer.stop, pool.close]
+        async with running_worker(topic_loop, "ingest", pool, running, closing):
+            yield
 
     app = FastAPI(title="roger-xero ingest", lifespan=lifespan, **api_docs(settings.env))
     app.state.ingest = ingest

@@ -38,12 +38,8 @@ def create_app(settings: WriterSettings) -> FastAPI:
             settings.xero_timeout_s,
         )
         writer = Writer(settings, tokens, attempts, xero)
-        try:
-            async with running_worker(writer, "writer", pool, running):
-                yield
-        finally:
-            await xero.aclose()
-            await pool.close()
+        async with running_worker(writer, "writer", pool, running, [xero.aclose, pool.close]):
+            yield
 
     app = FastAPI(title="roger-xero xero_writer", lifespan=lifespan, **api_docs(settings.env))
 

@@ -261,13 +261,7 @@ class Writer:
             for r in results
         ]
         await asyncio.gather(*futures)
+        logged = {"company_id", "command_id", "type", "xero_id", "message"}
         for r in results:
             RESULTS.labels(r.type).inc()
-            log.info(
-                "xero_result",
-                company_id=r.company_id,
-                command_id=r.command_id,
-                type=r.type,
-                xero_id=r.xero_id,
-                message=r.message,
-            )
+            log.info("xero_result", **r.model_dump(include=logged))

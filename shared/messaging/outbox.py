@@ -124,14 +124,16 @@ def json_row(message_id: str, company_id: str, topic: str, kind: str, body: Any)
 
 async def add(conn: AsyncConnection[Any], *rows: OutboxRow) -> None:
     """Inside the caller's transaction: the rows commit or vanish with its change."""
-    for row in rows:
-        await conn.execute(_INSERT, row.params())
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(_INSERT, [row.params() for row in rows])
 
 
 def add_sync(curs: Any, rows: Iterable[OutboxRow]) -> None:
     """``add`` for a synchronous psycopg cursor (eventsourcing's recorder transaction)."""
-    for row in rows:
-        curs.execute(_INSERT, row.params())
+    params = [row.params() for row in rows]
+    if params:
+        curs.executemany(_INSERT, params)
 
 
 def mark_answered_sync(curs: Any, message_ids: Iterable[str]) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from services.xero_writer import executor
 from services.xero_writer.outcomes import failed, result
-from shared.contracts.commands import AnyCommand
+from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_COMMANDS_DLQ
 from shared.logging import get_logger
@@ -47,6 +47,20 @@ UNAVAILABLE_BACKOFF_S: tuple[float, ...] = (1, 2, 4, 8, 16, 30)
 NOT_CONNECTED = "not_connected: the company has no Xero connection"
 NEEDS_RECONNECT = "needs_reconnect: Xero refused the refresh token"
 FOREIGN_TENANT = "the command names an organisation this company is not connected to"
+# Xero's limit on one request's body (xero-facts.md): 3.5 MB.
+XERO_MAX_REQUEST = 3_500_000
+TOO_LARGE = (
+    "the document is larger than Xero takes in one request (3.5 MB): shorten its lines or "
+    "split it in Roger"
+)
+
+
+def request_size(command: AnyCommand) -> int:
+    """About the size of ``command`` in a Xero request body, in bytes (its JSON encoding;
+    Xero's field names are about as long as ours)."""
+    return len(encode(command))
+
+
 # What getting an access token may raise (TokenStore.access with XeroClient.refresh).
 _NO_TOKEN = (NotConnected, errors.NeedsReconnect, errors.Unavailable, errors.Refused)
 
@@ -124,7 +138,10 @@ class Policy:
                 kind=commands[0].kind,
             )
         todo = [c for c in commands if c.command_id not in known]
-        fresh = await self._carry_out(company_id, todo) if todo else []
+        # Xero refuses a request over 3.5 MB: a document that alone is larger can never go.
+        too_large = [failed(c, TOO_LARGE) for c in todo if request_size(c) > XERO_MAX_REQUEST]
+        todo = [c for c in todo if request_size(c) <= XERO_MAX_REQUEST]
+        fresh = too_large + (await self._carry_out(company_id, todo) if todo else [])
         await self._attempts.remember(fresh)
         return list(known.values()) + fresh
 

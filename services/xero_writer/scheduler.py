@@ -26,7 +26,7 @@ from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.fetch import FetchRules
 from services.xero_writer.limits import OrgLimiter
-from services.xero_writer.policy import Policy
+from services.xero_writer.policy import Policy, request_size
 from services.xero_writer.prefetch import Prefetcher
 from services.xero_writer.session import OrgSession
 from shared.contracts.commands import AnyCommand, UploadAttachment, decode, encode
@@ -47,6 +47,8 @@ BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1,
 QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
 
 MAX_IN_FLIGHT = 5000
+# Below Xero's 3.5 MB a request, with room for the envelope and Xero's longer field names.
+BATCH_MAX_BYTES = 3_000_000
 
 
 @dataclass
@@ -191,7 +193,14 @@ class Writer:
         # Kinds Xero takes in batches share one call; the others are one call each, so a
         # short run of them keeps answers flowing.
         limit = self.settings.xero_batch_size if executor.batchable(kind) else 5
-        batch = [item for item in lane if item.command.kind == kind][:limit]
+        batch: list[Item] = []
+        size = 0
+        for item in (i for i in lane if i.command.kind == kind):
+            # Also by size: Xero takes at most 3.5 MB a request, whatever the count.
+            size += request_size(item.command)
+            if len(batch) == limit or (batch and size > BATCH_MAX_BYTES):
+                break
+            batch.append(item)
         taken = {id(item) for item in batch}
         rest = [item for item in lane if id(item) not in taken]
         lane.clear()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from services.xero_writer.scheduler import Item, Writer
+from aiokafka import TopicPartition
+
+from services.xero_writer.policy import TOO_LARGE, XERO_MAX_REQUEST, request_size
+from services.xero_writer.scheduler import BATCH_MAX_BYTES, Item, Writer
+from shared.contracts.commands import CreateBill
 from shared.settings import Settings
 from tests.support.fake_xero import FakeXero, writer_on
 from tests.support.writer_commands import create_bill, create_payment, ensure_contact
@@ -115,3 +119,29 @@ async def test_two_vendors_that_are_one_contact_to_xero_make_one_contact() -> No
 
     assert len(w.xero.contacts) == 1
     assert results[one.command_id].xero_id == results[same.command_id].xero_id
+
+
+def _long(bill: CreateBill, description: str) -> CreateBill:
+    line = bill.lines[0].model_copy(update={"description": description})
+    return bill.model_copy(update={"lines": (line,)})
+
+
+async def test_batches_are_cut_by_size_as_well_as_count() -> None:
+    writer = Writer(Settings(), tokens=None, attempts=None, xero=None)  # type: ignore[arg-type]
+    # Ten bills of about 600 kB each: one batch by count, several by size.
+    bills = [_long(create_bill(f"B-{n}", "c-1"), "x" * 600_000) for n in range(10)]
+    lane = deque(Item(TopicPartition("t", 0), n, b) for n, b in enumerate(bills))
+    first = writer._next_batch(lane)
+    assert 1 < len(first) < 10
+    assert sum(request_size(i.command) for i in first) <= BATCH_MAX_BYTES
+    assert len(lane) == 10 - len(first)
+
+
+async def test_a_document_larger_than_xero_takes_is_refused_without_a_call() -> None:
+    w = writer_on()
+    huge = _long(create_bill("HUGE", _contact(w.xero)), "é" * XERO_MAX_REQUEST)
+
+    [result] = (await w.run(huge)).values()
+
+    assert result.type == "XeroCommandFailed" and result.message == TOO_LARGE
+    assert w.xero.calls == []

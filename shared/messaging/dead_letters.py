@@ -131,11 +131,9 @@ class DeadLetterWriter:
 
 REPLAYS_DDL = """
 CREATE TABLE IF NOT EXISTS dead_letter_replays (
-    dlq_topic TEXT NOT NULL,
-    dlq_partition INTEGER NOT NULL,
-    dlq_offset BIGINT NOT NULL,
+    dlq_topic TEXT, dlq_partition INTEGER, dlq_offset BIGINT,  -- the letter
+    replayed_to TEXT NOT NULL,  -- its origin topic
     replayed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    replayed_to TEXT NOT NULL,
     PRIMARY KEY (dlq_topic, dlq_partition, dlq_offset)
 );
 """

@@ -116,10 +116,9 @@ class ReadModelRecorder(PostgresProcessRecorder):
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        # Pipeline mode: the rows' statements go out without a round trip each (a batch of
-        # records writes hundreds of rows); errors still raise here, before the commit.
-        with curs.connection.pipeline():
-            self._insert_rows(curs, **kwargs)
+        # Not in an explicit pipeline(): with a large document (the contract allows 8 MB) the
+        # pipeline stalled for good, holding up every company. executemany batches the rows.
+        self._insert_rows(curs, **kwargs)
 
     def _insert_rows(self, curs: Any, **kwargs: Any) -> None:
         upsert_documents(curs, kwargs.get("documents", ()))

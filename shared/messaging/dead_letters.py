@@ -199,10 +199,7 @@ def document_of(value: bytes) -> tuple[str | None, str | None]:
     first part of its ``type`` (``bill.paid`` -> ``bill``) and a domain event's its type name;
     both name the document in ``data`` (``bill_id``, ``receipt_id``, ...).
     """
-    try:
-        body = json.loads(value)
-    except ValueError:
-        return None, None
+    body = _json(value)
     if not isinstance(body, dict):
         return None, None
     kind, document = body.get("document_kind"), body.get("document_id")
@@ -219,11 +216,17 @@ def document_of(value: bytes) -> tuple[str | None, str | None]:
     )
 
 
-def _command_id(value: bytes) -> str | None:
+def _json(value: bytes | None) -> Any:
+    """The JSON in ``value``, or None: dead letters are often not JSON at all, or JSON nested
+    deeper than Python's parser goes (RecursionError) or with over-long numbers."""
     try:
-        body = json.loads(value)
-    except ValueError:
+        return json.loads(value or b"")
+    except (ValueError, RecursionError):
         return None
+
+
+def _command_id(value: bytes) -> str | None:
+    body = _json(value)
     return body.get("command_id") if isinstance(body, dict) else None
 
 
@@ -231,10 +234,7 @@ async def _answered_commands(bootstrap: str, security: Security | None) -> dict[
     """command id -> when Xero's final answer (not "waiting") was recorded."""
     answered: dict[str, str] = {}
     for r in await read_topic(bootstrap, XERO_RESULTS, security):
-        try:
-            body = json.loads(r.value)
-        except ValueError:
-            continue
+        body = _json(r.value)
         if isinstance(body, dict) and body.get("type") != "XeroCommandWaiting":
             answered[str(body.get("command_id"))] = str(body.get("recorded_at", ""))
     return answered

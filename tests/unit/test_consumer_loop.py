@@ -141,3 +141,12 @@ def test_an_oversized_value_is_truncated_and_says_so() -> None:
     value, headers = letter.record()
     assert len(value) < MAX_RECORD_BYTES
     assert dict(headers)["rx-dlq-truncated"] == str(MAX_RECORD_BYTES + 10).encode()
+
+
+def test_dlq_tools_read_any_dead_letter_even_json_too_deep_to_parse() -> None:
+    from shared.messaging.dead_letters import document_of
+
+    assert document_of(b"[" * 5000 + b"]" * 5000) == (None, None)
+    assert document_of(b'{"n": ' + b"9" * 5000 + b"}") == (None, None)
+    assert document_of(b"\xff\xfe") == (None, None)
+    assert document_of(b'{"type": "bill.paid", "data": {"bill_id": "b1"}}') == ("bill", "b1")

@@ -84,7 +84,10 @@ def produce(
 
 
 async def _commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    # No auto-commit: on stop it would commit the consumer's own position over ours.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -94,7 +97,9 @@ async def _commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -
 
 
 async def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         return await consumer.committed(tp)
@@ -227,7 +232,10 @@ def test_replay_refuses_a_group_with_active_members_and_moves_nothing(
 
     async def with_member() -> subprocess.CompletedProcess[str]:
         member = AIOKafkaConsumer(
-            ROGER_CATEGORIES, bootstrap_servers=kafka_bootstrap, group_id=group
+            ROGER_CATEGORIES,
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
         )
         await member.start()
         try:

@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.contracts.domain_events import DomainEvent, DomainEventType
 from shared.contracts.topics import DOMAIN_EVENTS, MAX_RECORD_BYTES
+from shared.db import ensure_schema
 from shared.logging import get_logger
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 
@@ -190,8 +191,7 @@ class OutboxRelay:
 
     @staticmethod
     async def setup(pool: AsyncConnectionPool) -> None:
-        from shared.db import ensure_schema
-
+        """Creates the outbox table if it is missing (safe at every start)."""
         await ensure_schema(pool, DDL)
 
     def wake(self) -> None:

@@ -9,10 +9,12 @@ command unsent or a document view behind its state.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.utils import retry
 
 from shared.contracts.topics import XERO_COMMANDS
 from shared.messaging import outbox
@@ -114,10 +116,26 @@ class ReadModelRecorder(PostgresProcessRecorder):
         curs.execute(READ_MODEL_DDL)
         curs.execute(outbox.DDL)
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """eventsourcing's ``PostgresApplicationRecorder.insert_events`` (9.5) without its
+        ``conn.pipeline()``: libpq's pipeline mode can deadlock when a statement is larger than
+        the socket buffers (psycopg issue #685), and the contract allows an 8 MB bill, so one
+        large fact stalled the projector, and every company behind it, for good. The same
+        statements, in the same transaction, one round trip each."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            with conn.cursor() as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        # Not in an explicit pipeline(): with a large document (the contract allows 8 MB) the
-        # pipeline stalled for good, holding up every company. executemany batches the rows.
         self._insert_rows(curs, **kwargs)
 
     def _insert_rows(self, curs: Any, **kwargs: Any) -> None:

@@ -50,3 +50,30 @@ def test_the_largest_bill_is_refused_visibly_and_holds_up_nobody(pipeline: Pipel
     assert "3.5 MB" in refused["reason"], refused["reason"]
     print(f"the small company's bill synced {small_took:.1f} s after the largest was sent")
     assert not pipeline.ledger(tenants[big_co])["invoices"]
+
+
+def test_a_two_megabyte_bill_that_xero_would_take_is_booked_whole(pipeline: Pipeline) -> None:
+    """500 lines of 4,000 one-byte characters: about 2 MB, under Xero's 3.5 MB a request, so it
+    is booked, alone in its call, with every line (`../shared/cases/README.md`, last note)."""
+    company = f"wide-{uuid.uuid4().hex[:6]}"
+    tenant = pipeline.new_organisation(f"Org {company}")
+    pipeline.connect(company, tenant)
+    lines = [
+        ev.line(f"{n:04d}" + "x" * (MAX_DESCRIPTION_CHARS - 4), "1", "0.01") for n in range(500)
+    ]
+    wide = ev.bill(company, "b-wide", lines, "5.00")
+    body = json.dumps(wide).encode()
+    assert 2_000_000 < len(body) < 3_500_000
+
+    assert pipeline.post_events(wide, body=body).status_code == 202
+    wait_for(
+        lambda: (d := pipeline.doc(company, "bill", "b-wide")) and d["state"] == "synced",
+        120,
+        "the 2 MB bill synced",
+    )
+    [invoice] = pipeline.ledger(tenant)["invoices"]
+    assert len(invoice["LineItems"]) == 500
+    assert {line["Description"][:4] for line in invoice["LineItems"]} == {
+        f"{n:04d}" for n in range(500)
+    }
+    assert invoice["Total"] in (5, "5.00", 5.0)

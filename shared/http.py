@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,8 +29,24 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def install_common(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]) -> None:
-    """Error handlers that never leak a stack trace, plus /healthz, /readyz and /metrics."""
+Sampler = Callable[[], Awaitable[None]]
+
+# A scrape must answer even when the database is slow: a sampler gets this long, then its
+# gauges keep their last value (Prometheus scrapes every 15 s by default).
+SAMPLE_TIMEOUT_S = 2.0
+
+
+def install_common(
+    app: FastAPI,
+    ready: Callable[[], Awaitable[dict[str, bool]]],
+    samplers: Sequence[Sampler] = (),
+) -> None:
+    """Error handlers that never leak a stack trace, plus /healthz, /readyz and /metrics.
+
+    ``samplers`` set gauges that are read from the database (e.g. the age of the oldest
+    pending document) just before each scrape, so they cost nothing between scrapes; one that
+    fails or takes over ``SAMPLE_TIMEOUT_S`` is logged and skipped, never failing the scrape.
+    """
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -62,6 +79,15 @@ def install_common(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:
+        for sample in samplers:
+            try:
+                await asyncio.wait_for(sample(), SAMPLE_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+                log.warning(
+                    "metrics_sample_failed",
+                    sampler=getattr(sample, "__name__", "?"),
+                    error=repr(exc),
+                )
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
 

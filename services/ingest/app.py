@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
+from services.connections.metrics import sample_needs_reconnect
 from services.connections.routes import connect_router
 from services.ingest.intake import EventTooLarge, Intake, domain_record, read_body, read_record
 from services.ingest.seen import EventConflict, SeenEvents, sort_out
@@ -148,7 +149,11 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
             db_ok = False
         return {"kafka": kafka_ok, "database": db_ok}
 
-    install_common(app, ready)
+    async def needs_reconnect() -> None:
+        if running:
+            await sample_needs_reconnect(running[0].pool)
+
+    install_common(app, ready, samplers=[needs_reconnect])
     app.include_router(connect_router(connections or ConnectionsSettings()))
     app.include_router(inbound_router())  # Xero's webhooks in, roger.sync-back out
 

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS sync_documents (
     PRIMARY KEY (company_id, kind, roger_id)
 );
 CREATE INDEX IF NOT EXISTS sync_documents_by_state ON sync_documents (company_id, state, kind);
+-- The oldest pending document of all companies, read at every metrics scrape.
+CREATE INDEX IF NOT EXISTS sync_documents_pending_since ON sync_documents (state_since)
+    WHERE state = 'pending';
 -- Whether a retry has anything to send: the document, or a payment, allocation or file, failed.
 ALTER TABLE sync_documents ADD COLUMN IF NOT EXISTS retryable BOOLEAN NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS sync_history (

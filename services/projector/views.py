@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Gauge
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -109,6 +110,23 @@ async def document_state(
         )
         row = await cur.fetchone()
     return DocumentState(str(row[0]), bool(row[1])) if row is not None else None
+
+
+OLDEST_PENDING = Gauge(
+    "rx_documents_oldest_pending_seconds",
+    "seconds since the oldest document of any company became pending (0 if none is)",
+)
+
+
+async def sample_oldest_pending(pool: AsyncConnectionPool) -> None:
+    """Sets ``rx_documents_oldest_pending_seconds`` (alert ``RxOldestPendingTooOld``)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT extract(epoch FROM now() - min(state_since)) FROM sync_documents "
+            "WHERE state = 'pending'"
+        )
+        row = await cur.fetchone()
+    OLDEST_PENDING.set(float(row[0]) if row is not None and row[0] is not None else 0.0)
 
 
 async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from prometheus_client import Gauge
 
 from shared.xero.errors import (
     Forbidden,
@@ -44,6 +45,14 @@ __all__ = [
 
 # Xero sends Retry-After for the minute and day limits only (xero-facts.md §3).
 DEFAULT_RETRY_AFTER_S = 5.0
+
+# Xero's own count of what is left of the organisation's 5,000 calls a day, from the
+# X-DayLimit-Remaining header of every Accounting API answer (alert RxXeroDayBudgetNearlySpent).
+DAY_CALLS_REMAINING = Gauge(
+    "rx_xero_day_calls_remaining",
+    "calls left in Xero's day limit for the organisation, as Xero last said",
+    ["tenant_id"],
+)
 
 
 def _json_default(value: object) -> object:
@@ -277,6 +286,9 @@ class XeroClient:
         response = await self._send(
             what, method, self._accounting + path, headers, params=params, content=content
         )
+        remaining = response.headers.get("X-DayLimit-Remaining")
+        if remaining is not None and remaining.isdigit():
+            DAY_CALLS_REMAINING.labels(tenant_id).set(int(remaining))
         raise_for_answer(what, response)
         return response.json()  # type: ignore[no-any-return]
 

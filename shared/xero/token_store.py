@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -44,6 +45,7 @@ __all__ = [
     "Rotation",
     "Row",
     "TokenStore",
+    "count_needing_reconnect",
 ]
 
 DDL = """
@@ -108,6 +110,19 @@ Also = Callable[[AsyncConnection[Any]], Awaitable[None]]
 
 async def _nothing(_: AsyncConnection[Any]) -> None:
     return None
+
+
+async def count_needing_reconnect(pool: AsyncConnectionPool) -> int:
+    """How many connections are ``needs_reconnect`` (0 before the table exists)."""
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM xero_connections WHERE status = %s", (NEEDS_RECONNECT,)
+            )
+            row = await cur.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row is not None else 0
 
 
 class TokenStore:

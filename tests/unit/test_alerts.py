@@ -1,7 +1,6 @@
 """deploy/prometheus (alerting rules, scrape config), the Grafana dashboard and the runbooks:
 checked by promtool where it is installed (Debian's package `prometheus`), and by structure
-everywhere; every metric they name is one the code exports (or kafka_exporter's), except the
-few marked as awaiting their metric."""
+everywhere; every metric they name is one the code exports (or kafka_exporter's)."""
 
 from __future__ import annotations
 
@@ -22,13 +21,6 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "roger-xero-overview.json"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 # kafka_exporter's metrics that we use (the kafka-exporter service of deploy/docker-compose.yml).
 EXPORTER_METRICS = {"kafka_consumergroup_lag", "kafka_consumergroup_current_offset"}
-# Named by the alerts and the dashboard before any service exports them (issue 16's metrics
-# work); marked "awaiting metric" where they are used. Drop one from here once it is exported.
-AWAITING = {
-    "rx_connections_needs_reconnect",
-    "rx_xero_day_calls_remaining",
-    "rx_documents_oldest_pending_seconds",
-}
 METRIC = re.compile(r"\b(rx_[a-z0-9_]+|kafka_[a-z0-9_]+)\b")
 
 
@@ -86,20 +78,13 @@ def test_the_alerts_the_issue_asks_for_are_there() -> None:
         assert metric in by_metric, metric
 
 
-def test_every_metric_named_is_exported_by_the_code_or_kafka_exporter_or_awaited() -> None:
+def test_every_metric_named_is_exported_by_the_code_or_kafka_exporter() -> None:
     exported = exported_metrics()
     assert "rx_dead_letters_total" in exported  # the scan finds what is there
     named = {m for r in rules() for m in METRIC.findall(r["expr"])}
     named |= {m for e in dashboard_exprs() for m in METRIC.findall(e)}
-    unknown = named - exported - EXPORTER_METRICS - AWAITING
+    unknown = named - exported - EXPORTER_METRICS
     assert not unknown, f"no such metric: {unknown}"
-    arrived = AWAITING & exported
-    assert not arrived, (
-        f"now exported, drop from AWAITING and the 'awaiting metric' notes: {arrived}"
-    )
-    text = ALERTS.read_text()
-    for metric in AWAITING & named:
-        assert f"awaiting metric: {metric}" in text, metric
 
 
 def test_the_dashboard_is_grafana_json_with_a_datasource_variable() -> None:

@@ -10,13 +10,29 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic_settings import BaseSettings
+
+from shared.settings import SettingsRefused, load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Roger → Xero sync: services and SRE tools.")
 dlq = typer.Typer(no_args_is_help=True, help="Dead letters: list and replay.")
 app.add_typer(dlq, name="dlq")
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def _settings(settings_class: type[_S]) -> _S:
+    """The tool's settings; refused ones end the command with status 2 and a line per
+    variable (never a traceback, never a value)."""
+    try:
+        return load_settings(settings_class)
+    except SettingsRefused as exc:
+        typer.echo(f"cannot run:\n{exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -78,7 +94,7 @@ def connect_dev(
         default_account_code=default_account,
         default_payment_account_code=default_payment_account,
     )
-    asyncio.run(establish(Settings(), company_id, token_set, conn))
+    asyncio.run(establish(_settings(Settings), company_id, token_set, conn))
     typer.echo(f"{company_id} connected to {tenant_id}")
 
 
@@ -91,7 +107,7 @@ def rebuild(
     from services.projector.rebuild import rebuild_read_model
     from shared.settings import OperatorSettings
 
-    settings = OperatorSettings()
+    settings = _settings(OperatorSettings)
     es_app = SyncApplication(settings.database_url, settings.roger_app_url)
     try:
         counts = rebuild_read_model(es_app, settings.database_url, set(company or ()) or None)
@@ -111,7 +127,7 @@ def lag(
     from shared.messaging.offsets import group_lag
     from shared.settings import OperatorSettings
 
-    settings = OperatorSettings()
+    settings = _settings(OperatorSettings)
     rows = asyncio.run(group_lag(settings.kafka_bootstrap, group, kafka_security(settings)))
     table = [("GROUP", "TOPIC", "PARTITION", "COMMITTED", "END", "LAG")]
     table += [
@@ -174,7 +190,7 @@ def replay(
     from shared.messaging.offsets import ReplayRefused, apply_replay, plan_replay
     from shared.settings import OperatorSettings
 
-    settings = OperatorSettings()
+    settings = _settings(OperatorSettings)
     bootstrap, security = settings.kafka_bootstrap, kafka_security(settings)
     try:
         plan = asyncio.run(
@@ -230,7 +246,7 @@ def dlq_list(
     from shared.settings import OperatorSettings
 
     async def run() -> list[dict[str, Any]]:
-        settings = OperatorSettings()
+        settings = _settings(OperatorSettings)
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             return await list_dead_letters(
@@ -283,7 +299,7 @@ def dlq_replay(
         chosen.add((int(partition), int(offset)))
 
     async def run() -> Any:
-        settings = OperatorSettings()
+        settings = _settings(OperatorSettings)
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             return await replay_dead_letters(
@@ -315,7 +331,7 @@ def rotate_keys() -> None:
         pass
 
     async def run() -> Rotation:
-        settings = KeySettings()
+        settings = _settings(KeySettings)
         pool = await open_pool(settings.database_url, max_size=2)
         try:
             store = TokenStore(pool, [k.get_secret_value() for k in settings.token_keys])

@@ -12,11 +12,10 @@ from typing import Protocol, TypeVar
 import uvicorn
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
-from pydantic import ValidationError
 
 from shared.http import database_ok
 from shared.logging import configure_logging, get_logger
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, SettingsRefused, load_settings
 
 S = TypeVar("S", bound=ServiceSettings)
 log = get_logger("service")
@@ -92,18 +91,21 @@ def run_service(
     port: int | None,
     default_port: Callable[[S], int],
     settings_class: type[S],
+    also: Sequence[type[ServiceSettings]] = (),
 ) -> None:
-    """Runs one service under uvicorn with its own settings class.
+    """Runs one service under uvicorn with its own settings class (and ``also``, the classes
+    the same process reads later, checked now).
 
-    Exits with status 2 and one clear line (no traceback) when the settings are refused,
-    e.g. development secrets outside development (``shared.settings``).
+    Exits with status 2 and clear lines (no traceback, no value: it may be a secret) naming
+    every refused variable at once, e.g. development secrets outside development
+    (``shared.settings``).
     """
     configure_logging(name)
     try:
-        settings = settings_class()
+        settings = load_settings(settings_class, *also)
         app = create_app(settings)
-    except ValidationError as exc:
-        sys.stderr.write(f"{name}: cannot start: {exc}\n")
+    except SettingsRefused as exc:
+        sys.stderr.write(f"{name}: cannot start:\n{exc}\n")
         raise SystemExit(2) from None
     uvicorn.run(
         app,

@@ -13,9 +13,10 @@ the variable to set, instead of running with a key anyone can read.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # field name -> its development default (public: never acceptable outside development)
@@ -26,6 +27,12 @@ DEV_SECRETS: dict[str, str] = {
     "xero_client_secret": "roger-dev-secret",
     "xero_webhook_keys": "dev-xero-webhook-key",
 }
+
+
+# Secrets we choose ourselves (Roger's webhook secret, the services' bearer tokens) must be at
+# least this long outside development: a guessable one is as public as the development ones.
+MIN_SECRET_CHARS = 16
+CHOSEN_SECRETS = ("webhook_secrets", "service_tokens")
 
 
 def _csv(value: object) -> object:
@@ -40,8 +47,74 @@ def _secrets(value: Any) -> list[str]:
 
 
 class DevelopmentSecretError(ValueError):
-    """A development secret outside development. Names the ``RX_`` variables to set;
-    pydantic raises it to the caller as a ``ValidationError``."""
+    """A development secret (or a too short one) outside development. ``variables`` are the
+    ``RX_`` variables to set; pydantic raises it to the caller as a ``ValidationError``."""
+
+    def __init__(self, variables: Sequence[str], short: Sequence[str] = ()) -> None:
+        self.variables, self.short = tuple(variables), tuple(short)
+        super().__init__(_secret_problem(self.variables, self.short))
+
+
+def _secret_problem(variables: Sequence[str], short: Sequence[str]) -> str:
+    parts = []
+    if variables:
+        parts.append(
+            f"development secrets in use outside development: set {', '.join(variables)} "
+            "(or RX_ENV=development on a developer's machine)"
+        )
+    if short:
+        parts.append(f"secrets shorter than {MIN_SECRET_CHARS} characters: {', '.join(short)}")
+    return "; ".join(parts)
+
+
+class SettingsRefused(Exception):
+    """Settings a service cannot start with: ``str()`` is one line per problem, each naming
+    the ``RX_`` variable and never its value (a value may be a secret)."""
+
+
+def refusal(errors: Sequence[ValidationError]) -> SettingsRefused:
+    """The problems of one or more settings classes as one ``SettingsRefused``: duplicates
+    dropped, development secrets of every class named in one line."""
+    lines: list[str] = []
+    public: list[str] = []
+    short: list[str] = []
+    for exc in errors:
+        for error in exc.errors(include_input=False, include_url=False):
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, DevelopmentSecretError):
+                public += [v for v in cause.variables if v not in public]
+                short += [v for v in cause.short if v not in short]
+                continue
+            field, *rest = [str(part) for part in error["loc"]] or ["settings"]
+            where = ".".join([f"RX_{field.upper()}", *rest])
+            line = f"{where}: {error['msg'].removeprefix('Value error, ')}"
+            if line not in lines:
+                lines.append(line)
+    if public or short:
+        lines.insert(0, _secret_problem(public, short))
+    return SettingsRefused("\n".join(lines))
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def load_settings(settings_class: type[_S], *also: type[BaseSettings]) -> _S:
+    """``settings_class()`` from the environment, after checking ``also`` (the classes the
+    same process reads later, e.g. ingest serves the connect flow): every problem of every
+    class is named at once. Raises ``SettingsRefused``."""
+    errors: list[ValidationError] = []
+    for other in also:
+        try:
+            other()
+        except ValidationError as exc:
+            errors.append(exc)
+    try:
+        settings = settings_class()
+    except ValidationError as exc:
+        errors.insert(0, exc)
+    if errors:
+        raise refusal(errors)
+    return settings
 
 
 class ServiceSettings(BaseSettings):
@@ -60,11 +133,15 @@ class ServiceSettings(BaseSettings):
             for name, dev in DEV_SECRETS.items()
             if name in fields and dev in _secrets(getattr(self, name))
         ]
-        if public:
-            raise DevelopmentSecretError(
-                f"development secrets in use outside development: set {', '.join(public)} "
-                "(or RX_ENV=development on a developer's machine)"
-            )
+        short = [
+            f"RX_{name.upper()}"
+            for name in CHOSEN_SECRETS
+            if name in fields
+            and f"RX_{name.upper()}" not in public
+            and any(len(secret) < MIN_SECRET_CHARS for secret in _secrets(getattr(self, name)))
+        ]
+        if public or short:
+            raise DevelopmentSecretError(public, short)
         return self
 
 

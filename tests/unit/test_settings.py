@@ -79,3 +79,63 @@ def test_a_service_started_with_development_secrets_exits_with_a_clear_message(
     assert done.returncode == 2, done.stderr[-2000:]
     assert "development secrets in use outside development" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def start(service: str, **rx: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RX_")} | rx
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", service, "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_refusal_names_variables_and_never_prints_a_value() -> None:
+    """A refusal goes to the logs: no real secret set beside a refused one may show in it,
+    not even in part (pydantic's own message quotes the input)."""
+    secrets = {
+        "RX_TOKEN_KEYS": "cHJvZHVjdGlvbi1rZXktMDEyMzQ1Njc4OWFiY2RlZg==",
+        "RX_XERO_CLIENT_SECRET": "SUPERSECRET-client-abcdef0123456789",
+        "RX_DATABASE_URL": "postgresql://rx:DBPASSWORD123@db/rx",
+        "RX_KAFKA_SASL_PASSWORD": "KAFKAPASS-xyz-0123456789",
+    }
+    done = start("writer", RX_CALLS="x", RX_XERO_CALLS_PER_MINUTE="many", **secrets)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "RX_XERO_CALLS_PER_MINUTE" in done.stderr
+    for value in secrets.values():
+        for piece in (value[:8], value[-8:]):
+            assert piece not in done.stderr, piece
+    assert "Traceback" not in done.stderr
+
+
+def test_ingest_names_every_variable_of_everything_it_serves_at_once() -> None:
+    """ingest also serves the connect flow and Xero's webhooks: one refusal names them all,
+    and a secret we choose that is too short is refused too."""
+    done = start("ingest", RX_WEBHOOK_SECRETS="short")
+    assert done.returncode == 2, done.stderr[-2000:]
+    for variable in (
+        "RX_SERVICE_TOKENS",
+        "RX_TOKEN_KEYS",
+        "RX_XERO_CLIENT_SECRET",
+        "RX_XERO_WEBHOOK_KEYS",
+    ):
+        assert variable in done.stderr, variable
+    assert "shorter than 16 characters: RX_WEBHOOK_SECRETS" in done.stderr
+    assert "short" not in done.stderr.replace("shorter", "")
+
+
+def test_sre_tools_refuse_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RX_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "rotate-keys"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "RX_TOKEN_KEYS" in done.stderr and "Traceback" not in done.stderr

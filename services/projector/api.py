@@ -30,6 +30,19 @@ def _company(company_id: str) -> str:
     return company_id
 
 
+# A Roger id as our topics carry it (shared.contracts.ids): printable, 1 to 512 characters.
+_ROGER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
+
+
+def _document(kind: str, roger_id: str) -> None:
+    """422 naming the part of the path that can never name a document (PostgreSQL text cannot
+    even hold a NUL, so such an id would fail the query instead of finding nothing)."""
+    if kind not in views.KINDS:
+        raise ApiError(422, "invalid_kind", f"kind must be one of {', '.join(views.KINDS)}")
+    if not _ROGER_ID.match(roger_id):
+        raise ApiError(422, "invalid_roger_id", "roger_id must be 1 to 512 printable characters")
+
+
 def _cursor(kind: str, roger_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([kind, roger_id]).encode()).decode()
 
@@ -37,9 +50,11 @@ def _cursor(kind: str, roger_id: str) -> str:
 def _uncursor(cursor: str) -> tuple[str, str]:
     try:
         kind, roger_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(kind), str(roger_id)
-    except (ValueError, TypeError) as exc:
+        kind, roger_id = str(kind), str(roger_id)
+        _document(kind, roger_id)
+    except (ValueError, TypeError, ApiError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
+    return kind, roger_id
 
 
 def read_router(
@@ -77,17 +92,20 @@ def read_router(
             "next_cursor": _cursor(*page.last) if page.last else None,
         }
 
-    @router.get("/documents/{kind}/{roger_id}")
+    # ":path": a Roger id may hold "/" (the contract allows it; sent as %2F or not).
+    @router.get("/documents/{kind}/{roger_id:path}")
     async def document(company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
         _company(company_id)
+        _document(kind, roger_id)
         found = await views.document_with_history(pool, company_id, kind, roger_id)
         if found is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
         return found
 
-    @router.post("/documents/{kind}/{roger_id}/retry", status_code=202)
+    @router.post("/documents/{kind}/{roger_id:path}/retry", status_code=202)
     async def retry(company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
         _company(company_id)
+        _document(kind, roger_id)
         found = await views.document_state(pool, company_id, kind, roger_id)
         if found is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")

@@ -146,3 +146,41 @@ async def test_retry_publishes_a_retry_fact_for_a_failed_document_only(
         "DocumentRetryRequested",
         {"kind": "bill", "roger_id": "b2"},
     )
+
+
+async def test_a_path_that_can_name_no_document_is_a_422_naming_it(
+    client: tuple[httpx.AsyncClient, SentFacts],
+) -> None:
+    http, producer = client
+    base = f"/v1/companies/{COMPANY}/documents"
+    for path in ("bill/a%00b", "bi%00ll/b1", "invoice/b1"):
+        for response in (await http.get(f"{base}/{path}"), await http.post(f"{base}/{path}/retry")):
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["error"]["code"] in ("invalid_roger_id", "invalid_kind")
+    assert producer.sent == []
+
+
+async def test_a_roger_id_with_a_slash_is_read_and_retried(
+    projected: str, client: tuple[httpx.AsyncClient, SentFacts]
+) -> None:
+    """The contract lets a Roger id hold "/"; the read API finds it, escaped or not."""
+    app = SyncApplication(projected, APP)
+    try:
+        [create] = app.process(
+            DOMAIN_EVENTS, 1, 0, fact("BillSubmitted", bill_data("2026/117")).to_bytes()
+        )
+        app.process(
+            XERO_RESULTS, 1, 0, answer(create, "XeroCommandFailed", message="Refused").to_bytes()
+        )
+    finally:
+        app.close()
+    http, producer = client
+    for path in ("2026/117", "2026%2F117"):
+        found = await http.get(f"/v1/companies/{COMPANY}/documents/bill/{path}")
+        assert found.status_code == 200, found.text
+        assert (found.json()["roger_id"], found.json()["state"]) == ("2026/117", "failed")
+    assert (
+        await http.post(f"/v1/companies/{COMPANY}/documents/bill/2026%2F117/retry")
+    ).status_code == 202
+    [(_, value, _)] = producer.sent
+    assert DomainEvent.from_bytes(value).data == {"kind": "bill", "roger_id": "2026/117"}

@@ -249,19 +249,27 @@ def page_router(
             )
         return await render(company_id, sess, notice, step)
 
+    ours = oauth.origin(settings.ingest_public_url)
+
     async def posted(request: Request, company_id: str) -> tuple[str, dict[str, str]] | Response:
         """(session, form) of a valid post, or the answer to send instead: 401 without a
-        valid session or CSRF field (the body is not read at all without a session), 413
-        when the body is over ``MAX_FORM_BYTES``."""
+        valid session (the body is not read at all without one), 403 when the browser says
+        the form came from another origin or its CSRF field is wrong, 413 when the body is
+        over ``MAX_FORM_BYTES``."""
         sess = await current_session(request, company_id)
         if sess is None:
             return denied()
+        # Defence in depth beside the CSRF field: browsers send Origin on every POST
+        # (OWASP CSRF cheat sheet, "verifying origin with standard headers").
+        origin = request.headers.get("origin")
+        if origin is not None and oauth.origin(origin) != ours:
+            return html(templates.form_refused_page(), 403)
         try:
             form = await _read_form(request)
         except _TooLarge:
             return html(templates.too_large_page(), 413)
         if form is None or not session.csrf_ok(sess, form.get("csrf"), keys):
-            return denied()
+            return html(templates.form_refused_page(), 403)
         return sess, form
 
     def back(company_id: str, **params: str) -> RedirectResponse:

@@ -94,6 +94,14 @@ def session_missing_page() -> str:
     )
 
 
+def form_refused_page() -> str:
+    return _page(
+        "Form not accepted",
+        message("This form was not sent from this page, or the page is out of date.", "err")
+        + "<p>Reload the page and try again.</p>",
+    )
+
+
 def connect_step(base: str, csrf: str, status: str, notice: str) -> str:
     intro = {
         "needs_reconnect": message(

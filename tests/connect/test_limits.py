@@ -101,7 +101,25 @@ def _the_session_is_checked_before_the_body_is_read(connect_pipeline: ConnectPip
             timeout=10,
         )
         assert 400 <= r.status_code < 500, (body[:40], r.status_code)
-    # A small, valid form still works.
+    # A form from another origin, or with a wrong CSRF field: 403 saying so (not "expired").
+    for origin, field in (("https://evil.example", csrf), ("null", csrf), (None, "wrong")):
+        r = httpx.post(
+            f"{p.ingest_url}/setup/{company}/connect",
+            data={"csrf": field},
+            cookies={"rx_setup": sess},
+            headers={"Origin": origin} if origin else {},
+            timeout=10,
+        )
+        assert r.status_code == 403 and "Form not accepted" in r.text, (origin, r.status_code)
+    # A small, valid form still works, with its own origin or none.
+    r = httpx.post(
+        f"{p.ingest_url}/setup/{company}/connect",
+        data={"csrf": csrf},
+        cookies={"rx_setup": sess},
+        headers={"Origin": p.ingest_url},
+        timeout=10,
+    )
+    assert r.status_code == 303, r.status_code
     r = httpx.post(
         f"{p.ingest_url}/setup/{company}/connect",
         data={"csrf": csrf},

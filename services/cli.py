@@ -225,6 +225,18 @@ def replay(
     typer.echo(f"moved {len(plan.moves)} partition(s); {plan.records} record(s) to read again")
 
 
+def _dead_letter_topic(topic: str) -> None:
+    """A dead-letter topic of ours, or a usage error listing them (a typo would otherwise
+    print an empty table, as if nothing had failed)."""
+    from shared.contracts.topics import ORIGIN_TOPIC
+
+    if topic not in ORIGIN_TOPIC:
+        raise typer.BadParameter(
+            f"{topic!r} is not a dead-letter topic; one of: {', '.join(sorted(ORIGIN_TOPIC))}",
+            param_hint="--topic",
+        )
+
+
 @dlq.command("list")
 def dlq_list(
     topic: str = "roger.events.dlq",
@@ -240,6 +252,7 @@ def dlq_list(
 ) -> None:
     """Print dead letters, oldest first: a table (company, kind, document, reason, age, state),
     or with --json one JSON object a line."""
+    _dead_letter_topic(topic)
     from shared.db import open_pool
     from shared.messaging.dead_letters import letters_table, list_dead_letters
     from shared.messaging.kafka import kafka_security
@@ -289,6 +302,7 @@ def dlq_replay(
     from shared.messaging.kafka import kafka_security
     from shared.settings import OperatorSettings
 
+    _dead_letter_topic(topic)
     if not record and not all_:
         raise typer.BadParameter("name the letters with --record P:O, or pass --all")
     chosen: set[tuple[int, int]] = set()
@@ -317,6 +331,12 @@ def dlq_replay(
     for partition, offset, when in outcome.skipped:
         typer.echo(f"skipped {partition}:{offset}: already replayed at {when} (--again to resend)")
     typer.echo(f"replayed {len(outcome.replayed)} record(s)")
+    found = set(outcome.replayed) | {(p, o) for p, o, _ in outcome.skipped}
+    missing = sorted(chosen - found) if not all_ else []
+    if missing:
+        named = ", ".join(f"{p}:{o}" for p, o in missing)
+        typer.echo(f"no dead letter at {named} on {topic} (see: roger-xero dlq list)", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("rotate-keys")

@@ -306,3 +306,14 @@ def test_dlq_list_prints_a_table_for_people_and_json_lines_for_machines(
         "open",
     )
     assert entry["headers"]["rx-dlq-reason"].startswith("data.amount")
+
+
+def test_dlq_tools_say_when_what_they_were_asked_for_is_not_there(env: dict[str, str]) -> None:
+    """A typo in a topic or a record must not read as "nothing failed" or "done"."""
+    listed = cli(env, "dlq", "list", "--topic", "roger.event.dlq")
+    assert listed.returncode == 2 and "not a dead-letter topic" in listed.stderr, listed.stderr
+    assert ROGER_EVENTS_DLQ in listed.stderr
+
+    missing = cli(env, "dlq", "replay", "--topic", ROGER_EVENTS_DLQ, "--record", "99:999999")
+    assert missing.returncode == 1, (missing.stdout, missing.stderr)
+    assert "no dead letter at 99:999999" in missing.stderr

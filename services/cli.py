@@ -73,6 +73,49 @@ def writer(host: str = "127.0.0.1", port: int | None = None) -> None:
     run(host, port)
 
 
+@app.command()
+def send(
+    files: Annotated[list[Path], typer.Argument(help="JSON files: one Roger event or a list")],
+    company: Annotated[
+        str | None, typer.Option(help="set every event's company_id to this company")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="ingest's URL (default: this machine's)")] = None,
+) -> None:
+    """POST Roger events to ingest signed as Roger signs them (``Roger-Signature``, with the
+    first of RX_WEBHOOK_SECRETS); prints ingest's answer. Exit 1 unless it is 2xx.
+
+    Each file is sent as one request, in the order given. With --company, every event's
+    ``company_id`` is replaced, e.g. to replay a case file against a connected company.
+    """
+    import time
+
+    import httpx
+
+    from services.ingest.signature import sign
+    from shared.settings import IngestSettings
+
+    settings = _settings(IngestSettings)
+    target = (url or f"http://127.0.0.1:{settings.ingest_port}").rstrip("/") + "/v1/events"
+    secret = settings.webhook_secrets[0].get_secret_value()
+    for path in files:
+        events = json.loads(path.read_text())
+        if company is not None:
+            for event in events if isinstance(events, list) else [events]:
+                event["company_id"] = company
+        # The contract's batch shape is {"events": [...]}; a case file is a bare list.
+        body = json.dumps({"events": events} if isinstance(events, list) else events).encode()
+        signature = sign(secret, int(time.time()), body)
+        response = httpx.post(
+            target,
+            content=body,
+            headers={"Content-Type": "application/json", "Roger-Signature": signature},
+            timeout=60,
+        )
+        typer.echo(f"{path}: {response.status_code} {response.text[:2000]}")
+        if not response.is_success:
+            raise typer.Exit(1)
+
+
 @app.command("connect-dev")
 def connect_dev(
     company_id: str,
@@ -83,7 +126,8 @@ def connect_dev(
     default_account: str = "429",
     default_payment_account: str = "090",
 ) -> None:
-    """Store a connection for a company directly (development and tests, until OAuth lands)."""
+    """Store a connection for a company directly, without the OAuth round trip (development
+    and tests; ``make up`` uses it for acme-dk)."""
     from services.connections.establish import establish
     from shared.contracts.domain_events import ConnectionData
     from shared.settings import Settings

@@ -90,12 +90,8 @@ class Ingest:
 def _refusal(intake: Intake) -> ApiError:
     if intake.malformed:
         return ApiError(422, "malformed", intake.malformed)
-    return ApiError(
-        422,
-        "invalid_events",
-        f"{len(intake.invalid)} invalid event(s); none of the batch was accepted",
-        [i.as_dict() for i in intake.invalid],
-    )
+    message, details = intake.refusal()
+    return ApiError(422, "invalid_events", message, details)
 
 
 def create_app(settings: IngestSettings, connections: ConnectionsSettings | None = None) -> FastAPI:
@@ -106,7 +102,7 @@ def create_app(settings: IngestSettings, connections: ConnectionsSettings | None
     async def on_roger_event(record: ConsumerRecord[Any, Any]) -> None:
         # At least once: the offset is committed only after the event is on the domain topic
         # or its record in the dead-letter topic (shared.messaging.consumer).
-        event, reason = read_record(record.value)
+        event, reason = read_record(record.value, record.key)
         if event is None:
             EVENTS_IN.labels("kafka", "dead_lettered").inc()
             raise Unprocessable(reason or "invalid")

@@ -11,8 +11,8 @@ through :func:`decode` and :func:`problems` before the contract's schema sees it
   store U+0000 and Xero would not take it), nesting deeper than :data:`MAX_DEPTH`, numbers
   longer than :data:`MAX_NUMBER_CHARS`, and ``NaN``/``Infinity`` (not JSON at all).
 
-Each problem names its field as a path (``data/lines/3/description``), like the contract's
-schema errors.
+Each problem names its field as a path (``data.lines[3].description``), like the contract's
+schema errors (``shared.contracts.messages``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.contracts.messages import clip, field_path
 from shared.contracts.roger_events import FREE_TEXT_FIELDS, is_id_field
 
 # The contract's deepest value is 6 containers down (event, data, lines, a line, tracking, a
@@ -54,9 +55,9 @@ class Problem:
     reason: str
 
     def describe(self, drop: int = 0) -> str:
-        """``"data/lines/0/description: control character U+0007 at position 4"``.
+        """``"data.lines[0].description: control character U+0007 at position 4"``.
 
-        ``drop`` leaves out the first path elements (``events/3`` when reporting per event).
+        ``drop`` leaves out the first path elements (``events[3]`` when reporting per event).
         """
         return f"{pointer(self.path[drop:])}: {self.reason}"
 
@@ -72,16 +73,14 @@ class _Refused:
 
 
 def pointer(path: Path) -> str:
-    """Slash-separated path as the schema errors print it; ``(event)`` for the root."""
-    return "/".join(printable(str(p), 100) for p in path) or "(event)"
+    """The path as the schema errors print it (``data.lines[0]``); ``(event)`` for the root."""
+    return field_path(path)
 
 
-def printable(text: str, limit: int = 200) -> str:
-    """``text`` safe to echo in an error or a log: controls and surrogates as ``\\uXXXX``."""
-    cut = text[:limit]
-    if _STRICT.search(cut):
-        cut = _STRICT.sub(lambda m: f"\\u{ord(m.group()):04x}", cut)
-    return cut + ("..." if len(text) > limit else "")
+def printable(text: str, limit: int = 100) -> str:
+    """``text`` safe to echo in an error or a log: controls and surrogates as ``\\uXXXX``,
+    cut to ``limit`` characters then ``…(N characters)``."""
+    return clip(text, limit)
 
 
 def _parse_int(text: str) -> int | _Refused:

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.contracts.messages import (
+    described,
+    field_path,
+    pydantic_messages,
+    schema_messages,
+    unique,
+)
 
 try:  # optional accelerator, see the module's docstring
     import jsonschema_rs
@@ -200,11 +210,36 @@ class RogerEvent(_Model):
         return DATA_MODELS[self.type].model_validate(self.data)
 
 
+# RFC 3339 section 5.6 date-time: a UTC offset ("Z" or +hh:mm) is required.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z")
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # "format" applies to strings only; "type" refuses the rest
+    if not _RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:  # 2026-02-30, 25:00, leap seconds (Python has no 23:59:60)
+        return False
+    return True
+
+
+def _format_checker() -> FormatChecker:
+    # jsonschema checks "date-time" only when rfc3339-validator is installed (it is not a
+    # dependency): without this, "occurred_at": "yesterday" passed the schema and reached
+    # pydantic. With it, both validators agree (jsonschema_rs checks date-time itself).
+    checker = FormatChecker()
+    checker.checks("date-time")(_is_date_time)
+    return checker
+
+
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     schema = json.loads(SCHEMA_PATH.read_text())
     event_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/event"}
-    return Draft202012Validator(event_schema, format_checker=FormatChecker())
+    return Draft202012Validator(event_schema, format_checker=_format_checker())
 
 
 @lru_cache(maxsize=1)
@@ -219,14 +254,35 @@ def _schema_errors(raw: Any) -> list[str]:
     fast = _fast_validator()
     if fast is not None and fast.is_valid(raw):
         return []
-    return [
-        f"{_path(e)}: {e.message}"
-        for e in sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
-    ]
+    # jsonschema's own messages repeat the whole value (a 5 MB string, five times over in
+    # anyOf); shared.contracts.messages says what is wrong in one bounded line instead.
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: _sort_key(e.absolute_path))
+    return unique(m for e in errors for m in schema_messages(e))
 
 
-def _path(error: Any) -> str:
-    return "/".join(str(p) for p in error.absolute_path) or "(event)"
+def _sort_key(path: Any) -> list[tuple[int, int, str]]:
+    # Document order; an index and a member name never compare directly (TypeError).
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path]
+
+
+def url_problem(url: str) -> str | None:
+    """Why an attachment ``url`` cannot be one, or None.
+
+    The contract: "``url`` is a pre-signed URL where Roger serves the file" (roger-events.md,
+    attachment): so an absolute http(s) URL with a host. ``file:``, ``javascript:``, relative
+    or host-less URLs are refused at the edge, not found out later by the writer (whose own
+    guard against internal addresses stays).
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not 0..65535
+    except ValueError:
+        return "must be an absolute http(s) URL with a host"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL with a host"
+    if any(c.isspace() for c in url):
+        return "must be an absolute http(s) URL with a host (no whitespace)"
+    return None
 
 
 def line_total(line: Line) -> Decimal:
@@ -238,6 +294,12 @@ def _semantic_errors(event: RogerEvent) -> list[str]:
     if event.occurred_at.tzinfo is None:
         errors.append("occurred_at: must carry a UTC offset (RFC 3339)")
     data = event.typed_data()
+    if isinstance(data, (BillData, CreditNoteData, ReceiptData)):
+        for i, attachment in enumerate(data.attachments):
+            problem = url_problem(attachment.url)
+            if problem:
+                where = field_path(("data", "attachments", i, "url"))
+                errors.append(f"{where}: {problem}, got {described(attachment.url)}")
     if (
         isinstance(data, (BillData, CreditNoteData, ReceiptData))
         and data.amount_type != "exclusive"
@@ -245,7 +307,7 @@ def _semantic_errors(event: RogerEvent) -> list[str]:
         expected = sum((line_total(line) for line in data.lines), Decimal("0"))
         if abs(expected - data.total) > CENT:
             errors.append(
-                f"data/total: {data.total} differs from the sum of the lines {expected} "
+                f"data.total: {data.total} differs from the sum of the lines {expected} "
                 f"by more than 0.01 ({data.amount_type} amounts)"
             )
     return errors
@@ -259,8 +321,8 @@ def validate_event(raw: Any) -> tuple[RogerEvent | None, list[str]]:
     try:
         event = RogerEvent.model_validate(raw)
         errors = _semantic_errors(event)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        return None, [str(exc)]
+    except ValidationError as exc:
+        return None, pydantic_messages(exc)
     return (None, errors) if errors else (event, [])
 
 

@@ -57,12 +57,12 @@ def test_hostile_values_are_refused_with_the_field_and_nothing_is_published(
 ) -> None:
     company = f"edge-{uuid.uuid4().hex[:6]}"
     spliced = {  # raw JSON spliced into a valid event in place of "PLACEHOLDER"
-        b'"b\\u0000x"': "data/bill_id: NUL character (U+0000) at position 1: an id cannot hold NUL",
-        b'"Paper \\ud800"': "data/lines/0/description: lone surrogate U+D800 at position 6",
-        b'"Nordic\\u0007"': "data/vendor/name: control character U+0007 at position 6",
-        b"1" * 5000: "data/extra: number of 5000 characters (at most 40)",
+        b'"b\\u0000x"': "data.bill_id: NUL character (U+0000) at position 1: an id cannot hold NUL",
+        b'"Paper \\ud800"': "data.lines[0].description: lone surrogate U+D800 at position 6",
+        b'"Nordic\\u0007"': "data.vendor.name: control character U+0007 at position 6",
+        b"1" * 5000: "data.extra: number of 5000 characters (at most 40)",
         b"[" * 5000 + b"]" * 5000: "nested deeper than 32 levels",
-        b"NaN": "data/extra: NaN is not a JSON value",
+        b"NaN": "data.extra: NaN is not a JSON value",
     }
     targets = {
         b'"b\\u0000x"': ("bill_id",),
@@ -87,7 +87,7 @@ def test_hostile_values_are_refused_with_the_field_and_nothing_is_published(
             assert any(e.startswith(expected) for e in detail["errors"]), detail
         else:  # too deep for the parser: the body as a whole, path from its root
             assert error["code"] == "malformed" and expected in error["message"], found
-            assert error["message"].startswith("events/0/data/extra/0/0/")
+            assert error["message"].startswith("events[0].data.extra[0][0]")
     assert pipeline.post_events(bill_event(company, "b-marker")).status_code == 202
     wait_for(lambda: "b-marker" in known_bills(pipeline, company), 60, "marker bill")
     assert known_bills(pipeline, company) == {"b-marker"}
@@ -101,10 +101,10 @@ def test_hostile_topic_records_are_dead_lettered_with_their_reason(
     original = bill_event(company, "b-first")
     changed = original | {"occurred_at": "2026-11-21T09:10:00+01:00"}
     records = {
-        b'{"id": ' + b"[" * 5000 + b"]" * 5000 + b"}": "id/0/0/",
+        b'{"id": ' + b"[" * 5000 + b"]" * 5000 + b"}": "id[0][0]",
         b'{"id": ' + b"9" * 5000 + b"}": "id: number of 5000 characters",
         b'{"id": "\\udc00"}': "id: lone surrogate U+DC00",
-        json.dumps(nul_id).encode(): "data/bill_id: NUL character (U+0000)",
+        json.dumps(nul_id).encode(): "data.bill_id: NUL character (U+0000)",
         json.dumps(changed).encode(): f"already received with another body (sha256 "
         f"{hash_of(original)}, now {hash_of(changed)})",
     }
@@ -187,3 +187,91 @@ def test_the_contract_maximum_bill_is_accepted_and_one_byte_over_the_limit_is_no
         timeout=60,
     )
     assert r.status_code == 413
+
+
+def attachment(url: str) -> dict[str, Any]:
+    return {
+        "filename": "scan.pdf",
+        "content_type": "application/pdf",
+        "size": 10,
+        "sha256": "0" * 64,
+        "url": url,
+    }
+
+
+def test_far_future_and_non_http_urls_are_422_naming_the_field(pipeline: Pipeline) -> None:
+    company = f"edge-rule-{uuid.uuid4().hex[:6]}"
+    future = bill_event(company, "b-future") | {"occurred_at": "9999-12-31T23:59:59+14:00"}
+    cases: list[tuple[dict[str, Any], str]] = [(future, "events[0].occurred_at: ")]
+    for url in ("file:///etc/passwd", "javascript:alert(1)", "not a url"):
+        event = bill_event(company, "b-url")
+        event["data"]["attachments"] = [attachment(url)]
+        cases.append((event, "events[0].data.attachments[0].url: "))
+    for event, path in cases:
+        r = pipeline.post_events([event])
+        assert r.status_code == 422, r.text[:300]
+        error = r.json()["error"]
+        assert error["code"] == "invalid_events" and error["message"].startswith(path), error
+        [detail] = error["details"]
+        assert detail["errors"][0].startswith(path.removeprefix("events[0].")), detail
+    # The genuine version after the refused far-future one is the document's current version.
+    assert pipeline.post_events([bill_event(company, "b-future")]).status_code == 202
+    wait_for(lambda: known_bills(pipeline, company) == {"b-future"}, 60, "the genuine bill")
+
+
+def test_refusals_are_bounded_however_large_the_invalid_values(pipeline: Pipeline) -> None:
+    company = f"edge-big-{uuid.uuid4().hex[:6]}"
+    event = bill_event(company, "b-big")
+    event["data"]["invoice_number"] = "9" * 5_000_000
+    r = pipeline.post_events(event)
+    assert r.status_code == 422 and len(r.content) < 2_000, len(r.content)
+    assert r.json()["error"]["message"].startswith(
+        "data.invoice_number: must be null or at most 255"
+    )
+
+    events = []
+    for i in range(500):
+        event = bill_event(company, f"b-{i}")
+        event["data"]["vendor"]["name"] = "n" * 60_000
+        events.append(event)
+    r = pipeline.post_events(events)
+    assert r.status_code == 422 and len(r.content) < 100_000, len(r.content)
+    error = r.json()["error"]
+    assert len(error["details"]) == 500
+    assert error["message"].startswith("events[0].data.vendor.name: must be at most 255")
+
+
+def test_topic_records_far_in_the_future_or_under_another_key_are_dead_lettered(
+    pipeline: Pipeline, kafka_bootstrap: str
+) -> None:
+    company = f"edge-key-{uuid.uuid4().hex[:6]}"
+    future = bill_event(company, "b-future") | {"occurred_at": "9999-12-31T23:59:59+14:00"}
+    other_key, no_key = bill_event(company, "b-other-key"), bill_event(company, "b-no-key")
+    bad_url = bill_event(company, "b-bad-url")
+    bad_url["data"]["attachments"] = [attachment("file:///etc/passwd")]
+    records: list[tuple[bytes | None, bytes, str]] = [
+        (company.encode(), json.dumps(future).encode(), "occurred_at: must not be more than"),
+        (
+            b"someone-else",
+            json.dumps(other_key).encode(),
+            f'record key "someone-else" is not the event\'s company_id "{company}"',
+        ),
+        (None, json.dumps(no_key).encode(), "record has no key"),
+        (company.encode(), json.dumps(bad_url).encode(), "data.attachments[0].url: must be"),
+    ]
+    produce_raw(kafka_bootstrap, [(key, value) for key, value, _ in records])
+    produce_roger(kafka_bootstrap, [bill_event(company, "b-after")])
+    wait_for(lambda: "b-after" in known_bills(pipeline, company), 60, "bill after the bad records")
+    values = {value for _, value, _ in records}
+
+    def parked() -> dict[bytes, str]:
+        return {
+            r.value: dict(r.headers)["rx-dlq-reason"].decode()
+            for r in asyncio.run(read_topic(kafka_bootstrap, ROGER_EVENTS_DLQ))
+            if r.value in values
+        }
+
+    letters = wait_for(lambda: len(parked()) == len(records) and parked(), 60, "dead letters")
+    for _, value, reason in records:
+        assert letters[value].startswith(reason), (reason, letters[value])
+    assert known_bills(pipeline, company) == {"b-after"}

@@ -28,7 +28,9 @@ from deploy.stack import (
     DEFAULT_PG_PORT,
     DEFAULT_RUN_DIR,
     Kafka,
+    KafkaUsers,
     Postgres,
+    client_environment,
     pid_alive,
     terminate,
 )
@@ -209,12 +211,24 @@ def up(run_dir: Path) -> None:
     )
     _ensure_database(env["RX_DATABASE_URL"])
     fresh_sandbox = not (run_dir / "apps" / "sandbox.sqlite").exists()
+    # A broker started with --secure (deploy.stack) left its SCRAM users here: each service
+    # connects as its own principal, so the ACLs of deploy/README.md hold for the stack too.
+    users = KafkaUsers.load(run_dir / "kafka" / "users.json")
+
+    def service_env(name: str) -> dict[str, str]:
+        principal = f"rx-{name}"
+        if users is None or principal not in users.passwords:
+            return env
+        return {**env, **client_environment(principal, users.passwords[principal])}
+
     for name in SERVICES:
         extra = ["--state", str(run_dir / "apps" / "sandbox.sqlite")] if name == "sandbox" else []
-        proc = spawn(name, DEFAULT_PORTS[name], env, run_dir / "apps" / f"{name}.log", extra)
+        log = run_dir / "apps" / f"{name}.log"
+        proc = spawn(name, DEFAULT_PORTS[name], service_env(name), log, extra)
         _pid_file(run_dir, name).write_text(str(proc.pid))
     if fresh_sandbox:
-        tenant = seed_sandbox(sandbox_url, env, "acme-dk", run_dir / "apps")
+        # connect-dev stores the connection and its fact as the connect flow does: as ingest.
+        tenant = seed_sandbox(sandbox_url, service_env("ingest"), "acme-dk", run_dir / "apps")
         (run_dir / "apps" / "tenant").write_text(tenant)
     _print(run_dir)
 

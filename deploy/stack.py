@@ -45,8 +45,11 @@ from shared.contracts.topics import (  # stdlib only, like this module
     ROGER_CATEGORIES_DLQ,
     ROGER_EVENTS,
     ROGER_EVENTS_DLQ,
+    ROGER_SYNC_BACK,
     XERO_COMMANDS,
     XERO_COMMANDS_DLQ,
+    XERO_NOTIFICATIONS,
+    XERO_NOTIFICATIONS_DLQ,
     XERO_RESULTS,
     XERO_RESULTS_DLQ,
 )
@@ -309,7 +312,8 @@ ADMIN_USER = "rx-admin"  # the broker itself (inter-broker, controller) and the 
 # Anything not listed is refused (allow.everyone.if.no.acl.found=false); deploy/README.md.
 SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
     # Roger's events in; the connect flow (same process) publishes connection facts and the
-    # chart of accounts through its outbox and reads results for "last sync".
+    # chart of accounts through its outbox and reads results for "last sync"; xero_inbound
+    # (same process) puts Xero's webhooks on a topic and announces changes to Roger.
     "rx-ingest": {
         "write": (
             DOMAIN_EVENTS,
@@ -318,9 +322,12 @@ SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
             XERO_RESULTS_DLQ,
             DOMAIN_EVENTS_DLQ,
             ROGER_CATEGORIES_DLQ,
+            XERO_NOTIFICATIONS,
+            XERO_NOTIFICATIONS_DLQ,
+            ROGER_SYNC_BACK,
         ),
-        "read": (ROGER_EVENTS, XERO_RESULTS),
-        "groups": ("rx-ingest",),
+        "read": (ROGER_EVENTS, XERO_RESULTS, XERO_NOTIFICATIONS),
+        "groups": ("rx-ingest", "rx-xero-inbound"),
     },
     # Decides commands (outbox) and retry facts; reads facts and Xero's answers.
     "rx-projector": {
@@ -898,6 +905,8 @@ def _up(run_dir: Path, kafka_port: int, pg_port: int, secure: bool = False) -> N
     users_file = kafka_dir / "users.json"
     kafka = running_kafka(kafka_dir)
     users = KafkaUsers.load(users_file)
+    # A broker formatted with users stays secured (its clients, deploy.apps, use users.json).
+    secure = secure or users is not None
     if kafka:
         print(f"kafka already up (pid {kafka.pid})")
     else:

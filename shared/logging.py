@@ -44,7 +44,10 @@ def redact_secrets(
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Ours (structlog) and the libraries' (uvicorn, aiokafka, psycopg: stdlib logging) lines
     alike as one JSON object each on stdout, tracebacks inside it as ``exception``
-    (structlog's "rendering using structlog-based formatters within logging" recipe)."""
+    (structlog's "rendering using structlog-based formatters within logging" recipe).
+    An unknown ``level`` is INFO."""
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        level = "INFO"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -100,7 +101,9 @@ def run_service(
     every refused variable at once, e.g. development secrets outside development
     (``shared.settings``).
     """
-    configure_logging(name)
+    # RX_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR): read before the settings, so that a refusal
+    # of the settings is logged at the level asked for too.
+    configure_logging(name, os.environ.get("RX_LOG_LEVEL", "INFO").upper())
     try:
         settings = load_settings(settings_class, *also)
         app = create_app(settings)

@@ -15,12 +15,14 @@ spec (PascalCase, ``/Date(ms)/`` dates in answers; docs/xero/xero-facts.md).
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
+from shared.logging import get_logger
 from shared.xero.errors import (
     Forbidden,
     NeedsReconnect,
@@ -45,6 +47,23 @@ __all__ = [
 
 # Xero sends Retry-After for the minute and day limits only (xero-facts.md §3).
 DEFAULT_RETRY_AFTER_S = 5.0
+
+log = get_logger("xero_client")
+
+CALLS = Counter(
+    "rx_xero_calls_total",
+    "Accounting API calls by endpoint (first path segment), method and HTTP status",
+    ["endpoint", "method", "status"],
+)
+CALL_SECONDS = Histogram(
+    "rx_xero_call_seconds", "Accounting API call duration", ["endpoint", "method"]
+)
+
+
+def endpoint_of(path: str) -> str:
+    """``/Invoices/abc/Attachments/x.pdf`` -> ``Invoices``: a bounded metric label."""
+    return path.strip("/").split("/", 1)[0] or "?"
+
 
 # Xero's own count of what is left of the organisation's 5,000 calls a day, from the
 # X-DayLimit-Remaining header of every Accounting API answer (alert RxXeroDayBudgetNearlySpent).
@@ -283,8 +302,23 @@ class XeroClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         what = f"{method} {path}"
+        started = time.monotonic()
         response = await self._send(
             what, method, self._accounting + path, headers, params=params, content=content
+        )
+        took = time.monotonic() - started
+        endpoint = endpoint_of(path)
+        CALLS.labels(endpoint, method, str(response.status_code)).inc()
+        CALL_SECONDS.labels(endpoint, method).observe(took)
+        # Xero's support asks for its correlation id when a call went wrong.
+        log.info(
+            "xero_call",
+            method=method,
+            endpoint=endpoint,
+            status=response.status_code,
+            duration_ms=round(took * 1000),
+            tenant_id=tenant_id,
+            xero_correlation_id=response.headers.get("Xero-Correlation-Id"),
         )
         remaining = response.headers.get("X-DayLimit-Remaining")
         if remaining is not None and remaining.isdigit():

@@ -135,3 +135,31 @@ async def test_connections_are_organisations_only() -> None:
     client = _client(lambda _: httpx.Response(200, json=rows))
     assert [r["tenantId"] for r in await client.connections("a")] == ["org"]
     await client.aclose()
+
+
+async def test_each_call_is_logged_and_counted_with_xeros_correlation_id() -> None:
+    from prometheus_client import REGISTRY
+    from structlog.testing import capture_logs
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        headers = {"Xero-Correlation-Id": "corr-42", "X-DayLimit-Remaining": "4321"}
+        return httpx.Response(
+            400, json={"Message": "A validation exception occurred"}, headers=headers
+        )
+
+    labels = {"endpoint": "Invoices", "method": "PUT", "status": "400"}
+    before = REGISTRY.get_sample_value("rx_xero_calls_total", labels) or 0
+    client = _client(answer)
+    try:
+        with capture_logs() as logs, pytest.raises(errors.Refused):
+            await client.call("PUT", "/Invoices/abc", tenant_id="t-1", access_token="a")
+    finally:
+        await client.aclose()
+    [line] = [entry for entry in logs if entry["event"] == "xero_call"]
+    assert (line["endpoint"], line["status"], line["xero_correlation_id"]) == (
+        "Invoices",
+        400,
+        "corr-42",
+    )
+    assert REGISTRY.get_sample_value("rx_xero_calls_total", labels) == before + 1
+    assert REGISTRY.get_sample_value("rx_xero_day_calls_remaining", {"tenant_id": "t-1"}) == 4321

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.xero_writer.outcomes import Call
+from shared.xero.errors import Refused
 
 ARCHIVED = "has been archived"  # in Xero's refusal (above)
 RESTORE_FIX = "restore the contact in Xero, then retry"
@@ -39,7 +40,11 @@ def survivor_in(contact: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> di
 
 
 async def _contact(call: Call, contact_id: str) -> dict[str, Any] | None:
-    answer = await call("GET", f"/Contacts/{contact_id}")
+    """The contact, or None when Xero has none of that id (then there is no survivor)."""
+    try:
+        answer = await call("GET", f"/Contacts/{contact_id}")
+    except Refused:
+        return None
     found = answer.get("Contacts") or []
     return found[0] if found else None
 

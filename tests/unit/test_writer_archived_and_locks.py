@@ -233,3 +233,14 @@ async def test_a_lock_date_moved_back_is_read_again_before_failing() -> None:
     [made] = (await w.run(again)).values()
 
     assert made.type == "XeroBillCreated" and made.message is None
+
+
+async def test_a_merge_naming_a_contact_xero_no_longer_has_fails_with_the_fix() -> None:
+    w = writer_on()
+    merged = contact(w.xero, "Acme AS (old)")
+    w.xero.archive_contact(merged)
+    w.xero.contacts[merged]["MergedToContactID"] = "00000000-0000-4000-8000-0000000000aa"
+
+    [refused] = (await w.run(bill_on("B-1", merged))).values()
+
+    assert refused.type == "XeroCommandFailed" and FIX in (refused.message or "")

@@ -28,6 +28,7 @@ from services.connections.setup_rules import (
     organisation_view,
     setup_problems,
 )
+from shared.contracts.commands import LockDatePolicy
 from shared.contracts.domain_events import ConnectionData
 from shared.contracts.topics import ROGER_CATEGORIES
 from shared.http import ApiError
@@ -279,6 +280,7 @@ class Connector:
             base_currency=org.get("BaseCurrency"),
             default_account_code=expense,
             default_payment_account_code=payment,
+            lock_date_policy=_policy(profile.lock_date_policy),
         )
 
     # ---------------------------------------------------------------- Xero reads
@@ -398,6 +400,7 @@ class Connector:
         default_account_code: str,
         default_payment_account_code: str,
         import_categories: bool,
+        lock_date_policy: LockDatePolicy = "fail",
     ) -> dict[str, Any]:
         await self._granted(company_id, tenant_id)
         org = await self._organisation(company_id, tenant_id)
@@ -414,6 +417,7 @@ class Connector:
             base_currency=currency,
             default_account_code=default_account_code,
             default_payment_account_code=default_payment_account_code,
+            lock_date_policy=lock_date_policy,
         )
         row = await self.tokens.row(company_id)
         facts = []
@@ -430,7 +434,11 @@ class Connector:
         async def mark(conn: AsyncConnection[Any]) -> None:
             await profiles.organisation_chosen(conn, company_id, tenant_id, name, currency)
             await profiles.finished(
-                conn, company_id, default_account_code, default_payment_account_code
+                conn,
+                company_id,
+                default_account_code,
+                default_payment_account_code,
+                lock_date_policy,
             )
             if import_categories:
                 await connection_outbox.add(conn, self._categories_row(company_id, chart))
@@ -541,3 +549,8 @@ class Connector:
             # A dead grant has no connection left to delete; revocation still runs.
             log.info("xero_connection_not_deleted", company_id=company_id, reason=exc.code)
             return False
+
+
+def _policy(kept: str) -> LockDatePolicy:
+    """The lock-date policy a profile keeps; anything unknown is the default."""
+    return "next_open_day" if kept == "next_open_day" else "fail"

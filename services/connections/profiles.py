@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS xero_connection_profiles (
 ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS auth_event_id TEXT;
 ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS xero_user_id TEXT;
 ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+-- What happens to a document dated on or before the organisation's lock date (chosen at
+-- setup: ConnectionData.lock_date_policy).
+ALTER TABLE xero_connection_profiles
+    ADD COLUMN IF NOT EXISTS lock_date_policy TEXT NOT NULL DEFAULT 'fail';
 """
 
 Conn = AsyncConnection[Any]
@@ -48,7 +52,8 @@ async def get(pool: AsyncConnectionPool, company_id: str) -> Profile | None:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT tenant_id, organisation_name, base_currency, default_account_code, "
-            "default_payment_account_code, connected_at, last_sync_at, disconnected_at "
+            "default_payment_account_code, connected_at, last_sync_at, disconnected_at, "
+            "lock_date_policy "
             "FROM xero_connection_profiles WHERE company_id = %s",
             (company_id,),
         )
@@ -124,12 +129,18 @@ async def organisation_chosen(
     )
 
 
-async def finished(conn: Conn, company_id: str, expense_code: str, payment_code: str) -> None:
+async def finished(
+    conn: Conn,
+    company_id: str,
+    expense_code: str,
+    payment_code: str,
+    lock_date_policy: str = "fail",
+) -> None:
     await conn.execute(
         "UPDATE xero_connection_profiles SET default_account_code = %s, "
-        "default_payment_account_code = %s, connected_at = now(), disconnected_at = NULL, "
-        "updated_at = now() WHERE company_id = %s",
-        (expense_code, payment_code, company_id),
+        "default_payment_account_code = %s, lock_date_policy = %s, connected_at = now(), "
+        "disconnected_at = NULL, updated_at = now() WHERE company_id = %s",
+        (expense_code, payment_code, lock_date_policy, company_id),
     )
 
 

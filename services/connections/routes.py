@@ -30,6 +30,7 @@ from services.connections.setup_page import (
 )
 from services.connections.setup_rules import company_id_ok, tenant_id_ok
 from services.connections.templates import refusal_page
+from shared.contracts.commands import LockDatePolicy
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_RESULTS
 from shared.db import open_pool
@@ -74,6 +75,9 @@ class ConnectionBody(BaseModel):
     default_account_code: str = Field(min_length=1, max_length=20)
     default_payment_account_code: str = Field(min_length=1, max_length=20)
     import_categories: bool = False
+    # A document dated on or before the organisation's lock date: "fail" (shown failed with
+    # the fix) or "next_open_day" (posted on the first open day, said on the document).
+    lock_date_policy: LockDatePolicy = "fail"
 
 
 class Holder:
@@ -179,6 +183,7 @@ def _api(settings: ConnectionsSettings, holder: Holder) -> APIRouter:
             body.default_account_code,
             body.default_payment_account_code,
             body.import_categories,
+            body.lock_date_policy,
         )
 
     @api.get("/xero/connection")

@@ -191,6 +191,7 @@ def page_router(
                     view.get("default_account_code"),
                     view.get("default_payment_account_code"),
                     notice,
+                    view.get("lock_date_policy") or "fail",
                 )
                 return html(page, status)
         except ApiError as exc:
@@ -334,6 +335,7 @@ def page_router(
                 form.get("default_account_code", "")[:20],
                 form.get("default_payment_account_code", "")[:20],
                 form.get("import_categories") == "yes",
+                "next_open_day" if form.get("lock_date_policy") == "next_open_day" else "fail",
             )
         except ApiError as exc:
             notice = templates.message(exc.message, "err")

@@ -126,6 +126,7 @@ class Profile:
     connected_at: datetime | None
     last_sync_at: datetime | None
     disconnected_at: datetime | None
+    lock_date_policy: str = "fail"  # ConnectionData.lock_date_policy
 
 
 def connection_status(token_status: str | None, profile: Profile | None) -> str:
@@ -153,6 +154,7 @@ def connection_view(token_status: str | None, profile: Profile | None) -> dict[s
         "base_currency": p.base_currency if p else None,
         "default_account_code": p.default_account_code if p else None,
         "default_payment_account_code": p.default_payment_account_code if p else None,
+        "lock_date_policy": p.lock_date_policy if p else "fail",
         "connected_at": iso(p.connected_at) if p else None,
         "last_sync_at": iso(p.last_sync_at) if p else None,
         "disconnected_at": iso(p.disconnected_at) if p else None,

@@ -177,6 +177,7 @@ def defaults_step(
     expense: str | None,
     payment: str | None,
     notice: str,
+    lock_date_policy: str = "fail",
 ) -> str:
     active = [a for a in accounts if a.get("status") == "ACTIVE" and a.get("code")]
     expense_accounts = [a for a in active if a.get("type") != "BANK"]
@@ -192,10 +193,26 @@ def defaults_step(
         f"{_options(payment_accounts, payment)}</select>"
         '<label><input type="checkbox" id="import_categories" name="import_categories" '
         'value="yes" checked> Import categories (Xero\'s chart of accounts) into Roger</label>'
+        '<label for="lock_date_policy">A document dated in a period locked in Xero</label>'
+        '<select id="lock_date_policy" name="lock_date_policy">'
+        f"{_lock_options(lock_date_policy)}</select>"
         '<p><button type="submit">Finish</button></p>'
     )
     body = notice + _form(f"{base}/finish", csrf, inner)
     return _page("Choose the default accounts", body, step=3)
+
+
+LOCK_DATE_CHOICES = (
+    ("fail", "Show it as failed, with the lock date and the fix"),
+    ("next_open_day", "Post it on the first open day after the lock date, and say so"),
+)
+
+
+def _lock_options(chosen: str) -> str:
+    return "".join(
+        f'<option value="{value}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
+        for value, label in LOCK_DATE_CHOICES
+    )
 
 
 def connection_page(base: str, csrf: str, view: dict[str, Any], notice: str) -> str:
@@ -204,6 +221,7 @@ def connection_page(base: str, csrf: str, view: dict[str, Any], notice: str) -> 
         ("Organisation", view.get("organisation_name") or view.get("tenant_id") or ""),
         ("Default account", view.get("default_account_code") or ""),
         ("Payment account", view.get("default_payment_account_code") or ""),
+        ("Locked period", dict(LOCK_DATE_CHOICES).get(view.get("lock_date_policy") or "fail", "")),
         ("Connected", view.get("connected_at") or ""),
         ("Last sync", view.get("last_sync_at") or "not yet"),
     ]

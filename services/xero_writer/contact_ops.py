@@ -1,6 +1,6 @@
 """Contacts: find or create one per Roger vendor, and keep it up to date.
 
-Every look-up reads all active contacts, page by page, and matches them here
+Every look-up reads all contacts, archived ones too, page by page, and matches them here
 (``contacts.find_contact``): no filter carries a vendor's name or e-mail, so no character in
 them can hide a contact, however long after an attempt the look-up runs.
 """
@@ -25,7 +25,9 @@ DUPLICATE_NAME = "already assigned to another contact"
 
 
 async def active_contacts(call: Call) -> list[dict[str, Any]]:
-    """Every ACTIVE contact of the organisation, all pages (Xero's pages of up to 1,000)."""
+    """Every contact of the organisation, archived ones too (``find_contact`` follows a
+    merged one to its survivor and never takes another archived one), all pages (Xero's
+    pages of up to 1,000)."""
     contacts: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -33,7 +35,7 @@ async def active_contacts(call: Call) -> list[dict[str, Any]]:
             "GET",
             "/Contacts",
             params={
-                "where": 'ContactStatus=="ACTIVE"',
+                "includeArchived": "true",
                 "page": str(page),
                 "pageSize": "1000",
             },

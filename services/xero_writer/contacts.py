@@ -10,6 +10,11 @@ The rule (README, "What syncs"), strongest evidence first:
 4. a shared e-mail alone (an accounts mailbox) is never a match when names or tax numbers
    differ.
 
+Archived contacts (read too) are skipped, unless a merge archived them: then the contact
+they were merged into (``MergedToContactID``) stands for them, named in a note. The vendor's
+own contact (by ``ContactNumber``) archived without a merge blocks creating a look-alike: the
+fix is to restore it in Xero, then retry.
+
 Evidence that points both ways is uncertain: nothing is merged silently. A candidate that
 only shares an e-mail is named in a warning and a contact of the vendor's own is created; a
 contact of the same name but another tax number blocks creating one (Xero would refuse the
@@ -23,6 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from services.xero_writer.archived import RESTORE_FIX, survivor_in
 from shared.contracts.roger_events import Vendor
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -74,13 +80,59 @@ class ContactMatch:
 
 
 def find_contact(vendor: Vendor, contacts: list[dict[str, Any]]) -> ContactMatch:
-    """The active contact that is this vendor, by the rule in this module's docstring."""
+    """The active contact that is this vendor, by the rule in this module's docstring;
+    ``contacts`` may include archived ones (then merged ones lead to their survivors)."""
     active = [c for c in contacts if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
     number = contact_number(vendor)
     if number:
         for c in active:
             if c.get("ContactNumber") == number:
                 return ContactMatch(c)
+    found = _find_active(vendor, active)
+    if found.contact is not None or found.blocked:
+        return found
+    return _find_archived(vendor, contacts) or found
+
+
+def _merged_note(archived: dict[str, Any], survivor: dict[str, Any]) -> str:
+    return (
+        f"{describe(archived)} was merged into {describe(survivor)} in Xero "
+        "(MergedToContactID): linked to that contact"
+    )
+
+
+def _find_archived(vendor: Vendor, contacts: list[dict[str, Any]]) -> ContactMatch | None:
+    """The vendor's archived contact: its survivor, or blocked when it has none (by
+    ``ContactNumber``), or its survivor when a merge archived a match by tax number or name.
+    None: no archived contact is the vendor."""
+    by_id = {c.get("ContactID", ""): c for c in contacts}
+    gone = [c for c in contacts if c.get("ContactStatus", "ACTIVE") == "ARCHIVED"]
+    number = contact_number(vendor)
+    if number:
+        for c in gone:
+            if c.get("ContactNumber") == number:
+                survivor = survivor_in(c, by_id)
+                if survivor is not None:
+                    return ContactMatch(survivor, _merged_note(c, survivor))
+                return ContactMatch(
+                    note=(
+                        f"the vendor's {describe(c)} is archived in Xero and was not merged "
+                        f"into another contact: {RESTORE_FIX}"
+                    ),
+                    blocked=True,
+                )
+    merged = [c for c in gone if c.get("MergedToContactID")]
+    found = _find_active(vendor, merged)
+    if found.contact is not None:
+        survivor = survivor_in(found.contact, by_id)
+        if survivor is not None:
+            return ContactMatch(survivor, _merged_note(found.contact, survivor))
+    return None
+
+
+def _find_active(vendor: Vendor, active: list[dict[str, Any]]) -> ContactMatch:
+    """Rules 2 to 4 of the module's docstring over ``active``."""
+    number = contact_number(vendor)
     tax = _tax(vendor.tax_number)
     name = normalise_name(vendor.name)
     email = _email(vendor.email)

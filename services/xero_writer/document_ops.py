@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.xero_writer.adoption import adopt, expected_figure, ours
+from services.xero_writer.document_guards import guarded
 from services.xero_writer.outcomes import Call, batch_key, failed, join_notes, money, result
 from shared.contracts.commands import CreateBill, CreateCreditNote, UpdateBill, VoidBill
 from shared.contracts.results import XeroResult
-from shared.xero.client import validation_messages
+from shared.xero.client import Refused, validation_messages
 
 GONE = ("DELETED", "VOIDED")
 # Xero's opt-in to 4-decimal unit amounts and quantities (spec parameter ``unitdp``).
@@ -154,6 +155,13 @@ async def contact_bills(
 
 
 async def create_bills(
+    call: Call, commands: list[CreateBill], earlier: set[str]
+) -> list[XeroResult]:
+    """``_create_bills`` behind the lock-date and archived-contact rules (document_guards)."""
+    return await guarded(call, list(commands), earlier, _create_bills)
+
+
+async def _create_bills(
     call: Call, commands: list[CreateBill], _earlier: set[str]
 ) -> list[XeroResult]:
     """Looks first, always: for a bill an attempt made (by ``Url``) and for one the
@@ -214,6 +222,13 @@ def _contact_filter(contact_ids: set[str]) -> str:
 async def create_credit_notes(
     call: Call, commands: list[CreateCreditNote], earlier: set[str]
 ) -> list[XeroResult]:
+    """``_create_credit_notes`` behind the lock-date and archived-contact rules."""
+    return await guarded(call, list(commands), earlier, _create_credit_notes)
+
+
+async def _create_credit_notes(
+    call: Call, commands: list[CreateCreditNote], earlier: set[str]
+) -> list[XeroResult]:
     results: list[XeroResult] = []
     todo = commands
     if earlier & {c.command_id for c in commands}:
@@ -255,7 +270,23 @@ async def create_credit_notes(
     ]
 
 
-async def update_bill(call: Call, cmd: UpdateBill, _earlier: bool) -> XeroResult:
+async def update_bill(call: Call, cmd: UpdateBill, earlier: bool) -> XeroResult:
+    """``_update_bill`` behind the lock-date and archived-contact rules."""
+
+    async def one(call: Call, commands: list[UpdateBill], tried: set[str]) -> list[XeroResult]:
+        answers = []
+        for c in commands:
+            try:
+                answers.append(await _update_bill(call, c, c.command_id in tried))
+            except Refused as exc:  # refused whole: its words decide as an element's would
+                answers.append(failed(c, exc.message))
+        return answers
+
+    [answer] = await guarded(call, [cmd], {cmd.command_id} if earlier else set(), one)
+    return answer
+
+
+async def _update_bill(call: Call, cmd: UpdateBill, _earlier: bool) -> XeroResult:
     """Sending the same version twice changes nothing: no look-up needed."""
     answer = await call(
         "POST",

@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from shared.contracts.ids import Id
 from shared.contracts.roger_events import Tracking, Vendor
 
+# What the writer does with a document dated on or before the organisation's lock date
+# (Xero's PeriodLockDate / EndOfYearLockDate), chosen per connection at setup: "fail" shows
+# the document failed with the lock date and the fix; "next_open_day" posts it on the first
+# day after the lock date and says so on the document.
+LockDatePolicy = Literal["fail", "next_open_day"]
+
 _NAMESPACE = uuid.UUID("6f1c1f5e-2b0a-4a8e-9d7e-3c1b8f0e7a41")
 
 
@@ -65,6 +71,7 @@ class _DocumentBody(_Command):
     line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"]
     lines: tuple[BillLine, ...]
     url: str  # unique per Roger document: how the writer recognises one it made
+    lock_date_policy: LockDatePolicy = "fail"  # the connection's choice (ConnectionData)
 
 
 class CreateBill(_DocumentBody):

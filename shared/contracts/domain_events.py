@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.commands import LockDatePolicy
 from shared.contracts.ids import Id
 from shared.contracts.roger_events import RogerEvent
 
@@ -88,3 +89,6 @@ class ConnectionData(BaseModel):
     base_currency: str | None = None
     default_account_code: str
     default_payment_account_code: str
+    # A document dated on or before the organisation's lock date: "fail" (the default) or
+    # "next_open_day" (posted on the first open day, said on the document).
+    lock_date_policy: LockDatePolicy = "fail"

@@ -43,6 +43,9 @@ class XeroResult(BaseModel):
     xero_status: str | None = None
     amount: Decimal | None = None  # what Xero applied (payments, allocations)
     message: str | None = None  # Xero's own words: the refusal, or a warning
+    # The Xero contact the document went to when it is not the one the command named (that
+    # one was merged into it in Xero: MergedToContactID): the vendor's contact from now on.
+    contact_id: str | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -103,6 +103,7 @@ def test_whole_setup_flow(connect_pipeline: ConnectPipeline) -> None:
     assert view["tenant_id"] == tenant and view["organisation_name"] == "Acme Connect ApS"
     assert view["default_account_code"] == "429"
     assert view["default_payment_account_code"] == "090"
+    assert view["lock_date_policy"] == "fail"  # the default when setup does not choose
     assert view["connected_at"] and view["last_sync_at"] is None
 
     # Categories: the whole chart on roger.categories.

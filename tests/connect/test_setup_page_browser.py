@@ -109,6 +109,9 @@ def test_click_through_setup_then_disconnect(
     page.get_by_label("Default account for expenses").select_option("429")
     page.get_by_label("Account that payments are made from").select_option("090")
     assert page.get_by_label("Import categories").is_checked()
+    locked = page.get_by_label("A document dated in a period locked in Xero")
+    assert locked.input_value() == "fail"  # the default
+    locked.select_option("next_open_day")
     shot("4-default-accounts")
 
     page.get_by_role("button", name="Finish").click()
@@ -117,8 +120,10 @@ def test_click_through_setup_then_disconnect(
     assert page.locator("#organisation").inner_text() == org_name
     assert "Setup finished" in messages(page)
     shot("5-connection")
+    assert page.locator("#locked_period").inner_text().startswith("Post it on the first open")
     view = p.connection(company)
     assert view["status"] == "connected" and view["tenant_id"] == tenant
+    assert view["lock_date_policy"] == "next_open_day"
     wait_for(lambda: categories_records(p, company), 30, "categories imported")
 
     page.once("dialog", lambda dialog: dialog.accept())

@@ -87,6 +87,10 @@ NOT_FOUND_DOC = "Document could not be found"
 NOT_AUTHORISED = "Payments can only be made against Authorised documents"
 TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
+ARCHIVED_CONTACT = (
+    "The contact with the specified contact details has been archived. "
+    "The contact must be un-archived before creating new invoices or credit notes."
+)
 
 Status = int | Literal["drop"]
 IDEMPOTENCY_WINDOW_S = 360  # Xero keeps an Idempotency-Key for 6 minutes
@@ -212,6 +216,31 @@ class FakeXero:
         self._minute_count = 0
         self._numbers = itertools.count(1)
         self._unit_dp = 2
+        # Organisation.PeriodLockDate / EndOfYearLockDate (``set_lock_dates``).
+        self.lock_dates: dict[str, date] = {}
+
+    def archive_contact(self, contact_id: str, merged_into: str | None = None) -> None:
+        """Archived in Xero; ``merged_into``: by a merge into that contact, which takes the
+        archived one's documents (``MergedToContactID``), as Xero's merge."""
+        contact = self.contacts[contact_id]
+        contact["ContactStatus"] = "ARCHIVED"
+        if merged_into is not None:
+            contact["MergedToContactID"] = merged_into
+            survivor = {"ContactID": merged_into, "Name": self.contacts[merged_into]["Name"]}
+            for document in [*self.invoices.values(), *self.credit_notes.values()]:
+                if document["Contact"]["ContactID"] == contact_id:
+                    document["Contact"] = dict(survivor)
+
+    def restore_contact(self, contact_id: str) -> None:
+        self.contacts[contact_id]["ContactStatus"] = "ACTIVE"
+
+    def set_lock_dates(self, period: date | None = None, end_of_year: date | None = None) -> None:
+        """The organisation's lock dates (None: not set), as the sandbox's admin API."""
+        self.lock_dates = {
+            k: v
+            for k, v in (("PeriodLockDate", period), ("EndOfYearLockDate", end_of_year))
+            if v is not None
+        }
 
     def pass_idempotency_window(self) -> None:
         """Xero keeps an Idempotency-Key for 6 minutes: afterwards a key replays nothing."""
@@ -339,6 +368,8 @@ class FakeXero:
             return self._attach(head, parts[1], unquote(parts[3]), content or b"")
         if len(parts) == 3 and parts[2] == "Attachments" and method == "GET":
             return self._attachments_of(head, parts[1])
+        if head == "Organisation" and method == "GET":
+            return {"Organisations": [{"Name": "Fake Org", **self.lock_dates}]}
         if head == "Contacts":
             if method == "GET":
                 return self._get_contacts(params, rest)
@@ -486,6 +517,8 @@ class FakeXero:
         match = re.search(r'ContactStatus=="(\w+)"', where)
         if match:
             items = [c for c in items if c["ContactStatus"] == match.group(1)]
+        elif not rest and not _flag(params, "includeArchived", False):
+            items = [c for c in items if c["ContactStatus"] != "ARCHIVED"]
         return self._page("Contacts", items, params)
 
     @staticmethod
@@ -511,6 +544,8 @@ class FakeXero:
         contact = self.contacts.get(contact_id or "")
         if contact is None:
             raise _Invalid(UNKNOWN_CONTACT)
+        if contact["ContactStatus"] == "ARCHIVED":
+            raise _Invalid(ARCHIVED_CONTACT)
         return {"ContactID": contact["ContactID"], "Name": contact["Name"]}
 
     def _lines(self, element: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal]:
@@ -549,6 +584,15 @@ class FakeXero:
             lines, total = self._lines(element)
         except _Invalid as exc:
             errors += exc.messages
+        issued = _date(element.get("Date") or date.today())
+        if (element.get("Status") or "DRAFT") == "AUTHORISED":
+            for key, label in (("PeriodLockDate", "period"), ("EndOfYearLockDate", "end of year")):
+                lock = self.lock_dates.get(key)
+                if lock is not None and issued <= lock:
+                    errors.append(
+                        f"The document date cannot be before the {label} lock date, "
+                        f"currently set at {lock.strftime('%d-%b-%Y')}"
+                    )
         if errors:
             raise _Invalid(*errors)
         return {

@@ -157,6 +157,7 @@ def _created(
     doc.state, doc.reason = "synced", None
     _note(doc, result)
     _check_total(doc, result.xero_total)
+    _moved_contact(state, doc, result, effects)
 
 
 def _updated(
@@ -169,6 +170,19 @@ def _updated(
     doc.state, doc.reason = "synced", None
     _note(doc, result)
     _check_total(doc, result.xero_total)
+    _moved_contact(state, doc, result, effects)
+
+
+def _moved_contact(
+    state: CompanyState, doc: Document, result: XeroResult, effects: Effects
+) -> None:
+    """The writer found the vendor's contact merged into another in Xero (MergedToContactID)
+    and posted to the survivor: the vendor is linked to the survivor from now on (the
+    result's warning, shown by ``_note``, says so)."""
+    link = state.vendors.get(doc.vendor_id or "")
+    if result.contact_id and link is not None and link.contact_id != result.contact_id:
+        link.contact_id = result.contact_id
+        effects.vendors.add(link.vendor_id)
 
 
 def _note(doc: Document, result: XeroResult) -> None:

@@ -402,6 +402,7 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
         number, issue_date, due_date = data.credit_note_number, data.issue_date, None
     return {
         "contact_id": contact_id,
+        "lock_date_policy": conn.lock_date_policy,
         "number": number or doc.roger_id,
         "issue_date": issue_date,
         "due_date": due_date,

@@ -1,0 +1,120 @@
+"""Lock dates: what the writer does with a document dated inside a locked period.
+
+Xero refuses an approved bill or credit note dated on or before the organisation's
+``PeriodLockDate`` or ``EndOfYearLockDate`` (``GET /Organisation``; both optional). The
+connection's ``lock_date_policy`` (chosen at setup, carried on each document command) says
+what happens then:
+
+- ``fail`` (the default): the document is ``failed`` with the lock date and the fix
+  (``LOCKED_FIX``); nothing is sent;
+- ``next_open_day``: it is posted on the first day after the lock date (its due date moved
+  too if it fell before), and the result's warning names both dates.
+
+The lock dates are read once per connection (tenant) and kept in this process
+(``LockDateCache``); a refusal of Xero's naming a lock date reads them again, as does a
+document the kept dates call locked (the accountant may have moved them since).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.xero_writer.outcomes import Call
+
+LOCKED_FIX = "change the date in Roger, or ask the accountant to move the lock date in Xero"
+# Xero's refusal: "The document date cannot be before the period lock date, currently set at
+# 31-Oct-2026" (and "... the end of year lock date ...").
+REFUSAL = re.compile(r"lock date", re.IGNORECASE)
+_MS_DATE = re.compile(r"/Date\((-?\d+)")
+
+
+def parse_xero_date(value: Any) -> date | None:
+    """``/Date(1793404800000+0000)/`` or ``2026-10-31T00:00:00`` as a date; None if absent."""
+    if not value:
+        return None
+    text = str(value)
+    ms = _MS_DATE.match(text)
+    if ms:
+        return datetime.fromtimestamp(int(ms.group(1)) / 1000, UTC).date()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class LockDates:
+    """The organisation's lock dates (None: not set)."""
+
+    period: date | None = None  # PeriodLockDate
+    end_of_year: date | None = None  # EndOfYearLockDate
+
+    @classmethod
+    def of(cls, organisation: dict[str, Any]) -> LockDates:
+        return cls(
+            parse_xero_date(organisation.get("PeriodLockDate")),
+            parse_xero_date(organisation.get("EndOfYearLockDate")),
+        )
+
+    def locking(self, day: date) -> tuple[str, date] | None:
+        """The lock date ``day`` falls on or before, as (its name, the date): the later of
+        the two when both lock it (the first open day follows the later one)."""
+        hits = [
+            (when, name)
+            for name, when in (
+                ("period lock date", self.period),
+                ("end of year lock date", self.end_of_year),
+            )
+            if when is not None and day <= when
+        ]
+        if not hits:
+            return None
+        when, name = max(hits)
+        return name, when
+
+
+async def read_lock_dates(call: Call) -> LockDates:
+    answer = await call("GET", "/Organisation")
+    [organisation] = answer.get("Organisations") or [{}]
+    return LockDates.of(organisation)
+
+
+@dataclass
+class LockDateCache:
+    """Lock dates per tenant, kept for the life of the process; ``get(refresh=True)`` reads
+    them again (after Xero named a lock date, or before failing a document on kept ones)."""
+
+    kept: dict[str, LockDates] = field(default_factory=dict)
+
+    async def get(self, call: Call, tenant_id: str, *, refresh: bool = False) -> LockDates:
+        if refresh or tenant_id not in self.kept:
+            self.kept[tenant_id] = await read_lock_dates(call)
+        return self.kept[tenant_id]
+
+
+CACHE = LockDateCache()
+
+
+def refused_for_lock(message: str | None) -> bool:
+    return bool(message and REFUSAL.search(message))
+
+
+def failure(day: date, name: str, lock: date) -> str:
+    return (
+        f"dated {day.isoformat()}, on or before the organisation's {name} "
+        f"{lock.isoformat()} in Xero: {LOCKED_FIX}"
+    )
+
+
+def moved_note(day: date, name: str, lock: date, posted: date) -> str:
+    return (
+        f"dated {day.isoformat()} in Roger, on or before the organisation's {name} "
+        f"{lock.isoformat()} in Xero: posted on {posted.isoformat()}, the first open day"
+    )
+
+
+def first_open_day(lock: date) -> date:
+    return lock + timedelta(days=1)

@@ -101,6 +101,17 @@ class AllocateCreditNote(_Command):
     allocated_on: date
 
 
+class DeleteAllocation(_Command):
+    """Undo an allocation made by ``AllocateCreditNote`` (its bill is deleted or edited in
+    Roger: Xero voids or edits only a bill with no credit allocated). The credit comes back
+    to the credit note; Xero keeps the allocation, marked ``IsDeleted``."""
+
+    kind: Literal["DeleteAllocation"] = "DeleteAllocation"
+    credit_note_id: str
+    allocation_id: str  # Xero's AllocationID, as ``XeroCreditNoteAllocated`` gave it
+    invoice_id: str  # the bill it credited
+
+
 class CreatePayment(_Command):
     kind: Literal["CreatePayment"] = "CreatePayment"
     payment_id: str
@@ -145,6 +156,7 @@ AnyCommand = (
     | VoidBill
     | CreateCreditNote
     | AllocateCreditNote
+    | DeleteAllocation
     | CreatePayment
     | DeletePayment
     | UploadAttachment

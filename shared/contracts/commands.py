@@ -65,6 +65,9 @@ class _DocumentBody(_Command):
     line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"]
     lines: tuple[BillLine, ...]
     url: str  # unique per Roger document: how the writer recognises one it made
+    # Roger's total of the document, as the contract's ``total`` gives it (tax included):
+    # the writer checks Xero's ``Total`` against it to the cent. None: not checked.
+    total: Decimal | None = None
 
 
 class CreateBill(_DocumentBody):

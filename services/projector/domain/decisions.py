@@ -467,6 +467,7 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
         "issue_date": issue_date,
         "due_date": due_date,
         "currency": data.currency,
+        "total": data.total,
         "line_amount_types": LINE_AMOUNT_TYPES[data.amount_type],
         "lines": tuple(
             BillLine(

@@ -212,24 +212,29 @@ async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: boo
     )
 
 
-async def delete_allocation(call: Call, cmd: DeleteAllocation, earlier: bool) -> XeroResult:
-    """Takes the allocation off; one already gone (an earlier attempt landed) is done."""
-    if earlier:
-        answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}", params={"unitdp": "4"})
-        [credit_note] = answer.get("CreditNotes") or [{}]
-        live = {
-            a.get("AllocationID")
-            for a in credit_note.get("Allocations") or []
-            if not a.get("IsDeleted")
-        }
-        if cmd.allocation_id not in live:
-            return result(cmd, "XeroAllocationDeleted", xero_id=cmd.allocation_id)
+async def delete_allocation(call: Call, cmd: DeleteAllocation, _earlier: bool) -> XeroResult:
+    """Takes the allocation off; one no longer on the credit note (an earlier attempt
+    landed, or someone took it off in Xero) is done without another call.
+
+    The credit note is read first, always (a removal is rare): the allocation is found by
+    its id, else as the live one to ``cmd.invoice_id`` (answers recorded before the writer
+    gave the AllocationID named the credit note instead).
+    """
+    answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}", params={"unitdp": "4"})
+    [credit_note] = answer.get("CreditNotes") or [{}]
+    live = [a for a in credit_note.get("Allocations") or [] if not a.get("IsDeleted")]
+    found = [a for a in live if a.get("AllocationID") == cmd.allocation_id] or [
+        a for a in live if (a.get("Invoice") or {}).get("InvoiceID") == cmd.invoice_id
+    ]
+    if not found:
+        return result(cmd, "XeroAllocationDeleted", xero_id=cmd.allocation_id)
+    allocation_id = found[0]["AllocationID"]
     answer = await call(
         "DELETE",
-        f"/CreditNotes/{cmd.credit_note_id}/Allocations/{cmd.allocation_id}",
+        f"/CreditNotes/{cmd.credit_note_id}/Allocations/{allocation_id}",
         idempotency_key=f"rx-{cmd.command_id}",
     )
     messages = validation_messages(answer)
     if messages:
         return failed(cmd, "; ".join(messages))
-    return result(cmd, "XeroAllocationDeleted", xero_id=cmd.allocation_id)
+    return result(cmd, "XeroAllocationDeleted", xero_id=allocation_id)

@@ -119,3 +119,15 @@ async def test_a_new_attempt_allocates_again_past_the_one_taken_off() -> None:
     assert again.type == "XeroCreditNoteAllocated" and again.amount == Decimal("30.00")
     assert again.xero_id not in (None, made.xero_id)
     assert [a["IsDeleted"] for a in w.xero.credit_notes[note_id]["Allocations"]] == [True, False]
+
+
+async def test_a_removal_named_by_an_older_answer_finds_the_allocation_by_its_bill() -> None:
+    w = writer_on()
+    invoice_id, note_id = await _in_xero(w)
+    [made] = (await w.run(_allocate(invoice_id, note_id))).values()
+
+    # Answers recorded before the writer gave the AllocationID named the credit note.
+    [undone] = (await w.run(_unallocate(invoice_id, note_id, note_id))).values()
+
+    assert (undone.type, undone.xero_id) == ("XeroAllocationDeleted", made.xero_id)
+    assert [a["IsDeleted"] for a in w.xero.credit_notes[note_id]["Allocations"]] == [True]

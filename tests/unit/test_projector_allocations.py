@@ -141,3 +141,19 @@ def test_a_credit_of_nothing_is_allocated_again_once_the_bill_is_raised() -> Non
         AllocateCreditNote,
     )
     assert again.command_id != allocate.command_id
+
+
+def test_a_removal_that_must_wait_holds_the_bill_and_shows_why() -> None:
+    state = CompanyState("acme")
+    allocated(state)
+    remove = only(step(state, fact("BillDeleted", {"bill_id": "b1"}, day=5)), DeleteAllocation)
+
+    waiting = answer(remove, "XeroCommandWaiting", message="Xero is unavailable")
+    assert step(state, waiting) == []
+
+    note = state.docs[("credit_note", "cn-1")]
+    assert note.allocation is not None
+    assert (note.allocation.state, note.allocation.reason) == ("waiting", "Xero is unavailable")
+    assert remove.command_id in state.outstanding  # the outbox sends it again, same id
+    void = only(step(state, answer(remove, "XeroAllocationDeleted")), VoidBill)
+    assert void.invoice_id == "inv-1"

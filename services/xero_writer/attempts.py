@@ -5,9 +5,11 @@
 - ``writer_answers``: each command's final answer (any ``XeroResult`` but
   ``XeroCommandWaiting``), kept forever, not for Xero's 6-minute idempotency window. A
   command read again (a crash, the outbox's resend, ``dlq replay``, ``--again`` months
-  later) is answered from it without calling Xero: a bill Roger deleted (voided in Xero)
-  or a payment Roger reversed (deleted in Xero) is "done, then undone" and is never made
-  again by a replay of the command that first made it (issue 10, "Replays safe forever").
+  later) is answered from it without calling Xero: a bill Roger deleted (voided in Xero),
+  a payment Roger reversed (deleted in Xero) or a credit allocation taken off its bill
+  (``DeleteAllocation``) is "done, then undone" and is never made again by a replay of the
+  command that first made it (issue 10, "Replays safe forever"). Answers are recorded
+  before they are published, so nothing is undone on an answer the record lacks.
   Each command id names one attempt of one step (the projector's ``command_id``), so a
   document sent again after a failure comes under a new id and is not answered from here.
 """

@@ -12,12 +12,14 @@ of ours) is adopted with a note instead of being created twice; a near miss is n
 warning and not adopted (``adoption.py``).
 
 Every call on bills and credit notes carries ``unitdp=4``: without it Xero keeps 2 decimals
-of a unit price (0.1648 becomes 0.16). Xero's figures are checked against Roger's lines to
-the cent; a difference is a warning naming both.
+of a unit price (0.1648 becomes 0.16). Xero's figures are checked to the cent against
+Roger's lines (the total before tax when tax is on top) and against Roger's own total (tax
+included, ``total`` of the command); a difference is a warning naming both amounts.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from services.xero_writer.adoption import adopt, expected_figure, ours
@@ -31,6 +33,7 @@ GONE = ("DELETED", "VOIDED")
 # Xero's opt-in to 4-decimal unit amounts and quantities (spec parameter ``unitdp``).
 UNITDP = {"unitdp": "4"}
 PAGE_SIZE = "1000"  # Xero's largest page
+CENT = Decimal("0.01")
 
 Document = CreateBill | UpdateBill | CreateCreditNote
 
@@ -87,15 +90,27 @@ def credit_note_payload(cmd: CreateCreditNote) -> dict[str, Any]:
 
 
 def total_check(cmd: Document, element: dict[str, Any]) -> str | None:
-    """A warning naming both figures when Xero's differs from Roger's by a cent or more."""
+    """A warning naming both figures when Xero's differs from Roger's by a cent or more:
+    the figure Roger's lines fix (``expected_figure``), then Xero's ``Total`` against
+    Roger's document total (``cmd.total``; with tax on top, Xero's tax is in it). None
+    when both agree (or Xero's answer has no such figure)."""
+    notes: list[str] = []
     field, wanted = expected_figure(cmd)
     got = money(element.get(field))
-    if got is None or got == wanted:
-        return None
-    label = "total" if field == "Total" else "total before tax"
-    return (
-        f"Xero's {label} {got:.2f} {cmd.currency} differs from Roger's {wanted:.2f} {cmd.currency}"
-    )
+    if got is not None and got != wanted:
+        label = "total" if field == "Total" else "total before tax"
+        notes.append(
+            f"Xero's {label} {got:.2f} {cmd.currency} differs from Roger's {wanted:.2f} "
+            f"{cmd.currency}"
+        )
+    total = money(element.get("Total"))
+    if cmd.total is not None and total is not None:
+        roger = cmd.total.quantize(CENT, ROUND_HALF_UP)
+        said = field == "Total" and got is not None and got != wanted and wanted == roger
+        if total.quantize(CENT, ROUND_HALF_UP) != roger and not said:
+            # The projector's wording of this check, kept: the read API shows it as it was.
+            notes.append(f"Xero's total {total:.2f} differs from Roger's total {roger:.2f}")
+    return join_notes(*notes)
 
 
 def _answered(

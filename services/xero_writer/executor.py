@@ -33,6 +33,7 @@ SINGLE: dict[str, SingleOp] = {
     "VoidBill": document_ops.void_bill,
     "DeletePayment": payment_ops.delete_payment,
     "AllocateCreditNote": payment_ops.allocate_credit_note,
+    "DeleteAllocation": payment_ops.delete_allocation,
     "UploadAttachment": attachment_ops.upload_attachment,
 }
 

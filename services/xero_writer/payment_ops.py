@@ -5,6 +5,11 @@ unique per (credit note, bill). Both are looked up before an attempted command
 is sent again: the bills by their Xero ids (every page), the payment matched here by its
 Reference among the bill's payments, so no character of ours is ever in a filter.
 
+An allocation is taken off again by its AllocationID (``DELETE /CreditNotes/{id}/
+Allocations/{AllocationID}``, xero-facts.md): Xero keeps it marked ``IsDeleted`` and gives
+the credit back to the credit note. Replayed, the allocating command is answered from the
+writer's record (``attempts.py``: done, then undone), never sent again.
+
 A zero-total bill takes no payment: Xero settles it (PAID) when it is approved and refuses
 any payment on it, so the writer answers such a command without a call.
 """
@@ -15,7 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from services.xero_writer.outcomes import Call, batch_key, failed, money, result
-from shared.contracts.commands import AllocateCreditNote, CreatePayment, DeletePayment
+from shared.contracts.commands import (
+    AllocateCreditNote,
+    CreatePayment,
+    DeleteAllocation,
+    DeletePayment,
+)
 from shared.contracts.results import XeroResult
 from shared.xero.client import validation_messages
 
@@ -145,11 +155,13 @@ async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: boo
     answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}", params={"unitdp": "4"})
     [credit_note] = answer.get("CreditNotes") or [{}]
     for allocation in credit_note.get("Allocations") or []:
+        if allocation.get("IsDeleted"):
+            continue  # taken off before: this bill may be credited again
         if (allocation.get("Invoice") or {}).get("InvoiceID") == cmd.invoice_id:
             return result(
                 cmd,
                 "XeroCreditNoteAllocated",
-                xero_id=cmd.credit_note_id,
+                xero_id=allocation.get("AllocationID"),
                 amount=money(allocation.get("Amount")),
             )
     invoices = await _invoices(call, {cmd.invoice_id})
@@ -183,6 +195,8 @@ async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: boo
     messages = validation_messages(element)
     if messages:
         return failed(cmd, "; ".join(messages))
+    if not element.get("AllocationID"):
+        return failed(cmd, "Xero answered the allocation without an AllocationID")
     warning = None
     if amount < cmd.amount:
         warning = (
@@ -190,5 +204,37 @@ async def allocate_credit_note(call: Call, cmd: AllocateCreditNote, earlier: boo
             f"{remaining - amount} stays an open credit in Xero"
         )
     return result(
-        cmd, "XeroCreditNoteAllocated", xero_id=cmd.credit_note_id, amount=amount, message=warning
+        cmd,
+        "XeroCreditNoteAllocated",
+        xero_id=element["AllocationID"],
+        amount=amount,
+        message=warning,
     )
+
+
+async def delete_allocation(call: Call, cmd: DeleteAllocation, _earlier: bool) -> XeroResult:
+    """Takes the allocation off; one no longer on the credit note (an earlier attempt
+    landed, or someone took it off in Xero) is done without another call.
+
+    The credit note is read first, always (a removal is rare): the allocation is found by
+    its id, else as the live one to ``cmd.invoice_id`` (answers recorded before the writer
+    gave the AllocationID named the credit note instead).
+    """
+    answer = await call("GET", f"/CreditNotes/{cmd.credit_note_id}", params={"unitdp": "4"})
+    [credit_note] = answer.get("CreditNotes") or [{}]
+    live = [a for a in credit_note.get("Allocations") or [] if not a.get("IsDeleted")]
+    found = [a for a in live if a.get("AllocationID") == cmd.allocation_id] or [
+        a for a in live if (a.get("Invoice") or {}).get("InvoiceID") == cmd.invoice_id
+    ]
+    if not found:
+        return result(cmd, "XeroAllocationDeleted", xero_id=cmd.allocation_id)
+    allocation_id = found[0]["AllocationID"]
+    answer = await call(
+        "DELETE",
+        f"/CreditNotes/{cmd.credit_note_id}/Allocations/{allocation_id}",
+        idempotency_key=f"rx-{cmd.command_id}",
+    )
+    messages = validation_messages(answer)
+    if messages:
+        return failed(cmd, "; ".join(messages))
+    return result(cmd, "XeroAllocationDeleted", xero_id=allocation_id)

@@ -72,6 +72,9 @@ class _DocumentBody(_Command):
     lines: tuple[BillLine, ...]
     url: str  # unique per Roger document: how the writer recognises one it made
     lock_date_policy: LockDatePolicy = "fail"  # the connection's choice (ConnectionData)
+    # Roger's total of the document, as the contract's ``total`` gives it (tax included):
+    # the writer checks Xero's ``Total`` against it to the cent. None: not checked.
+    total: Decimal | None = None
 
 
 class CreateBill(_DocumentBody):
@@ -106,6 +109,17 @@ class AllocateCreditNote(_Command):
     invoice_id: str
     amount: Decimal  # the most Roger wants allocated: the credit note's total
     allocated_on: date
+
+
+class DeleteAllocation(_Command):
+    """Undo an allocation made by ``AllocateCreditNote`` (its bill is deleted or edited in
+    Roger: Xero voids or edits only a bill with no credit allocated). The credit comes back
+    to the credit note; Xero keeps the allocation, marked ``IsDeleted``."""
+
+    kind: Literal["DeleteAllocation"] = "DeleteAllocation"
+    credit_note_id: str
+    allocation_id: str  # Xero's AllocationID, as ``XeroCreditNoteAllocated`` gave it
+    invoice_id: str  # the bill it credited
 
 
 class CreatePayment(_Command):
@@ -152,6 +166,7 @@ AnyCommand = (
     | VoidBill
     | CreateCreditNote
     | AllocateCreditNote
+    | DeleteAllocation
     | CreatePayment
     | DeletePayment
     | UploadAttachment

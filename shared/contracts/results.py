@@ -17,7 +17,8 @@ ResultType = Literal[
     "XeroBillUpdated",
     "XeroBillVoided",
     "XeroCreditNoteCreated",
-    "XeroCreditNoteAllocated",
+    "XeroCreditNoteAllocated",  # xero_id: the AllocationID (None when nothing was allocated)
+    "XeroAllocationDeleted",  # xero_id: the AllocationID, now IsDeleted in Xero
     "XeroPaymentCreated",
     "XeroPaymentDeleted",
     "XeroAttachmentUploaded",

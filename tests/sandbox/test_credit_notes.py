@@ -164,6 +164,38 @@ def test_credited_bill_cannot_be_edited(books, supplier):
     assert "payment or credit note allocated" in caught.value.reason
 
 
+def test_an_allocation_taken_off_gives_the_credit_back_and_frees_the_bill(books, supplier):
+    from xero_python.accounting import Invoices
+
+    invoice = create_bill(books, bill(supplier))
+    note = create_note(books, credit_note(supplier, "10.00"))
+    made = books.api.create_credit_note_allocation(
+        books.tenant_id, note.credit_note_id, allocation(invoice.invoice_id, "10.00")
+    )
+    allocation_id = made.allocations[0].allocation_id
+
+    gone = books.api.delete_credit_note_allocations(
+        books.tenant_id, note.credit_note_id, allocation_id
+    )
+
+    assert gone.is_deleted is True
+    note_after = books.api.get_credit_note(books.tenant_id, note.credit_note_id).credit_notes[0]
+    assert (note_after.status, note_after.remaining_credit) == ("AUTHORISED", Decimal("10.00"))
+    assert note_after.allocations == []
+    after = books.api.get_invoice(books.tenant_id, invoice.invoice_id).invoices[0]
+    assert after.amount_credited == Decimal("0.00")
+    assert after.amount_due == after.total
+    # Taken off twice: Xero answers it again, deleted; nothing changes.
+    again = books.api.delete_credit_note_allocations(
+        books.tenant_id, note.credit_note_id, allocation_id
+    )
+    assert again.is_deleted is True
+    voided = books.api.update_invoice(
+        books.tenant_id, invoice.invoice_id, Invoices(invoices=[Invoice(status="VOIDED")])
+    )
+    assert voided.invoices[0].status == "VOIDED"
+
+
 def test_credit_notes_read_back(books, supplier):
     note = create_note(books, credit_note(supplier))
     listed = books.api.get_credit_notes(books.tenant_id, where='Type=="ACCPAYCREDIT"', page=1)

@@ -390,6 +390,8 @@ class FakeXero:
                 return self._get_credit_notes(params, rest)
             if len(rest) == 2 and rest[1] == "Allocations":
                 return self._allocate(rest[0], body)
+            if len(rest) == 3 and rest[1] == "Allocations" and method == "DELETE":
+                return self._unallocate(rest[0], rest[2])
             return self._batch(params, "CreditNotes", body, "CreditNoteID", self._create_credit)
         if head == "Payments":
             if method == "GET":
@@ -722,10 +724,30 @@ class FakeXero:
                 "Amount": amount,
                 "Date": _date(element.get("Date") or date.today()),
                 "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+                "IsDeleted": False,
             }
             note["Allocations"].append(allocation)
             results.append(allocation)
         return {"Allocations": copy.deepcopy(results)}
+
+    def _unallocate(self, note_id: str, allocation_id: str) -> dict[str, Any]:
+        """As Xero (and the sandbox): the allocation answered with ``IsDeleted`` true, its
+        credit back on the credit note and due on the invoice; taking it off twice is no
+        error."""
+        note = self.credit_notes.get(note_id)
+        found = [
+            a for a in (note or {}).get("Allocations", []) if a["AllocationID"] == allocation_id
+        ]
+        if note is None or not found:
+            raise Refused(404, "refused", None)
+        [allocation] = found
+        if not allocation["IsDeleted"]:
+            allocation["IsDeleted"] = True
+            note["RemainingCredit"] += allocation["Amount"]
+            invoice = self.invoices.get(allocation["Invoice"]["InvoiceID"])
+            if invoice is not None:
+                invoice["AmountDue"] += allocation["Amount"]
+        return copy.deepcopy(allocation)
 
     # ---------------------------------------------------------------- payments
 

@@ -4,7 +4,8 @@ For the projector's order tests (no Kafka, no PostgreSQL, no writer): each comma
 carried out on a small ledger by Xero's own rules, strictly (``docs/xero/xero-facts.md``,
 as ``xero_sandbox`` keeps them): a payment only on an AUTHORISED bill and never over its
 AmountDue, nor from an account that is not a bank account; no edit and no void of a bill
-that has payments or credit allocated; an approved zero-total document PAID at once.
+that has payments or credit allocated; an approved zero-total document PAID at once; an
+allocation taken off is kept, ``IsDeleted``, and its credit given back.
 The answer is the ``XeroResult`` the writer would publish. A command id carried out
 before is answered as before (the writer looks up what an earlier attempt did).
 
@@ -27,6 +28,7 @@ from shared.contracts.commands import (
     CreateBill,
     CreateCreditNote,
     CreatePayment,
+    DeleteAllocation,
     DeletePayment,
     EnsureContact,
     UpdateBill,
@@ -114,6 +116,8 @@ class XeroSimulator:
             return self._create_credit_note(cmd)
         if isinstance(cmd, AllocateCreditNote):
             return self._allocate(cmd)
+        if isinstance(cmd, DeleteAllocation):
+            return self._unallocate(cmd)
         if isinstance(cmd, CreatePayment):
             return self._pay(cmd)
         if isinstance(cmd, DeletePayment):
@@ -216,14 +220,14 @@ class XeroSimulator:
 
     def _allocate(self, cmd: AllocateCreditNote) -> XeroResult:
         """As the writer does: up to what is due on the bill and left on the credit note."""
-        for allocation in self.allocations:
+        for allocation in self._live_allocations():
             if allocation["CreditNoteID"] == cmd.credit_note_id and (
                 allocation["InvoiceID"] == cmd.invoice_id
             ):
                 return _result(
                     cmd,
                     "XeroCreditNoteAllocated",
-                    xero_id=cmd.credit_note_id,
+                    xero_id=allocation["AllocationID"],
                     amount=allocation["Amount"],
                 )
         note, invoice = self.credit_notes[cmd.credit_note_id], self.invoices[cmd.invoice_id]
@@ -238,13 +242,46 @@ class XeroSimulator:
             )
         if invoice["Status"] != "AUTHORISED":
             raise Refused("The invoice you are trying to allocate to has already been paid off")
+        allocation_id = str(uuid.uuid4())
         self.allocations.append(
-            {"CreditNoteID": cmd.credit_note_id, "InvoiceID": cmd.invoice_id, "Amount": amount}
+            {
+                "AllocationID": allocation_id,
+                "CreditNoteID": cmd.credit_note_id,
+                "InvoiceID": cmd.invoice_id,
+                "Amount": amount,
+                "IsDeleted": False,
+            }
         )
-        note["RemainingCredit"] -= amount
-        note["Status"] = "PAID" if note["RemainingCredit"] == 0 else "AUTHORISED"
+        self._settle_note(note)
         self._settle(invoice)
-        return _result(cmd, "XeroCreditNoteAllocated", xero_id=cmd.credit_note_id, amount=amount)
+        return _result(cmd, "XeroCreditNoteAllocated", xero_id=allocation_id, amount=amount)
+
+    def _unallocate(self, cmd: DeleteAllocation) -> XeroResult:
+        """As Xero: the allocation is kept, IsDeleted, and its credit given back; taking off
+        one already taken off answers as before (the sandbox's ``delete_allocation``)."""
+        [allocation] = [a for a in self.allocations if a["AllocationID"] == cmd.allocation_id]
+        if allocation["CreditNoteID"] != cmd.credit_note_id:
+            raise Refused("The allocation could not be found.")
+        allocation["IsDeleted"] = True
+        self._settle_note(self.credit_notes[cmd.credit_note_id])
+        self._settle(self.invoices[allocation["InvoiceID"]])
+        return _result(cmd, "XeroAllocationDeleted", xero_id=cmd.allocation_id)
+
+    def _live_allocations(self) -> list[dict[str, Any]]:
+        return [a for a in self.allocations if not a["IsDeleted"]]
+
+    def _settle_note(self, note: dict[str, Any]) -> None:
+        allocated = sum(
+            (
+                a["Amount"]
+                for a in self._live_allocations()
+                if a["CreditNoteID"] == note["CreditNoteID"]
+            ),
+            ZERO,
+        )
+        note["RemainingCredit"] = note["Total"] - allocated
+        if note["Total"]:
+            note["Status"] = "PAID" if note["RemainingCredit"] == 0 else "AUTHORISED"
 
     # ---- payments -------------------------------------------------------------------------
 
@@ -291,7 +328,11 @@ class XeroSimulator:
             ZERO,
         )
         credited = sum(
-            (a["Amount"] for a in self.allocations if a["InvoiceID"] == invoice["InvoiceID"]),
+            (
+                a["Amount"]
+                for a in self._live_allocations()
+                if a["InvoiceID"] == invoice["InvoiceID"]
+            ),
             ZERO,
         )
         invoice.update(

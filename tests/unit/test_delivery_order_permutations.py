@@ -173,6 +173,60 @@ def refused_then_corrected() -> list[dict[str, Any]]:
     ]
 
 
+def credit(cn_id: str, bill_id: str, amount: str, ven: dict[str, Any], day: int) -> dict[str, Any]:
+    return ev.credit_note(
+        C, cn_id, [ev.line("Credit", "1", amount)], amount, applies_to=bill_id, ven=ven, day=day
+    )
+
+
+def credited_then_deleted() -> list[dict[str, Any]]:
+    """Credited, then deleted in Roger: the credit comes off the bill, which is voided; the
+    credit stays open in Xero."""
+    return [
+        ev.bill(C, "b-cd", one_line("200.00"), "200.00", ven=FREIGHT, day=2),
+        credit("cn-cd", "b-cd", "50.00", FREIGHT, day=4),
+        ev.deleted(C, "b-cd", day=6),
+    ]
+
+
+def paid_credited_then_deleted() -> list[dict[str, Any]]:
+    """Part paid, the rest credited, then deleted: payment and credit come off first."""
+    return [
+        ev.bill(C, "b-pcd", one_line("100.00"), "100.00", ven=PRINTER, day=2),
+        ev.paid(C, "b-pcd", "p1", "60.00", day=3),
+        credit("cn-pcd", "b-pcd", "40.00", PRINTER, day=4),
+        ev.deleted(C, "b-pcd", day=6),
+    ]
+
+
+def credited_then_edited() -> list[dict[str, Any]]:
+    """Credited, then edited to a higher total and the rest paid: the credit comes off for
+    the update and goes back on after the payment."""
+    return [
+        ev.bill(C, "b-ce", one_line("100.00"), "100.00", ven=BAKERY, day=2),
+        credit("cn-ce", "b-ce", "25.00", BAKERY, day=4),
+        ev.bill(
+            C, "b-ce", one_line("120.00", "Cakes, more"), "120.00", type_="bill.updated",
+            ven=BAKERY, day=6,
+        ),
+        ev.paid(C, "b-ce", "p1", "95.00", day=8),
+    ]  # fmt: skip
+
+
+def paid_credited_then_raised() -> list[dict[str, Any]]:
+    """Paid in full (the credit may find nothing due), then raised by the credit's amount:
+    the credit ends allocated in full, whatever came first."""
+    return [
+        ev.bill(C, "b-pcr", one_line("100.00"), "100.00", ven=PRINTER, day=2),
+        ev.paid(C, "b-pcr", "p1", "100.00", day=3),
+        credit("cn-pcr", "b-pcr", "25.00", PRINTER, day=4),
+        ev.bill(
+            C, "b-pcr", one_line("125.00", "Print run, extra"), "125.00", type_="bill.updated",
+            ven=PRINTER, day=6,
+        ),
+    ]  # fmt: skip
+
+
 def other_currency() -> list[dict[str, Any]]:
     """A EUR bill paid in DKK: no payment reaches Xero."""
     return [
@@ -213,6 +267,10 @@ SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "deleted_while_paid": deleted_while_paid,
     "refused_then_corrected": refused_then_corrected,
     "other_currency": other_currency,
+    "credited_then_deleted": credited_then_deleted,
+    "paid_credited_then_deleted": paid_credited_then_deleted,
+    "credited_then_edited": credited_then_edited,
+    "paid_credited_then_raised": paid_credited_then_raised,
     "zero_totals": zero_totals,
     "offsets": offsets,
 }
@@ -256,6 +314,11 @@ def unsettled(state: CompanyState) -> list[str]:
         for d in state.docs.values()
         for p in d.payments.values()
         if p.state in ("pending", "waiting")
+    ]
+    out += [
+        f"{d.kind} {d.roger_id} allocation: {d.allocation.state} ({d.allocation.reason})"
+        for d in state.docs.values()
+        if d.allocation is not None and d.allocation.state in ("pending", "waiting")
     ]
     return out
 

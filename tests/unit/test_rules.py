@@ -145,13 +145,20 @@ def test_the_same_decision_gives_the_same_command_id() -> None:
 
 
 def test_exclusive_total_differing_from_xero_is_a_warning() -> None:
+    """The command carries Roger's total; the writer compares Xero's with it and says so
+    (tests/unit/test_writer_document_totals.py); the document shows what it said."""
     state = CompanyState("acme")
     step(state, CONNECTED)
     [ensure] = step(state, bill(total="21.00"))
     [create] = step(state, answer(ensure, "XeroContactLinked", xero_id="c"))
-    step(state, answer(create, "XeroBillCreated", xero_id="inv", xero_total=Decimal("26.25")))
+    assert isinstance(create, CreateBill) and create.total == Decimal("21.00")
+    said = "Xero's total 26.25 differs from Roger's total 21.00"
+    step(
+        state,
+        answer(create, "XeroBillCreated", xero_id="inv", xero_total=Decimal("26.25"), message=said),
+    )
     assert state.docs[("bill", "b1")].state == "synced"
-    assert state.docs[("bill", "b1")].warnings and "26.25" in state.docs[("bill", "b1")].warnings[0]
+    assert state.docs[("bill", "b1")].warnings == [said]
 
 
 def test_a_command_that_must_wait_stays_outstanding_until_it_can_run() -> None:

@@ -10,9 +10,10 @@ carries out commands in the order they reach it, refuses to edit or void a bill
 with payments or credit, and refuses a payment over what is due or on a bill that
 is not AUTHORISED. So at most one command that changes what a bill is owed is in
 flight (its create, update or void, a payment made or deleted, a credit allocated
-to it), and each step is chosen from Roger's latest truth once Xero has answered
-the last: payments that must leave Xero first, then the void or the update, then
-the payments that fit what is due; the others wait, with the reason shown.
+to it or taken off it), and each step is chosen from Roger's latest truth once Xero
+has answered the last: payments and credit allocations that must leave Xero first,
+then the void or the update, then the payments that fit what is due, then the
+credit; the others wait, with the reason shown.
 
 Every command id is derived from what the command does (company, document,
 attempt, version), so deciding the same thing twice gives the same command, and
@@ -44,6 +45,7 @@ from shared.contracts.commands import (
     CreateBill,
     CreateCreditNote,
     CreatePayment,
+    DeleteAllocation,
     DeletePayment,
     EnsureContact,
     UpdateBill,
@@ -241,6 +243,9 @@ def _decide_bill(d: _Decider, doc: Document) -> None:
             _delete_payment(d, doc, payment, why)
             _show_payments(d, doc, WAITING_FOR_STEP)
             return
+    if _unallocate_first(d, doc, behind):
+        _show_payments(d, doc, WAITING_FOR_STEP)
+        return
     if doc.deleted:
         _payments_gone(doc)
         if doc.state not in ("deleted", "failed"):  # voided, or Xero refused (shown, retryable)
@@ -276,6 +281,62 @@ def _why_remove(doc: Document, payment: Payment, behind: bool) -> str | None:
     if isinstance(payment.data, BillPaidData) and payment.made != payment.data:
         return "replacing the payment in Xero with Roger's newer version of it"
     return None
+
+
+def _unallocate_first(d: _Decider, bill: Document, behind: bool) -> bool:
+    """Takes one credit note's allocation off the bill in Xero when the bill is to be voided
+    or updated (Xero refuses either while credit is allocated to it); True if the bill must
+    wait for it (a removal sent, or one Xero refused: the bill then shows why).
+
+    An allocation of nothing (nothing was due) is asked for again once the bill is updated:
+    the new total may leave something due for the credit.
+    """
+    if not (bill.deleted or behind):
+        return False
+    if bill.deleted:
+        why = (
+            "taking the credit note's allocation off the bill in Xero: the bill was deleted "
+            "in Roger, and Xero voids only a bill without credit allocated; the credit stays "
+            "open"
+        )
+    else:
+        why = (
+            "taking the credit note's allocation off the bill in Xero to update the bill "
+            "(Xero refuses edits of a bill with credit allocated); it is allocated again once "
+            "the bill is updated"
+        )
+    for note in sorted(d.state.allocated_to(bill.roger_id), key=lambda n: n.roger_id):
+        allocation = note.allocation
+        assert allocation is not None  # allocated_to gives only notes with one
+        if allocation.xero_id is None or allocation.outstanding:
+            if behind and allocation.state == "synced" and allocation.xero_id is None:
+                allocation.state, allocation.reason = "pending", None
+                allocation.attempt += 1
+            continue
+        if allocation.state == "failed":
+            bill.fail(
+                f"credit note {note.roger_id} is still allocated to the bill in Xero "
+                f"({allocation.reason}); retry once the cause is fixed"
+            )
+            return True
+        assert note.xero_id is not None and bill.xero_id is not None
+        parts = (
+            "unallocate",
+            note.roger_id,
+            allocation.xero_id,
+            str(allocation.attempt),
+        )
+        cmd = DeleteAllocation(
+            **d.base(note.kind, note.roger_id, *parts),
+            credit_note_id=note.xero_id,
+            allocation_id=allocation.xero_id,
+            invoice_id=bill.xero_id,
+        )
+        allocation.outstanding = d.issue(cmd, Outstanding("DeleteAllocation", doc=note.key))
+        allocation.state, allocation.reason = "pending", why
+        d.note(bill, f"credit note {note.roger_id}: {why}")
+        return True
+    return False
 
 
 def _show_payments(d: _Decider, doc: Document, reason: str) -> None:
@@ -407,6 +468,7 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
         "issue_date": issue_date,
         "due_date": due_date,
         "currency": data.currency,
+        "total": data.total,
         "line_amount_types": LINE_AMOUNT_TYPES[data.amount_type],
         "lines": tuple(
             BillLine(
@@ -558,6 +620,8 @@ def _decide_allocation(d: _Decider, doc: Document) -> None:
     allocation = doc.allocation
     if allocation is None or allocation.outstanding or allocation.state in ("synced", "failed"):
         return
+    if allocation.xero_id is not None:
+        return  # still in Xero (a removal to retry): the bill's decisions take it off
     assert isinstance(doc.data, CreditNoteData) and doc.xero_id is not None
     bill = d.state.docs.get(("bill", allocation.bill_id))
     if bill is not None and bill.deleted:

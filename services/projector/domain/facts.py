@@ -211,6 +211,8 @@ def bill_deleted(state: CompanyState, data: BillDeletedData, fact: Applied) -> N
         # Same attempt: voiding is a new command of its own, not a retry of the refused one.
         doc.state, doc.reason = "pending", None
     fact.effects.note(doc.key, fact.entry)
+    # A credit note waiting to be allocated to it will never be: it shows so now.
+    fact.effects.touched |= {note.key for note in state.allocated_to(doc.roger_id)}
 
 
 @rule("BillPaid", data=BillPaidData)
@@ -263,6 +265,14 @@ def retry_requested(state: CompanyState, data: RetryData, fact: Applied) -> None
     if key in state.docs:
         doc = state.docs[key]
         retry(doc)
+        # A bill waits for credit to come off it in Xero, and a credit note's allocation for
+        # its bill: each is decided again, and a bill's retry retries those allocations too.
+        if doc.allocation is not None:
+            fact.effects.touched.add(("bill", doc.allocation.bill_id))
+        if doc.kind == "bill":
+            for note in state.allocated_to(doc.roger_id):
+                _retry_allocation(note)
+                fact.effects.touched.add(note.key)
         link = state.vendors.get(doc.vendor_id or "")
         if link is not None and link.failure:
             # Xero refused the vendor's contact: the retry asks for it again, as a new command.
@@ -280,13 +290,18 @@ def retry(doc: Document) -> None:
     for payment in doc.payments.values():
         if payment.state == "failed":
             payment.again()
-    if doc.allocation and doc.allocation.state == "failed":
-        doc.allocation.state, doc.allocation.reason = "pending", None
-        doc.allocation.attempt += 1
+    _retry_allocation(doc)
     for attachment in doc.attachments.values():
         if attachment.state == "failed":
             attachment.state, attachment.reason = "pending", None
             attachment.attempt += 1
+
+
+def _retry_allocation(note: Document) -> None:
+    allocation = note.allocation
+    if allocation is not None and allocation.state == "failed":
+        allocation.state, allocation.reason = "pending", None
+        allocation.attempt += 1
 
 
 # ---- facts that could not be applied --------------------------------------------------------

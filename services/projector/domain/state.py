@@ -95,12 +95,19 @@ class Payment:
 
 @dataclass
 class Allocation:
-    """A credit note's allocation to the bill it applies to."""
+    """A credit note's allocation to the bill it applies to.
+
+    ``xero_id`` is the allocation in Xero now (its AllocationID; None while there is none,
+    or when nothing was due to allocate). It is removed again (``DeleteAllocation``) when
+    its bill is deleted in Roger, or edited: Xero voids or edits only a bill with no credit
+    allocated; after an edit it is made again (a new attempt).
+    """
 
     bill_id: str
     state: DocState = "pending"
     reason: str | None = None
     amount: Decimal | None = None
+    xero_id: str | None = None
     attempt: int = 0
     outstanding: str | None = None
 

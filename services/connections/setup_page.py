@@ -67,7 +67,10 @@ def content_security_policy(form_targets: str = "") -> str:
 def page_headers(response: Response, form_targets: str = "") -> Response:
     response.headers["Content-Security-Policy"] = content_security_policy(form_targets)
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the
+    # page's own form posts (Fetch, "serializing a request origin"), and those are refused as
+    # cross-origin (``posted``); other sites still get no referrer.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -216,7 +216,7 @@ def test_production_serves_no_api_documents() -> None:
     from shared.settings import ProjectorSettings
 
     production = ProjectorSettings.model_validate(
-        {"env": "production", "service_tokens": ["a-real-token"]}
+        {"env": "production", "service_tokens": ["a-real-token-of-24-chars"]}
     )
     development = ProjectorSettings.model_validate({"env": "development"})
     for chosen, expected in ((production, 404), (development, 200)):

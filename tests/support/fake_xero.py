@@ -23,6 +23,11 @@ tests/contract checks against the sandbox, which follows Xero):
   ``MimeType`` from the name's extension);
 - an Idempotency-Key replays the first answer (Xero keeps it for minutes;
   ``pass_idempotency_window()`` forgets every key, as Xero does after 6 minutes);
+- tracking: ``GET /TrackingCategories`` lists ``tracking_categories`` (name -> its ACTIVE
+  options); a line's tracking must name one of them and one of its options, in any case,
+  else the element fails with the sandbox's (Xero's) words;
+- currencies: ``GET /Organisation`` answers ``base_currency``; a payment without
+  ``CurrencyRate`` takes ``rates[currency]`` (1 for the base currency) and says so;
 - unit amounts: 2 decimals (rounded half away from zero) on writes and reads unless the
   call asks ``unitdp=4``, as Xero;
 - contacts keep a ``ContactNumber``, unique among them; ``where`` on invoices' ``Type``
@@ -87,6 +92,13 @@ NOT_FOUND_DOC = "Document could not be found"
 NOT_AUTHORISED = "Payments can only be made against Authorised documents"
 TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
+UNKNOWN_CATEGORY = (
+    "Unknown tracking details. A Tracking Category did not match a known Active TrackingCategory"
+)
+UNKNOWN_OPTION = (
+    "Unknown tracking details. A Tracking Option did not match a known Active "
+    "TrackingOption for the Tracking Category '{}'"
+)
 
 Status = int | Literal["drop"]
 IDEMPOTENCY_WINDOW_S = 360  # Xero keeps an Idempotency-Key for 6 minutes
@@ -200,6 +212,11 @@ class FakeXero:
         self.payments: dict[str, dict[str, Any]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.attachments: dict[str, dict[str, Any]] = {}
+        # Category name -> its ACTIVE option names (Xero's spelling).
+        self.tracking_categories: dict[str, list[str]] = {}
+        self.base_currency = "DKK"
+        # Units of a currency per one unit of the base currency (Xero's CurrencyRate).
+        self.rates: dict[str, Decimal] = {"EUR": Decimal("0.134048")}
         self.calls: list[Recorded] = []
         self.faults: deque[Fault] = deque()
         self.valid_tokens = {TOKEN}
@@ -339,6 +356,20 @@ class FakeXero:
             return self._attach(head, parts[1], unquote(parts[3]), content or b"")
         if len(parts) == 3 and parts[2] == "Attachments" and method == "GET":
             return self._attachments_of(head, parts[1])
+        if head == "TrackingCategories" and method == "GET":
+            return {
+                "TrackingCategories": [
+                    {
+                        "TrackingCategoryID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                        "Name": name,
+                        "Status": "ACTIVE",
+                        "Options": [{"Name": o, "Status": "ACTIVE"} for o in options],
+                    }
+                    for name, options in self.tracking_categories.items()
+                ]
+            }
+        if head == "Organisation" and method == "GET":
+            return {"Organisations": [{"Name": "Fake Org", "BaseCurrency": self.base_currency}]}
         if head == "Contacts":
             if method == "GET":
                 return self._get_contacts(params, rest)
@@ -524,6 +555,7 @@ class FakeXero:
                 if _money(raw.get("UnitAmount", 0)) != 0:
                     # The sandbox (as Xero) also finds the line without a usable account.
                     errors.append("Account code must be specified")
+            errors += self._tracking_errors(raw.get("Tracking") or [])
             unit = _places(_money(raw.get("UnitAmount", 0)), self._unit_dp)
             amount = _places(_money(raw.get("Quantity", 1)) * unit, 2)
             total += amount
@@ -535,6 +567,19 @@ class FakeXero:
         if not lines:
             raise _Invalid(NO_LINES)
         return lines, total
+
+    def _tracking_errors(self, tracking: list[dict[str, Any]]) -> list[str]:
+        errors = []
+        for item in tracking:
+            wanted = str(item.get("Name") or "").casefold()
+            category = next((c for c in self.tracking_categories if c.casefold() == wanted), None)
+            if category is None:
+                errors.append(UNKNOWN_CATEGORY)
+                continue
+            option = str(item.get("Option") or "").casefold()
+            if all(o.casefold() != option for o in self.tracking_categories[category]):
+                errors.append(UNKNOWN_OPTION.format(category))
+        return errors
 
     def _document(self, element: dict[str, Any]) -> dict[str, Any]:
         errors = []
@@ -701,10 +746,19 @@ class FakeXero:
             raise _Invalid("Payment amount must be greater than zero.")
         if amount > invoice["AmountDue"]:
             raise _Invalid(TOO_MUCH)
+        currency = invoice.get("CurrencyCode") or self.base_currency
+        given_rate = element.get("CurrencyRate")
+        if currency == self.base_currency:
+            rate = Decimal("1")
+        elif given_rate is not None:
+            rate = _money(given_rate)
+        else:
+            rate = self.rates.get(currency, Decimal("1"))
         payment: dict[str, Any] = {
             "PaymentID": str(uuid.uuid4()),
             "Date": _date(element.get("Date") or date.today()),
             "Amount": amount,
+            "CurrencyRate": rate,
             "Reference": element.get("Reference"),
             "Status": "AUTHORISED",
             "PaymentType": "ACCPAYPAYMENT",
@@ -716,7 +770,10 @@ class FakeXero:
         }
         self.payments[payment["PaymentID"]] = payment
         invoice["Payments"].append(
-            {k: payment[k] for k in ("PaymentID", "Date", "Amount", "Reference", "Status")}
+            {
+                k: payment[k]
+                for k in ("PaymentID", "Date", "Amount", "Reference", "Status", "CurrencyRate")
+            }
         )
         invoice["AmountPaid"] += amount
         invoice["AmountDue"] -= amount

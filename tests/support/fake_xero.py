@@ -555,12 +555,19 @@ class FakeXero:
                 if _money(raw.get("UnitAmount", 0)) != 0:
                     # The sandbox (as Xero) also finds the line without a usable account.
                     errors.append("Account code must be specified")
-            errors += self._tracking_errors(raw.get("Tracking") or [])
+            tracking, wrong = self._resolve_tracking(raw.get("Tracking") or [])
+            errors += wrong
             unit = _places(_money(raw.get("UnitAmount", 0)), self._unit_dp)
             amount = _places(_money(raw.get("Quantity", 1)) * unit, 2)
             total += amount
             lines.append(
-                {**raw, "UnitAmount": unit, "LineItemID": str(uuid.uuid4()), "LineAmount": amount}
+                {
+                    **raw,
+                    "UnitAmount": unit,
+                    "LineItemID": str(uuid.uuid4()),
+                    "LineAmount": amount,
+                    **({"Tracking": tracking} if tracking else {}),
+                }
             )
         if errors:
             raise _Invalid(*dict.fromkeys(errors))
@@ -568,18 +575,25 @@ class FakeXero:
             raise _Invalid(NO_LINES)
         return lines, total
 
-    def _tracking_errors(self, tracking: list[dict[str, Any]]) -> list[str]:
-        errors = []
+    def _resolve_tracking(
+        self, tracking: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """A line's tracking in Xero's spelling of the names, and what Xero would refuse."""
+        resolved, errors = [], []
         for item in tracking:
             wanted = str(item.get("Name") or "").casefold()
             category = next((c for c in self.tracking_categories if c.casefold() == wanted), None)
             if category is None:
                 errors.append(UNKNOWN_CATEGORY)
                 continue
-            option = str(item.get("Option") or "").casefold()
-            if all(o.casefold() != option for o in self.tracking_categories[category]):
+            wanted = str(item.get("Option") or "").casefold()
+            options = self.tracking_categories[category]
+            option = next((o for o in options if o.casefold() == wanted), None)
+            if option is None:
                 errors.append(UNKNOWN_OPTION.format(category))
-        return errors
+                continue
+            resolved.append({"Name": category, "Option": option})
+        return resolved, errors
 
     def _document(self, element: dict[str, Any]) -> dict[str, Any]:
         errors = []

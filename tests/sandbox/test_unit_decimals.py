@@ -55,6 +55,12 @@ def test_a_bill_stored_with_four_decimals_reads_two_without_unitdp(books):
     ]
     assert _units(listed, "Invoices") == _units(rounded, "Invoices")
     assert Decimal(str(rounded["Invoices"][0]["Total"])) == Decimal("1241.10")
+    # The admin ledger shows what the organisation holds: the 4 decimals stored.
+    [held] = books.ledger()["invoices"]
+    assert [Decimal(str(line["UnitAmount"])) for line in held["LineItems"]] == [
+        Decimal("0.1648"),
+        Decimal("0.0125"),
+    ]
 
 
 def test_a_credit_note_stored_with_four_decimals_reads_two_without_unitdp(books):

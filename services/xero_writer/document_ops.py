@@ -15,6 +15,9 @@ Every call on bills and credit notes carries ``unitdp=4``: without it Xero keeps
 of a unit price (0.1648 becomes 0.16). Xero's figures are checked to the cent against
 Roger's lines (the total before tax when tax is on top) and against Roger's own total (tax
 included, ``total`` of the command); a difference is a warning naming both amounts.
+
+A document whose lines name tracking the organisation does not have is not sent: it fails
+with a reason naming the category and option (``tracking.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from services.xero_writer.adoption import adopt, expected_figure, ours
 from services.xero_writer.document_guards import guarded
 from services.xero_writer.outcomes import Call, batch_key, failed, join_notes, money, result
+from services.xero_writer.tracking import explain_refusal, untracked
 from shared.contracts.commands import CreateBill, CreateCreditNote, UpdateBill, VoidBill
 from shared.contracts.results import XeroResult
 from shared.xero.client import Refused, validation_messages
@@ -123,6 +127,7 @@ def _answered(
 ) -> XeroResult:
     messages = validation_messages(element)
     if messages or element.get("StatusAttributeString") == "ERROR" or not element.get(id_field):
+        messages = explain_refusal(cmd, messages)
         return failed(cmd, "; ".join(messages) or "Xero refused the document")
     return result(
         cmd,
@@ -206,6 +211,9 @@ async def _create_bills(
         if note:
             notes[cmd.command_id] = note
         todo.append(cmd)
+    refused = await untracked(call, todo)
+    results += [failed(c, refused[c.command_id]) for c in todo if c.command_id in refused]
+    todo = [c for c in todo if c.command_id not in refused]
     if not todo:
         return results
     answer = await call(
@@ -270,6 +278,9 @@ async def _create_credit_notes(
             if credit_note_reference(c) in found
         ]
         todo = [c for c in commands if credit_note_reference(c) not in found]
+    refused = await untracked(call, todo)
+    results += [failed(c, refused[c.command_id]) for c in todo if c.command_id in refused]
+    todo = [c for c in todo if c.command_id not in refused]
     if not todo:
         return results
     answer = await call(
@@ -303,6 +314,9 @@ async def update_bill(call: Call, cmd: UpdateBill, earlier: bool) -> XeroResult:
 
 async def _update_bill(call: Call, cmd: UpdateBill, _earlier: bool) -> XeroResult:
     """Sending the same version twice changes nothing: no look-up needed."""
+    refused = await untracked(call, [cmd])
+    if refused:
+        return failed(cmd, refused[cmd.command_id])
     answer = await call(
         "POST",
         f"/Invoices/{cmd.invoice_id}",

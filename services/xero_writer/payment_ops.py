@@ -10,6 +10,12 @@ Allocations/{AllocationID}``, xero-facts.md): Xero keeps it marked ``IsDeleted``
 the credit back to the credit note. Replayed, the allocating command is answered from the
 writer's record (``attempts.py``: done, then undone), never sent again.
 
+A payment in a currency other than the organisation's base currency is sent without
+``CurrencyRate`` (Roger's events carry no rate), so Xero books it at its own day rate; the
+rate Xero used is read from its answer and shown on the document as Xero's
+(``currency_rate``, ``currency_rate_source``). The base currency is read once per
+organisation (``org_facts.py``).
+
 A zero-total bill takes no payment: Xero settles it (PAID) when it is approved and refuses
 any payment on it, so the writer answers such a command without a call.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from services.xero_writer import org_facts
 from services.xero_writer.outcomes import Call, batch_key, failed, money, result
 from shared.contracts.commands import (
     AllocateCreditNote,
@@ -54,6 +61,34 @@ def _settled(cmd: CreatePayment) -> XeroResult:
     return result(cmd, "XeroPaymentCreated", amount=Decimal("0"), message=SETTLED)
 
 
+async def _rates(
+    call: Call, commands: list[CreatePayment], made: list[dict[str, Any]]
+) -> dict[str, tuple[Decimal | None, str | None]]:
+    """Command id -> (Xero's CurrencyRate, "xero") for payments in a foreign currency;
+    (None, None) in the base currency. ``made``: Xero's payment of each command, in order."""
+    if not commands:
+        return {}
+    base = await org_facts.facts().base_currency(call, commands[0].tenant_id)
+    rates: dict[str, tuple[Decimal | None, str | None]] = {}
+    for cmd, payment in zip(commands, made, strict=True):
+        rate = money(payment.get("CurrencyRate"))
+        foreign = base is not None and cmd.currency.upper() != base.upper()
+        rates[cmd.command_id] = (rate, "xero") if foreign and rate is not None else (None, None)
+    return rates
+
+
+def _made(cmd: CreatePayment, payment: dict[str, Any], rate: tuple[Any, Any]) -> XeroResult:
+    return result(
+        cmd,
+        "XeroPaymentCreated",
+        xero_id=payment["PaymentID"],
+        amount=money(payment.get("Amount")),
+        xero_status=payment.get("Status"),
+        currency_rate=rate[0],
+        currency_rate_source=rate[1],
+    )
+
+
 def _payment_body(cmd: CreatePayment, amount: Decimal) -> dict[str, Any]:
     return {
         "Invoice": {"InvoiceID": cmd.invoice_id},
@@ -81,16 +116,9 @@ async def create_payments(
             for p in inv.get("Payments") or []
             if p.get("Reference") and p.get("Status", "AUTHORISED") != "DELETED"
         }
-        results += [
-            result(
-                c,
-                "XeroPaymentCreated",
-                xero_id=made[c.reference]["PaymentID"],
-                amount=money(made[c.reference].get("Amount")),
-            )
-            for c in commands
-            if c.reference in made
-        ]
+        found = [c for c in commands if c.reference in made]
+        rates = await _rates(call, found, [made[c.reference] for c in found])
+        results += [_made(c, made[c.reference], rates[c.command_id]) for c in found]
         todo = [c for c in commands if c.reference not in made]
     payable: list[tuple[CreatePayment, Decimal]] = []
     for cmd in todo:
@@ -111,24 +139,21 @@ async def create_payments(
         body={"Payments": [_payment_body(c, a) for c, a in payable]},
         idempotency_key=batch_key([c for c, _ in payable], "payments"),
     )
-    for (cmd, _), element in zip(payable, answer.get("Payments") or [], strict=False):
-        messages = validation_messages(element)
-        if (
-            messages
-            or element.get("StatusAttributeString") == "ERROR"
-            or not element.get("PaymentID")
-        ):
-            results.append(failed(cmd, "; ".join(messages) or "Xero refused the payment"))
+    answered = list(zip([c for c, _ in payable], answer.get("Payments") or [], strict=False))
+    good = [
+        (cmd, element)
+        for cmd, element in answered
+        if not validation_messages(element)
+        and element.get("StatusAttributeString") != "ERROR"
+        and element.get("PaymentID")
+    ]
+    rates = await _rates(call, [c for c, _ in good], [e for _, e in good])
+    for cmd, element in answered:
+        if cmd.command_id in rates:
+            results.append(_made(cmd, element, rates[cmd.command_id]))
         else:
-            results.append(
-                result(
-                    cmd,
-                    "XeroPaymentCreated",
-                    xero_id=element["PaymentID"],
-                    amount=money(element.get("Amount")),
-                    xero_status=element.get("Status"),
-                )
-            )
+            messages = validation_messages(element)
+            results.append(failed(cmd, "; ".join(messages) or "Xero refused the payment"))
     return results
 
 

@@ -21,7 +21,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
-from services.xero_writer import attachment_ops, executor
+from services.xero_writer import attachment_ops, executor, org_facts
 from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.fetch import FetchRules
@@ -83,6 +83,8 @@ class Writer:
         self.limiters: dict[str, OrgLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
         self.queued: dict[str, Item] = {}  # command id -> its queued item
+        # Each organisation's tracking categories and base currency, read once and kept.
+        self.org_facts = org_facts.OrgFacts()
         self.prefetcher = Prefetcher(
             Downloads(FetchRules.of(settings.attachment_allowed_hosts)), self._answered
         )
@@ -210,6 +212,7 @@ class Writer:
     async def _run_lane(self, company_id: str) -> None:
         # This lane's uploads take their files from the downloads done ahead (its own context).
         attachment_ops.FILES.set(self.prefetcher)
+        org_facts.FACTS.set(self.org_facts)
         lane = self.lanes[company_id]
         while lane and not self._stopping.is_set():
             batch = self._next_batch(lane)

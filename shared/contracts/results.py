@@ -43,6 +43,11 @@ class XeroResult(BaseModel):
     xero_total: Decimal | None = None
     xero_status: str | None = None
     amount: Decimal | None = None  # what Xero applied (payments, allocations)
+    # A payment in a currency other than the organisation's base currency: Xero's
+    # CurrencyRate (units of the payment's currency per one unit of the base currency) and
+    # whose rate it is ("roger": sent with the payment; "xero": Xero's day rate).
+    currency_rate: Decimal | None = None
+    currency_rate_source: Literal["roger", "xero"] | None = None
     message: str | None = None  # Xero's own words: the refusal, or a warning
     # The Xero contact the document went to when it is not the one the command named (that
     # one was merged into it in Xero: MergedToContactID): the vendor's contact from now on.

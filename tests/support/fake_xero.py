@@ -23,6 +23,11 @@ tests/contract checks against the sandbox, which follows Xero):
   ``MimeType`` from the name's extension);
 - an Idempotency-Key replays the first answer (Xero keeps it for minutes;
   ``pass_idempotency_window()`` forgets every key, as Xero does after 6 minutes);
+- tracking: ``GET /TrackingCategories`` lists ``tracking_categories`` (name -> its ACTIVE
+  options); a line's tracking must name one of them and one of its options, in any case,
+  else the element fails with the sandbox's (Xero's) words;
+- currencies: ``GET /Organisation`` answers ``base_currency``; a payment without
+  ``CurrencyRate`` takes ``rates[currency]`` (1 for the base currency) and says so;
 - unit amounts: 2 decimals (rounded half away from zero) on writes and reads unless the
   call asks ``unitdp=4``, as Xero;
 - contacts keep a ``ContactNumber``, unique among them; ``where`` on invoices' ``Type``
@@ -90,6 +95,13 @@ BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
 ARCHIVED_CONTACT = (
     "The contact with the specified contact details has been archived. "
     "The contact must be un-archived before creating new invoices or credit notes."
+)
+UNKNOWN_CATEGORY = (
+    "Unknown tracking details. A Tracking Category did not match a known Active TrackingCategory"
+)
+UNKNOWN_OPTION = (
+    "Unknown tracking details. A Tracking Option did not match a known Active "
+    "TrackingOption for the Tracking Category '{}'"
 )
 
 Status = int | Literal["drop"]
@@ -204,6 +216,11 @@ class FakeXero:
         self.payments: dict[str, dict[str, Any]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.attachments: dict[str, dict[str, Any]] = {}
+        # Category name -> its ACTIVE option names (Xero's spelling).
+        self.tracking_categories: dict[str, list[str]] = {}
+        self.base_currency = "DKK"
+        # Units of a currency per one unit of the base currency (Xero's CurrencyRate).
+        self.rates: dict[str, Decimal] = {"EUR": Decimal("0.134048")}
         self.calls: list[Recorded] = []
         self.faults: deque[Fault] = deque()
         self.valid_tokens = {TOKEN}
@@ -368,8 +385,24 @@ class FakeXero:
             return self._attach(head, parts[1], unquote(parts[3]), content or b"")
         if len(parts) == 3 and parts[2] == "Attachments" and method == "GET":
             return self._attachments_of(head, parts[1])
+        if head == "TrackingCategories" and method == "GET":
+            return {
+                "TrackingCategories": [
+                    {
+                        "TrackingCategoryID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                        "Name": name,
+                        "Status": "ACTIVE",
+                        "Options": [{"Name": o, "Status": "ACTIVE"} for o in options],
+                    }
+                    for name, options in self.tracking_categories.items()
+                ]
+            }
         if head == "Organisation" and method == "GET":
-            return {"Organisations": [{"Name": "Fake Org", **self.lock_dates}]}
+            return {
+                "Organisations": [
+                    {"Name": "Fake Org", "BaseCurrency": self.base_currency, **self.lock_dates}
+                ]
+            }
         if head == "Contacts":
             if method == "GET":
                 return self._get_contacts(params, rest)
@@ -463,7 +496,7 @@ class FakeXero:
     def _active_named(self, name: str, exclude: str | None = None) -> dict[str, Any] | None:
         wanted = name.strip().lower()
         for c in self.contacts.values():
-            if c["ContactID"] != exclude and c["ContactStatus"] == "ACTIVE":
+            if c["ContactID"] != exclude and c.get("ContactStatus", "ACTIVE") == "ACTIVE":
                 if c["Name"].strip().lower() == wanted:
                     return c
         return None
@@ -518,9 +551,9 @@ class FakeXero:
         where = params.get("where", "")
         match = re.search(r'ContactStatus=="(\w+)"', where)
         if match:
-            items = [c for c in items if c["ContactStatus"] == match.group(1)]
+            items = [c for c in items if c.get("ContactStatus", "ACTIVE") == match.group(1)]
         elif not rest and not _flag(params, "includeArchived", False):
-            items = [c for c in items if c["ContactStatus"] != "ARCHIVED"]
+            items = [c for c in items if c.get("ContactStatus", "ACTIVE") != "ARCHIVED"]
         return self._page("Contacts", items, params)
 
     @staticmethod
@@ -546,7 +579,7 @@ class FakeXero:
         contact = self.contacts.get(contact_id or "")
         if contact is None:
             raise _Invalid(UNKNOWN_CONTACT)
-        if contact["ContactStatus"] == "ARCHIVED":
+        if contact.get("ContactStatus", "ACTIVE") == "ARCHIVED":
             raise _Invalid(ARCHIVED_CONTACT)
         return {"ContactID": contact["ContactID"], "Name": contact["Name"]}
 
@@ -561,17 +594,45 @@ class FakeXero:
                 if _money(raw.get("UnitAmount", 0)) != 0:
                     # The sandbox (as Xero) also finds the line without a usable account.
                     errors.append("Account code must be specified")
+            tracking, wrong = self._resolve_tracking(raw.get("Tracking") or [])
+            errors += wrong
             unit = _places(_money(raw.get("UnitAmount", 0)), self._unit_dp)
             amount = _places(_money(raw.get("Quantity", 1)) * unit, 2)
             total += amount
             lines.append(
-                {**raw, "UnitAmount": unit, "LineItemID": str(uuid.uuid4()), "LineAmount": amount}
+                {
+                    **raw,
+                    "UnitAmount": unit,
+                    "LineItemID": str(uuid.uuid4()),
+                    "LineAmount": amount,
+                    **({"Tracking": tracking} if tracking else {}),
+                }
             )
         if errors:
             raise _Invalid(*dict.fromkeys(errors))
         if not lines:
             raise _Invalid(NO_LINES)
         return lines, total
+
+    def _resolve_tracking(
+        self, tracking: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """A line's tracking in Xero's spelling of the names, and what Xero would refuse."""
+        resolved, errors = [], []
+        for item in tracking:
+            wanted = str(item.get("Name") or "").casefold()
+            category = next((c for c in self.tracking_categories if c.casefold() == wanted), None)
+            if category is None:
+                errors.append(UNKNOWN_CATEGORY)
+                continue
+            wanted = str(item.get("Option") or "").casefold()
+            options = self.tracking_categories[category]
+            option = next((o for o in options if o.casefold() == wanted), None)
+            if option is None:
+                errors.append(UNKNOWN_OPTION.format(category))
+                continue
+            resolved.append({"Name": category, "Option": option})
+        return resolved, errors
 
     def _document(self, element: dict[str, Any]) -> dict[str, Any]:
         errors = []
@@ -767,10 +828,19 @@ class FakeXero:
             raise _Invalid("Payment amount must be greater than zero.")
         if amount > invoice["AmountDue"]:
             raise _Invalid(TOO_MUCH)
+        currency = invoice.get("CurrencyCode") or self.base_currency
+        given_rate = element.get("CurrencyRate")
+        if currency == self.base_currency:
+            rate = Decimal("1")
+        elif given_rate is not None:
+            rate = _money(given_rate)
+        else:
+            rate = self.rates.get(currency, Decimal("1"))
         payment: dict[str, Any] = {
             "PaymentID": str(uuid.uuid4()),
             "Date": _date(element.get("Date") or date.today()),
             "Amount": amount,
+            "CurrencyRate": rate,
             "Reference": element.get("Reference"),
             "Status": "AUTHORISED",
             "PaymentType": "ACCPAYPAYMENT",
@@ -782,7 +852,10 @@ class FakeXero:
         }
         self.payments[payment["PaymentID"]] = payment
         invoice["Payments"].append(
-            {k: payment[k] for k in ("PaymentID", "Date", "Amount", "Reference", "Status")}
+            {
+                k: payment[k]
+                for k in ("PaymentID", "Date", "Amount", "Reference", "Status", "CurrencyRate")
+            }
         )
         invoice["AmountPaid"] += amount
         invoice["AmountDue"] -= amount

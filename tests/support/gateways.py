@@ -4,6 +4,7 @@ backed by the FakeXero (in process) or by the sandbox (a subprocess)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any, Protocol
 
 from shared.xero.client import XeroClient
@@ -30,6 +31,12 @@ class Gateway(Protocol):
     def pass_idempotency_window(self) -> None:
         """Time passes beyond Xero's 6 minutes: Idempotency-Keys replay nothing."""
 
+    def add_tracking_category(self, name: str, options: list[str]) -> None:
+        """The organisation gets an ACTIVE tracking category with these ACTIVE options."""
+
+    def set_currency_rate(self, currency: str, rate: str) -> None:
+        """Xero's day rate of ``currency`` (units per one of the base currency, DKK)."""
+
 
 class FakeGateway:
     name = "fake"
@@ -53,6 +60,12 @@ class FakeGateway:
 
     def pass_idempotency_window(self) -> None:
         self.xero.pass_idempotency_window()
+
+    def add_tracking_category(self, name: str, options: list[str]) -> None:
+        self.xero.tracking_categories[name] = list(options)
+
+    def set_currency_rate(self, currency: str, rate: str) -> None:
+        self.xero.rates[currency] = Decimal(rate)
 
 
 class SandboxGateway:
@@ -93,6 +106,12 @@ class SandboxGateway:
         self.sandbox.advance_clock(7 * 60)
         # Access tokens live 30 minutes: a fresh one, as the writer's refresh would get.
         self.token = self.sandbox.grant(self.client_id, [self.tenant_id])["access_token"]
+
+    def add_tracking_category(self, name: str, options: list[str]) -> None:
+        self.sandbox.add_tracking_category(self.tenant_id, name, options)
+
+    def set_currency_rate(self, currency: str, rate: str) -> None:
+        self.sandbox.set_currency_rate(self.tenant_id, currency, rate)
 
     async def aclose(self) -> None:
         if self._limits is not None:

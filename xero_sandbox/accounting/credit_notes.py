@@ -38,6 +38,7 @@ from .documents import (
     currency_of,
     find_contact,
     line_amount_types,
+    rendered_lines,
 )
 from .filtering import filtered
 from .lock_dates import lock_errors
@@ -215,7 +216,7 @@ def render(
         "Total": note["Total"],
         "UpdatedDateUTC": note["UpdatedDateUTC"],
         "CurrencyCode": note["CurrencyCode"],
-        "LineItems": [dict(line) for line in note["LineItems"]] if with_lines else [],
+        "LineItems": rendered_lines(ctx, note["LineItems"]) if with_lines else [],
     }
     if note.get("FullyPaidOnDate"):
         body["FullyPaidOnDate"] = note["FullyPaidOnDate"]

@@ -10,7 +10,7 @@ from typing import Any
 from ..chart import ACCOUNT_CLASS
 from ..wire import new_id
 from . import contacts
-from .arithmetic import document_totals, line_figures
+from .arithmetic import document_totals, line_figures, to_places
 from .common import (
     Ctx,
     ElementInvalid,
@@ -150,6 +150,25 @@ class Lines:
     total: Decimal
 
 
+def unit_places(ctx: Ctx) -> int:
+    """Decimal places of unit amounts in this request: 4 with ``unitdp=4``, else Xero's 2."""
+    return 4 if ctx.q("unitdp") == "4" else 2
+
+
+def rendered_lines(ctx: Ctx, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored lines as this request sees them: without ``unitdp=4`` Xero answers every
+    ``UnitAmount`` rounded to 2 decimals (half away from zero), even one stored with 4
+    (spec parameter ``unitdp``; a bill of 0.1648 a unit reads back 0.16)."""
+    places = unit_places(ctx)
+    shown = [dict(line) for line in lines]
+    if places == 4:
+        return shown
+    for line in shown:
+        if isinstance(line.get("UnitAmount"), Decimal):
+            line["UnitAmount"] = to_places(line["UnitAmount"], places)
+    return shown
+
+
 def build_lines(
     ctx: Ctx,
     element: dict[str, Any],
@@ -159,7 +178,7 @@ def build_lines(
     previous: list[dict[str, Any]] | None = None,
 ) -> Lines:
     """Validate line items against the chart and tax rates; compute Xero's figures."""
-    unit_dp = 4 if ctx.q("unitdp") == "4" else 2
+    unit_dp = unit_places(ctx)
     old_by_id = {line["LineItemID"]: line for line in previous or []}
     errors: list[str] = []
     figures = []

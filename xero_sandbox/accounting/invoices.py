@@ -31,6 +31,7 @@ from .documents import (
     currency_of,
     find_contact,
     line_amount_types,
+    rendered_lines,
 )
 from .filtering import filtered
 from .lock_dates import lock_errors
@@ -198,7 +199,7 @@ def render(
         # states it (a recorded GET of one bill shows "SentToContact": false).
         body["SentToContact"] = bool(invoice.get("SentToContact"))
     if with_lines:
-        body["LineItems"] = [dict(line) for line in invoice["LineItems"]]
+        body["LineItems"] = rendered_lines(ctx, invoice["LineItems"])
     else:
         body["LineItems"] = []
     return body

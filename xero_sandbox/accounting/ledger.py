@@ -19,7 +19,9 @@ def ledger_of(sandbox: Sandbox, org: Organisation) -> dict[str, Any]:
         caller=None,  # type: ignore[arg-type]
         method="GET",
         path_params={},
-        query={},
+        # What the organisation holds: unit amounts as stored (4 decimals), not as a read
+        # without unitdp=4 would round them.
+        query={"unitdp": "4"},
         headers={},
         body=b"",
         now=sandbox.now(),

@@ -219,8 +219,11 @@ def _payment_answer(
         payment.xero_id, payment.made = result.xero_id, sent
         payment.made_amount = result.amount if result.amount is not None else payment.amount
         payment.state, payment.reason = "synced", None
+        payment.currency_rate = result.currency_rate
+        payment.currency_rate_source = result.currency_rate_source
     elif result.type == "XeroPaymentDeleted":
         payment.xero_id, payment.made, payment.made_amount = None, None, None
+        payment.currency_rate = payment.currency_rate_source = None
         if payment.reversed:
             payment.state, payment.reason = "deleted", None
         elif doc.deleted:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.projector.domain.state import CompanyState, DocKey, Document
+from services.projector.domain.state import CompanyState, DocKey, Document, Payment
 
 DocumentRow = dict[str, Any]  # the columns of sync_documents that the state decides
 
 
 def document_row(company_id: str, doc: Document) -> DocumentRow:
     """Row of one document: company_id, kind, roger_id, state, reason, xero_id, xero_number,
-    warnings (list of str), payments (list of {payment_id, state, reason, xero_id}) and
+    warnings (list of str), payments (list of {payment_id, state, reason, xero_id,
+    currency_rate (str: Xero's CurrencyRate of a foreign-currency payment, else None),
+    currency_rate_source ("roger" | "xero" | None)}) and
     retryable (the document, or one of its payments, its allocation or attachments, failed:
     what ``POST .../retry`` sends again)."""
     warnings = list(doc.warnings)
@@ -36,10 +38,26 @@ def document_row(company_id: str, doc: Document) -> DocumentRow:
         "warnings": warnings,
         "retryable": doc.retryable,
         "payments": [
-            {"payment_id": p.payment_id, "state": p.state, "reason": p.reason, "xero_id": p.xero_id}
+            {
+                "payment_id": p.payment_id,
+                "state": p.state,
+                "reason": p.reason,
+                "xero_id": p.xero_id,
+                **_rate(p),
+            }
             for p in sorted(doc.payments.values(), key=lambda p: p.payment_id)
             if p.data is not None or p.reversed
         ],
+    }
+
+
+def _rate(payment: Payment) -> dict[str, str | None]:
+    """Which rate a foreign-currency payment was booked at, and whose (snapshots older than
+    these fields read the class defaults: None)."""
+    rate = payment.currency_rate
+    return {
+        "currency_rate": None if rate is None else str(rate),
+        "currency_rate_source": payment.currency_rate_source,
     }
 
 

@@ -77,6 +77,10 @@ class Payment:
     xero_id: str | None = None  # the payment in Xero now; None while there is none
     made: PaidData | None = None  # what the payment in Xero was made from
     made_amount: Decimal | None = None  # what Xero applied, in the bill's currency
+    # Foreign-currency payments: the rate Xero booked (units per one of the base currency)
+    # and whose it is ("roger" or "xero"); None in the base currency.
+    currency_rate: Decimal | None = None
+    currency_rate_source: str | None = None
     sent: PaidData | None = None  # what the CreatePayment in flight asks for
     refused_by_rule: bool = False  # failed by the projector's own check, not by Xero
     attempt: int = 0

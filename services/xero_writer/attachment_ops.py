@@ -131,7 +131,12 @@ def _notes(cmd: UploadAttachment, wanted: str, name: str) -> str | None:
             f"{wanted!r} (Xero does not tell names apart by case)"
         )
     base = stored_name(cmd.filename, "")
-    if wanted != base and posixpath.splitext(wanted)[0] == base:
+    if base != cmd.filename:
+        notes.append(
+            f"stored as {wanted!r}, not {cmd.filename!r}: Xero does not take some of its "
+            "characters (or its length) in a file name"
+        )
+    elif wanted != base and posixpath.splitext(wanted)[0] == base:
         notes.append(f"stored as {wanted!r}: the extension of its type {cmd.content_type}")
     return "; ".join(notes) or None
 

@@ -99,14 +99,19 @@ async def test_the_four_files_of_one_bill_are_all_there(network: FakeNetwork) ->
         upload_attachment("invoice.pdf", LOWER, invoice_id=invoice_id),
         upload_attachment("Faktura: 11/2026.pdf", COLON, invoice_id=invoice_id),
     ]
+    answers = []
     for cmd in commands:
         body = {c.command_id: b for c, b in zip(commands, (SCAN, UPPER, LOWER, COLON), strict=True)}
         _serve(network, body[cmd.command_id], cmd.content_type)
         [answer] = (await w.run(cmd)).values()
         assert answer.type == "XeroAttachmentUploaded", answer
+        answers.append(answer)
 
     files = _files(w.xero, invoice_id)
     assert sorted(files) == ["Faktura_ 11_2026.pdf", "Invoice.PDF", "invoice (2).pdf", "scan.png"]
+    # Every name that changed says so; the one kept as sent says nothing.
+    assert [a.message is not None for a in answers] == [True, False, True, True]
+    assert answers[3].message and "'Faktura_ 11_2026.pdf'" in answers[3].message
     assert {f["MimeType"] for f in files.values()} == {"application/pdf", "image/png"}
 
 

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit up down status lint demo lock bench
+.PHONY: install test test-unit up connect down status lint demo lock bench
 
 install:
 	bash deploy/install.sh
@@ -22,6 +22,9 @@ test-unit: install
 up: install
 	$(PY) -m deploy.stack up
 	$(PY) -m deploy.apps up
+
+connect:
+	$(PY) -m deploy.apps connect $(COMPANY)
 
 down:
 	-$(PY) -m deploy.apps down

@@ -196,6 +196,25 @@ def _running(run_dir: Path, name: str) -> int | None:
     return pid if pid_alive(pid) else None
 
 
+def _stack_env(run_dir: Path, service: str | None = None) -> dict[str, str]:
+    """The development settings of ``make up``'s stack, for ``service`` (None: any tool).
+
+    A broker started with --secure (deploy.stack) left its SCRAM users in the run directory:
+    each service connects as its own principal, so the ACLs of deploy/README.md hold for the
+    stack too (connect-dev stores a connection and its fact as the connect flow does: as
+    ingest)."""
+    env = dev_env(
+        f"127.0.0.1:{DEFAULT_KAFKA_PORT}",
+        f"postgresql://postgres@127.0.0.1:{DEFAULT_PG_PORT}/rogerxero",
+        f"http://127.0.0.1:{DEFAULT_PORTS['sandbox']}",
+    )
+    users = KafkaUsers.load(run_dir / "kafka" / "users.json")
+    principal = f"rx-{service}"
+    if users is None or principal not in users.passwords:
+        return env
+    return {**env, **client_environment(principal, users.passwords[principal])}
+
+
 def up(run_dir: Path) -> None:
     (run_dir / "apps").mkdir(parents=True, exist_ok=True)
     if all(_running(run_dir, n) for n in SERVICES):
@@ -204,31 +223,16 @@ def up(run_dir: Path) -> None:
         return
     down(run_dir, quiet=True)
     sandbox_url = f"http://127.0.0.1:{DEFAULT_PORTS['sandbox']}"
-    env = dev_env(
-        f"127.0.0.1:{DEFAULT_KAFKA_PORT}",
-        f"postgresql://postgres@127.0.0.1:{DEFAULT_PG_PORT}/rogerxero",
-        sandbox_url,
-    )
-    _ensure_database(env["RX_DATABASE_URL"])
+    _ensure_database(_stack_env(run_dir)["RX_DATABASE_URL"])
     fresh_sandbox = not (run_dir / "apps" / "sandbox.sqlite").exists()
-    # A broker started with --secure (deploy.stack) left its SCRAM users here: each service
-    # connects as its own principal, so the ACLs of deploy/README.md hold for the stack too.
-    users = KafkaUsers.load(run_dir / "kafka" / "users.json")
-
-    def service_env(name: str) -> dict[str, str]:
-        principal = f"rx-{name}"
-        if users is None or principal not in users.passwords:
-            return env
-        return {**env, **client_environment(principal, users.passwords[principal])}
-
     for name in SERVICES:
         extra = ["--state", str(run_dir / "apps" / "sandbox.sqlite")] if name == "sandbox" else []
         log = run_dir / "apps" / f"{name}.log"
-        proc = spawn(name, DEFAULT_PORTS[name], service_env(name), log, extra)
+        proc = spawn(name, DEFAULT_PORTS[name], _stack_env(run_dir, name), log, extra)
         _pid_file(run_dir, name).write_text(str(proc.pid))
     if fresh_sandbox:
-        # connect-dev stores the connection and its fact as the connect flow does: as ingest.
-        tenant = seed_sandbox(sandbox_url, service_env("ingest"), "acme-dk", run_dir / "apps")
+        env = _stack_env(run_dir, "ingest")
+        tenant = seed_sandbox(sandbox_url, env, "acme-dk", run_dir / "apps")
         (run_dir / "apps" / "tenant").write_text(tenant)
     _print(run_dir)
 
@@ -275,12 +279,30 @@ def status(run_dir: Path) -> int:
     return 0 if up_count == len(SERVICES) else 3
 
 
+def connect(run_dir: Path, company_id: str) -> int:
+    """``make connect COMPANY=...``: one more company of the running stack connected to a new
+    sandbox organisation of its own (as ``up`` connects acme-dk), e.g. to try a case file."""
+    if not all(_running(run_dir, n) for n in SERVICES):
+        print("the stack is not up: make up first")
+        return 3
+    env = _stack_env(run_dir, "ingest")
+    sandbox_url = f"http://127.0.0.1:{DEFAULT_PORTS['sandbox']}"
+    tenant = connect_company(sandbox_url, env, company_id, run_dir / "apps", f"{company_id} Org")
+    print(f"{company_id} is connected to sandbox organisation {tenant}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.apps", description=__doc__)
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "connect"))
+    parser.add_argument("company", nargs="?", help="connect: the company to connect")
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
+    if args.command == "connect":
+        if not args.company:
+            parser.error("connect needs a company id")
+        return connect(run_dir, args.company)
     if args.command == "up":
         up(run_dir)
     elif args.command == "down":

@@ -19,7 +19,10 @@ select{min-width:24em;padding:.3em} .msg{padding:.7em 1em;border-radius:4px;marg
 .warn{background:#fff6e0;border:1px solid #e6c15c}
 button{background:#13b5ea;color:#fff;border:0;padding:.6em 1.4em;font-size:1em;cursor:pointer}
 button.danger{background:#c0392b} table{border-collapse:collapse}
-td,th{text-align:left;padding:.3em 1em .3em 0}
+td,th{text-align:left;padding:.3em 1em .3em 0} h2{font-size:1.15em;margin-top:1.6em}
+table.grid td,table.grid th{border-bottom:1px solid #dde3e8;padding:.3em .8em .3em 0}
+table.grid form{margin:0} table.grid button{padding:.3em .9em}
+.chart{position:relative;height:16em}
 """
 
 

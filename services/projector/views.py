@@ -183,9 +183,10 @@ async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:
     }
 
 
-# Xero's answers that put (part of) a document into Xero; failures, waits and answers the
-# projector could not place (a "note" on the entry) are not a sync.
-_NOT_SYNCED = ("XeroCommandFailed", "XeroCommandWaiting")
+# Xero's answers that put (part of) a document into Xero; failures, waits, the vendor's
+# contact (noted on each of its documents) and answers the projector could not place (a
+# "note" on the entry) are not a sync of the document.
+_NOT_SYNCED = ("XeroCommandFailed", "XeroCommandWaiting", "XeroContactLinked", "XeroContactUpdated")
 MAX_HOURS = 24 * 7
 
 

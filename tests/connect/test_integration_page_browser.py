@@ -19,7 +19,7 @@ import pytest
 
 from tests.connect.test_setup_page_browser import browser, browser_page, csp_refusals, messages
 from tests.fixtures.connect import ConnectPipeline
-from tests.fixtures.pipeline import wait_for
+from tests.fixtures.pipeline import SERVICE_TOKEN, wait_for
 from tests.support.connect_helpers import bill_event, post, wait_state
 
 __all__ = ["browser", "browser_page", "csp_refusals"]  # the fixtures, shared
@@ -128,6 +128,13 @@ def test_the_integration_page_in_each_state_with_retry(
     assert _text(page, "#count-bill-failed") == "0"
     assert page.locator("tr.failed-doc").count() == 0 and page.locator("#no-failed").is_visible()
     shot("3-after-retry")
+    hours = httpx.get(
+        f"{p.read_url}/v1/companies/{company}/synced-per-hour",
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=10,
+    ).json()["hours"]
+    assert len(hours) == 7 * 24 and sum(h["synced"] for h in hours) == 2
+    assert _text(page, "#synced-7d") == "2"
 
     # 4. The grant is revoked at Xero: needs reconnect, and a new bill waits with the reason.
     token_set = p.token_set(company)

@@ -196,7 +196,7 @@ def test_pages_carry_only_hashed_inline_code() -> None:
     import hashlib
     import re
 
-    from services.connections import templates
+    from services.connections import integration_view, templates
     from services.connections.setup_page import content_security_policy
 
     csp = content_security_policy("https://login.xero.com")
@@ -204,7 +204,9 @@ def test_pages_carry_only_hashed_inline_code() -> None:
     assert "form-action 'self' https://login.xero.com" in csp and "unsafe" not in csp
     view = {"status": "connected", "organisation_name": "<b>x</b>"}
     pages = [
-        templates.connection_page("/setup/c", "t", view, ""),
+        integration_view.integration_page(
+            "/setup/c", "t", view, None, integration_view.Budget(None), ""
+        ),
         templates.organisation_step("/setup/c", "t", [], None, ""),
         templates.refusal_page("<script>alert(1)</script>"),
         templates.too_large_page(),

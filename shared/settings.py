@@ -237,6 +237,9 @@ class ConnectionsSettings(
     connect_redirect_origins: str = ""
     # Where Roger shows a document; Xero's "Go to Roger" link and our lookup key.
     roger_app_url: str = "https://app.roger.example"
+    # The projector's read API, which the integration page reads (documents, counts, chart)
+    # and asks for retries, with the first of ``service_tokens``.
+    projector_url: str = "http://127.0.0.1:8081"
 
 
 class ProjectorSettings(KafkaSettings, DatabaseSettings, ServiceTokenSettings):

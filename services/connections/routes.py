@@ -23,12 +23,14 @@ from services.connections.flow import Connector
 from services.connections.setup_page import (
     BINDING_COOKIE,
     BINDING_PATH,
+    assets_router,
     page_headers,
     page_router,
     page_session,
     set_page_session,
 )
 from services.connections.setup_rules import company_id_ok, tenant_id_ok
+from services.connections.sync_status import SyncStatusReader
 from services.connections.templates import refusal_page
 from shared.contracts.commands import LockDatePolicy
 from shared.contracts.results import XeroResult
@@ -95,6 +97,7 @@ class Holder:
 
 def connect_router(settings: ConnectionsSettings) -> APIRouter:
     holder = Holder()
+    sync_status = SyncStatusReader(settings)
 
     async def on_result(record: ConsumerRecord[Any, Any]) -> None:
         """Xero's answers tell when a company last synced."""
@@ -141,13 +144,15 @@ def connect_router(settings: ConnectionsSettings) -> APIRouter:
             await results_task
             await relay.stop()
             await connector.aclose()
+            await sync_status.aclose()
             await producer.stop()
             await pool.close()
 
     router = APIRouter(lifespan=lifespan)
     router.include_router(_api(settings, holder))
     router.include_router(_callback(settings, holder))
-    router.include_router(page_router(settings, holder.get))
+    router.include_router(page_router(settings, holder.get, sync_status))
+    router.include_router(assets_router())
     return router
 
 

@@ -11,7 +11,8 @@ the session; form bodies are read only after the session is checked, and at most
 on ``/v1/xero/`` that binds the state to this browser.
 
 Every page goes out with a strict Content-Security-Policy (its one style and one
-script allowed by hash, nothing else), ``frame-ancestors 'none'`` and no referrer.
+script allowed by hash, nothing else), ``frame-ancestors 'none'`` and no referrer to
+other sites.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from prometheus_client import REGISTRY
 
-from services.connections import oauth, profiles, session, templates
+from services.connections import integration_view, oauth, profiles, session, templates
 from services.connections.flow import Connector
 from services.connections.setup_rules import company_id_ok, tenant_id_ok
+from services.connections.sync_status import SyncStatusReader, Unavailable
 from shared.http import ApiError
+from shared.logging import get_logger
 from shared.settings import ConnectionsSettings
+
+log = get_logger("connections")
 
 SESSION_COOKIE = "rx_setup"
 BINDING_COOKIE = "rx_connect_binding"
@@ -52,20 +58,21 @@ def _reason_text(reason: str) -> str:
     return f"Connecting to Xero failed ({shown}). Please try again."
 
 
-def content_security_policy(form_targets: str = "") -> str:
-    """The pages' CSP: only our hashed style and script; forms post to us (and, for the
-    connect button, which redirects there, Xero's authorize page); never framed."""
+def content_security_policy(form_targets: str = "", scripts: str = "") -> str:
+    """The pages' CSP: only our hashed style and script (plus ``scripts``, hash sources of
+    the integration page's two served scripts); forms post to us (and, for the connect
+    button, which redirects there, Xero's authorize page); never framed."""
     return (
         "default-src 'none'; "
         f"style-src '{templates.STYLE_HASH}'; "
-        f"script-src '{templates.SCRIPT_HASH}'; "
+        f"script-src '{templates.SCRIPT_HASH}'{(' ' + scripts) if scripts else ''}; "
         f"form-action 'self'{(' ' + form_targets) if form_targets else ''}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
 
 
-def page_headers(response: Response, form_targets: str = "") -> Response:
-    response.headers["Content-Security-Policy"] = content_security_policy(form_targets)
+def page_headers(response: Response, form_targets: str = "", scripts: str = "") -> Response:
+    response.headers["Content-Security-Policy"] = content_security_policy(form_targets, scripts)
     response.headers["X-Frame-Options"] = "DENY"
     # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the
     # page's own form posts (Fetch, "serializing a request origin"), and those are refused as
@@ -136,8 +143,37 @@ async def _read_form(request: Request) -> dict[str, str] | None:
     return dict(pairs)
 
 
+def assets_router() -> APIRouter:
+    """``GET /setup-assets/{name}``: the integration page's scripts (a fixed set, no paths)."""
+    router = APIRouter(prefix=integration_view.ASSETS_PATH.rstrip("/"), include_in_schema=False)
+
+    @router.get("/{name}", response_model=None)
+    async def asset(name: str) -> Response:
+        found = integration_view.ASSETS.get(name)
+        if found is None:
+            return Response(status_code=404)
+        response = Response(found.body, media_type="text/javascript; charset=utf-8")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # The names carry the version; the page pins the content by its hash anyway.
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    return router
+
+
+def day_calls_remaining(tenant_id: str | None) -> int | None:
+    """Xero's X-DayLimit-Remaining for the organisation as this process last heard it (the
+    shared Xero client's gauge ``rx_xero_day_calls_remaining``), or None."""
+    if not tenant_id:
+        return None
+    value = REGISTRY.get_sample_value("rx_xero_day_calls_remaining", {"tenant_id": tenant_id})
+    return int(value) if value is not None else None
+
+
 def page_router(
-    settings: ConnectionsSettings, connector: Callable[[], Awaitable[Connector]]
+    settings: ConnectionsSettings,
+    connector: Callable[[], Awaitable[Connector]],
+    sync_status: SyncStatusReader,
 ) -> APIRouter:
     router = APIRouter(prefix="/setup/{company_id}", include_in_schema=False)
     keys = [k.get_secret_value() for k in settings.token_keys]
@@ -175,7 +211,7 @@ def page_router(
         view = await c.connection(company_id)
         try:
             if view["status"] == "connected" and step != "organisation":
-                return html(templates.connection_page(here, csrf, view, notice), status)
+                return await integration(company_id, sess, notice, status)
             if view["status"] in ("pending_setup", "connected"):
                 row = await c.tokens.row(company_id)
                 chosen = row.tenant_id if row else ""
@@ -204,6 +240,23 @@ def page_router(
             view = await c.connection(company_id)
         return html(templates.connect_step(here, csrf, view["status"], notice), status)
 
+    async def integration(
+        company_id: str, sess: str, notice: str = "", status: int = 200
+    ) -> HTMLResponse:
+        """The integration page, in whatever state the connection is."""
+        view = await (await connector()).connection(company_id)
+        try:
+            sync = await sync_status.status(company_id)
+        except Unavailable as exc:
+            log.warning("sync_status_unavailable", company_id=company_id, error=str(exc))
+            sync = None
+        budget = integration_view.Budget(day_calls_remaining(view.get("tenant_id")))
+        csrf = session.csrf_token(sess, keys)
+        page = integration_view.integration_page(base(company_id), csrf, view, sync, budget, notice)
+        response = HTMLResponse(page, status_code=status)
+        page_headers(response, xero, integration_view.SCRIPT_SOURCES)
+        return response
+
     @router.get("", response_model=None)
     async def show(
         request: Request,
@@ -227,6 +280,8 @@ def page_router(
             target = base(company_id) + (f"?{urlencode(rest)}" if rest else "")
             response = RedirectResponse(target, status_code=303)
             page_headers(response)
+            # The link's own URL carries the session: not even our own pages get it as referrer.
+            response.headers["Referrer-Policy"] = "no-referrer"
             _set_session_cookie(response, settings, company_id, link, claims.expires_at)
             return response
         sess = await current_session(request, company_id)
@@ -252,6 +307,39 @@ def page_router(
                 }.get(done, "")
             )
         return await render(company_id, sess, notice, step)
+
+    @router.get("/integration", response_model=None)
+    async def integration_page(
+        request: Request, company_id: str, done: str | None = None
+    ) -> Response:
+        sess = await current_session(request, company_id)
+        if sess is None:
+            return denied()
+        notice = ""
+        if done == "retried":
+            notice = templates.message("Sent to Xero again. The page shows how it went.")
+        return await integration(company_id, sess, notice)
+
+    @router.post("/retry", response_model=None)
+    async def retry(request: Request, company_id: str) -> Response:
+        """A person's Retry of a failed document: the projector's retry (which publishes
+        ``DocumentRetryRequested``), then back to the integration page."""
+        got = await posted(request, company_id)
+        if isinstance(got, Response):
+            return got
+        sess, form = got
+        kind, roger_id = form.get("kind", ""), form.get("roger_id", "")
+        if kind not in integration_view.KIND_NAMES or not 0 < len(roger_id) <= 512:
+            return html(templates.form_refused_page(), 403)
+        try:
+            took, why = await sync_status.retry(company_id, kind, roger_id)
+        except Unavailable:
+            took, why = False, "The retry could not be sent right now. Try again in a moment."
+        if not took:
+            return await integration(company_id, sess, templates.message(why, "err"), 409)
+        response = RedirectResponse(f"{base(company_id)}/integration?done=retried", status_code=303)
+        page_headers(response)
+        return response
 
     ours = oauth.origin(settings.ingest_public_url)
 

@@ -19,7 +19,10 @@ select{min-width:24em;padding:.3em} .msg{padding:.7em 1em;border-radius:4px;marg
 .warn{background:#fff6e0;border:1px solid #e6c15c}
 button{background:#13b5ea;color:#fff;border:0;padding:.6em 1.4em;font-size:1em;cursor:pointer}
 button.danger{background:#c0392b} table{border-collapse:collapse}
-td,th{text-align:left;padding:.3em 1em .3em 0}
+td,th{text-align:left;padding:.3em 1em .3em 0} h2{font-size:1.15em;margin-top:1.6em}
+table.grid td,table.grid th{border-bottom:1px solid #dde3e8;padding:.3em .8em .3em 0}
+table.grid form{margin:0} table.grid button{padding:.3em .9em}
+.chart{position:relative;height:16em}
 """
 
 
@@ -213,35 +216,3 @@ def _lock_options(chosen: str) -> str:
         f'<option value="{value}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
         for value, label in LOCK_DATE_CHOICES
     )
-
-
-def connection_page(base: str, csrf: str, view: dict[str, Any], notice: str) -> str:
-    rows = [
-        ("Status", view["status"].replace("_", " ")),
-        ("Organisation", view.get("organisation_name") or view.get("tenant_id") or ""),
-        ("Default account", view.get("default_account_code") or ""),
-        ("Payment account", view.get("default_payment_account_code") or ""),
-        ("Locked period", dict(LOCK_DATE_CHOICES).get(view.get("lock_date_policy") or "fail", "")),
-        ("Connected", view.get("connected_at") or ""),
-        ("Last sync", view.get("last_sync_at") or "not yet"),
-    ]
-    table = "".join(
-        f'<tr><th>{escape(k)}</th><td id="{escape(k.lower().replace(" ", "_"))}">'
-        f"{escape(str(v))}</td></tr>"
-        for k, v in rows
-    )
-    body = (
-        f"{notice}<table>{table}</table>"
-        + _form(
-            f"{base}/categories",
-            csrf,
-            '<p><button type="submit">Import categories again</button></p>',
-        )
-        + _form(
-            f"{base}/disconnect",
-            csrf,
-            '<p><button type="submit" class="danger">Disconnect</button></p>',
-            confirm="Disconnect Roger from Xero? Documents will wait until you connect again.",
-        )
-    )
-    return _page("Xero connection", body, step=4)

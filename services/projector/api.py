@@ -120,6 +120,15 @@ def read_router(
         await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())
         return {"retrying": True}
 
+    @router.get("/synced-per-hour")
+    async def synced_per_hour(
+        company_id: str, hours: int = Query(views.MAX_HOURS, ge=1, le=views.MAX_HOURS)
+    ) -> dict[str, Any]:
+        """``{"hours": [{"hour", "synced"}]}``: documents synced per hour, oldest first (the
+        integration page's chart)."""
+        _company(company_id)
+        return {"hours": await views.synced_per_hour(pool, company_id, hours)}
+
     @router.get("/summary")
     async def summary(company_id: str) -> dict[str, Any]:
         _company(company_id)

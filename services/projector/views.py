@@ -8,7 +8,9 @@ by the projector (``domain/projection.py`` through ``store.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
+from urllib.parse import quote
 
 from prometheus_client import Gauge
 from psycopg.rows import dict_row
@@ -25,8 +27,34 @@ class DocumentsPage:
     last: DocKey | None  # where the next page starts after; None if this is the last page
 
 
+# Links that open a document in Xero for a person signed in to the organisation. Xero's own
+# MCP server (XeroAPI/xero-mcp-server, src/consts/deeplinks.ts) links a credit note as
+# go.xero.com/organisationlogin/default.aspx?shortcode=S&redirecturl=/AccountsPayable/
+# ViewCreditNote.aspx?creditNoteID=..., a bank transaction as /Bank/ViewTransaction.aspx?
+# bankTransactionID=...; bills are /AccountsPayable/View.aspx?InvoiceID=... (used bare, without
+# a shortcode, by expense tools such as Fyle's). We do not store the organisation's ShortCode
+# yet, so these are the bare paths: Xero opens them in the organisation the person last used
+# (one public note says a bare link can fail when that is another organisation; the shortcode
+# form is the follow-up once the connect flow keeps Organisation.ShortCode).
+_XERO_LINKS = {
+    "bill": "https://go.xero.com/AccountsPayable/View.aspx?InvoiceID={}",
+    "credit_note": "https://go.xero.com/AccountsPayable/ViewCreditNote.aspx?creditNoteID={}",
+    "receipt": "https://go.xero.com/Bank/ViewTransaction.aspx?bankTransactionID={}",
+}
+
+
+def xero_url(kind: str, xero_id: str | None) -> str | None:
+    """The link that opens the document in Xero (bills are ACCPAY invoices, credit notes
+    ACCPAYCREDIT credit notes, receipts SPEND bank transactions), or None before Xero has it."""
+    template = _XERO_LINKS.get(kind)
+    if not xero_id or template is None:
+        return None
+    return template.format(quote(xero_id, safe=""))
+
+
 def document_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``sync_documents`` row as the API shows it (``updated_at`` in ISO 8601)."""
+    """A ``sync_documents`` row as the API shows it (``updated_at`` in ISO 8601; ``xero_url``
+    opens it in Xero, None until Xero has it)."""
     return {
         "kind": row["kind"],
         "roger_id": row["roger_id"],
@@ -34,6 +62,7 @@ def document_json(row: dict[str, Any]) -> dict[str, Any]:
         "reason": row["reason"],
         "xero_id": row["xero_id"],
         "xero_number": row["xero_number"],
+        "xero_url": xero_url(row["kind"], row["xero_id"]),
         "warnings": row["warnings"],
         "payments": row["payments"],
         "updated_at": row["updated_at"].isoformat(),
@@ -152,3 +181,36 @@ async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:
         "counts": counts,
         "oldest_pending_age_s": float(oldest) if oldest is not None else None,
     }
+
+
+# Xero's answers that put (part of) a document into Xero; failures, waits, the vendor's
+# contact (noted on each of its documents) and answers the projector could not place (a
+# "note" on the entry) are not a sync of the document.
+_NOT_SYNCED = ("XeroCommandFailed", "XeroCommandWaiting", "XeroContactLinked", "XeroContactUpdated")
+MAX_HOURS = 24 * 7
+
+
+async def synced_per_hour(
+    pool: AsyncConnectionPool, company_id: str, hours: int = MAX_HOURS
+) -> list[dict[str, Any]]:
+    """Documents synced in each of the last ``hours`` whole hours up to and including the
+    current one, oldest first: ``[{"hour": ISO 8601 UTC start of the hour, "synced": n}]``,
+    zeros included. A document counts once in an hour in which Xero answered one of its
+    commands with success (from ``sync_history``; a document changed twice counts in both
+    hours)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "WITH hours AS (SELECT generate_series(date_trunc('hour', now()) "
+            "  - make_interval(hours => %s - 1), date_trunc('hour', now()), "
+            "  interval '1 hour') AS hour), "
+            "synced AS (SELECT date_trunc('hour', recorded_at) AS hour, "
+            "  count(DISTINCT (kind, roger_id)) AS n FROM sync_history "
+            "  WHERE company_id = %s AND recorded_at >= date_trunc('hour', now()) "
+            "  - make_interval(hours => %s - 1) AND entry->>'source' = 'xero' "
+            "  AND NOT (entry->>'type' = ANY(%s)) AND NOT entry ? 'note' GROUP BY 1) "
+            "SELECT hours.hour, coalesce(synced.n, 0) FROM hours "
+            "LEFT JOIN synced USING (hour) ORDER BY hours.hour",
+            (hours, company_id, hours, list(_NOT_SYNCED)),
+        )
+        rows = await cur.fetchall()
+    return [{"hour": hour.astimezone(UTC).isoformat(), "synced": int(n)} for hour, n in rows]

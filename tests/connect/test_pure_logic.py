@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from services.connections import oauth, session
@@ -195,7 +196,7 @@ def test_pages_carry_only_hashed_inline_code() -> None:
     import hashlib
     import re
 
-    from services.connections import templates
+    from services.connections import integration_view, templates
     from services.connections.setup_page import content_security_policy
 
     csp = content_security_policy("https://login.xero.com")
@@ -203,7 +204,9 @@ def test_pages_carry_only_hashed_inline_code() -> None:
     assert "form-action 'self' https://login.xero.com" in csp and "unsafe" not in csp
     view = {"status": "connected", "organisation_name": "<b>x</b>"}
     pages = [
-        templates.connection_page("/setup/c", "t", view, ""),
+        integration_view.integration_page(
+            "/setup/c", "t", view, None, integration_view.Budget(None), ""
+        ),
         templates.organisation_step("/setup/c", "t", [], None, ""),
         templates.refusal_page("<script>alert(1)</script>"),
         templates.too_large_page(),
@@ -230,3 +233,68 @@ def test_the_picker_preselects_nothing_it_was_not_told_to() -> None:
     assert 'value="t1" selected' not in page and 'value="t2" selected' not in page
     page = templates.organisation_step("/setup/c", "t", orgs[1:], "t2", "")
     assert 'value="t2" selected' in page and 'value=""' not in page
+
+
+def test_the_integration_page_escapes_what_it_shows_and_runs_only_hashed_scripts() -> None:
+    import base64
+    import hashlib
+    import re
+
+    from services.connections import integration_view
+    from services.connections.setup_page import content_security_policy
+    from services.connections.sync_status import SyncStatus
+
+    hostile = "</script><script>alert(1)</script>"
+    doc: dict[str, Any] = {
+        "kind": "bill",
+        "roger_id": hostile,
+        "state": "failed",
+        "reason": "<b>Xero said no</b>",
+        "xero_id": None,
+        "xero_number": None,
+        "xero_url": None,
+        "payments": [],
+        "updated_at": "2026-11-30T00:00:00+00:00",
+    }
+    status = SyncStatus(
+        counts={"bill": {"failed": 1}},
+        oldest_pending_age_s=None,
+        failed=[doc],
+        waiting=[],
+        synced=[dict(doc, state="synced", xero_url="https://go.xero.com/x?a=1&b=2")],
+        per_hour=[{"hour": "2026-11-30T00:00:00+00:00", "synced": 1}],
+    )
+    view = {"status": "connected", "organisation_name": hostile, "tenant_id": "t"}
+    page = integration_view.integration_page(
+        "/setup/c", "csrf", view, status, integration_view.Budget(4321), ""
+    )
+    assert hostile not in page and "<b>Xero" not in page and "alert(1)</script>" not in page
+    assert 'href="https://go.xero.com/x?a=1&amp;b=2"' in page
+    assert 'id="budget-left">4321<' in page
+    csp = content_security_policy("", integration_view.SCRIPT_SOURCES)
+    # Inline: only the shared confirm script; served: each pinned by integrity and the CSP.
+    inline = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+    served = re.findall(r'<script src="/setup-assets/([^"]+)" integrity="([^"]+)">', page)
+    assert [name for name, _ in served] == ["chart-4.4.7.umd.js", "integration.js"]
+    for name, sri in served:
+        body = (integration_view.STATIC / name).read_bytes()
+        want = "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+        assert sri == want and f"'{want}'" in csp
+    assert not re.search(r"\son[a-z]+=", page) and "unsafe" not in csp
+
+
+def test_xero_links_open_each_kind_and_none_before_xero_has_it() -> None:
+    from services.projector.views import xero_url
+
+    assert xero_url("bill", "b-1") == "https://go.xero.com/AccountsPayable/View.aspx?InvoiceID=b-1"
+    assert xero_url("credit_note", "c-1") == (
+        "https://go.xero.com/AccountsPayable/ViewCreditNote.aspx?creditNoteID=c-1"
+    )
+    assert xero_url("receipt", "r-1") == (
+        "https://go.xero.com/Bank/ViewTransaction.aspx?bankTransactionID=r-1"
+    )
+    assert xero_url("bill", None) is None and xero_url("bill", "a&b") is not None
+    assert "&" not in (xero_url("bill", "a&b") or "")

@@ -85,6 +85,8 @@ LOCKED = "This document cannot be edited as it has a payment or credit note allo
 STATUS = "Invoice not of valid status for modification"
 NOT_FOUND_DOC = "Document could not be found"
 NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+NOTE_NOT_AUTHORISED = "Credit note must be AUTHORISED to be allocated."
+BILL_NOT_AUTHORISED = "Credit notes can only be allocated to AUTHORISED invoices."
 TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
 ARCHIVED_CONTACT = (
@@ -642,6 +644,8 @@ class FakeXero:
         financial = {"LineItems", "Date", "DueDate", "CurrencyCode", "Contact"} & set(element)
         if live_payments and (financial or wanted != invoice["Status"]):
             raise _Invalid(LOCKED)
+        if wanted == "VOIDED" and invoice["Status"] in ("DRAFT", "SUBMITTED"):
+            raise _Invalid(STATUS)  # Xero voids AUTHORISED bills only; the others are DELETED
         if wanted in ("VOIDED", "DELETED"):
             invoice.update(Status=wanted, AmountDue=Decimal("0.00"))
             return copy.deepcopy(invoice)
@@ -714,6 +718,12 @@ class FakeXero:
             amount = _money(element.get("Amount"))
             if invoice is None:
                 raise Refused(400, NOT_FOUND_DOC, {"Message": NOT_FOUND_DOC})
+            for wrong, message in (
+                (note["Status"] != "AUTHORISED", NOTE_NOT_AUTHORISED),
+                (invoice["Status"] != "AUTHORISED", BILL_NOT_AUTHORISED),
+            ):
+                if wrong:  # Xero's rule 8 (xero-facts.md), the sandbox's words
+                    raise Refused(400, message, {"Message": message})
             if amount > note["RemainingCredit"] or amount > invoice["AmountDue"]:
                 message = "The amount to allocate exceeds what remains"
                 raise Refused(400, message, {"Message": message})

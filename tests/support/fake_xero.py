@@ -214,6 +214,7 @@ class FakeXero:
         # answers a request it cannot even read (PostDataInvalidException).
         self.unreadable: set[str] = set()
         self.pauses: list[float] = []
+        self.day_budget_wait_s = 0.0  # > 0: the writer's own day limiter holds the organisation
         self._replays: dict[str, tuple[str, dict[str, Any]]] = {}
         self._minute_count = 0
         self._numbers = itertools.count(1)
@@ -915,6 +916,9 @@ class FakeSession:
 
     def pause(self, seconds: float) -> None:
         self.xero.pauses.append(seconds)
+
+    def day_budget_wait(self) -> float:
+        return self.xero.day_budget_wait_s  # set by a test: the writer's own day limit
 
 
 @dataclass

@@ -44,6 +44,7 @@ from shared.contracts.topics import (
     ROGER_CATEGORIES,
     ROGER_EVENTS,
     ROGER_SYNC_BACK,
+    ROGER_SYNC_STATUS,
     TOPICS,
     XERO_COMMANDS,
     XERO_NOTIFICATIONS,
@@ -68,6 +69,11 @@ WRITERS_READERS: dict[str, tuple[str, str]] = {
     ROGER_CATEGORIES: ("the connect flow (outbox relay)", "Roger's backend"),
     XERO_NOTIFICATIONS: ("ingest (Xero's webhooks, services/xero_inbound)", "xero_inbound"),
     ROGER_SYNC_BACK: ("xero_inbound", "Roger's backend"),
+    ROGER_SYNC_STATUS: (
+        "projector (failed documents), the token store (reconnects) and xero_writer (spent "
+        "day budgets), through the outbox relays",
+        "Roger's backend",
+    ),
 }
 DEAD_LETTER_HEADERS: dict[str, str] = {
     "rx-dlq-reason": "what went wrong, in words (at most 4,000 characters)",
@@ -136,6 +142,7 @@ def _message_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
         ROGER_CATEGORIES: {"$ref": REF.format(model="RogerCategories")},
         XERO_NOTIFICATIONS: {"$ref": REF.format(model="XeroEvent")},
         ROGER_SYNC_BACK: {"$ref": "../contracts/roger-sync-back.schema.json"},
+        ROGER_SYNC_STATUS: {"$ref": "../contracts/roger-sync-status.schema.json"},
     }
     return payloads, dict(sorted(schemas.items()))
 

@@ -46,6 +46,7 @@ from shared.contracts.topics import (  # stdlib only, like this module
     ROGER_EVENTS,
     ROGER_EVENTS_DLQ,
     ROGER_SYNC_BACK,
+    ROGER_SYNC_STATUS,
     XERO_COMMANDS,
     XERO_COMMANDS_DLQ,
     XERO_NOTIFICATIONS,
@@ -325,6 +326,9 @@ SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
             XERO_NOTIFICATIONS,
             XERO_NOTIFICATIONS_DLQ,
             ROGER_SYNC_BACK,
+            # The outbox relay of the connect flow: reconnects (token store), spent budgets
+            # (the writer) and any status row the shared outbox holds.
+            ROGER_SYNC_STATUS,
         ),
         "read": (ROGER_EVENTS, XERO_RESULTS, XERO_NOTIFICATIONS),
         "groups": ("rx-ingest", "rx-xero-inbound"),
@@ -337,6 +341,8 @@ SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
             DOMAIN_EVENTS_DLQ,
             XERO_RESULTS_DLQ,
             XERO_COMMANDS_DLQ,
+            # Its outbox relay: documents that failed (and any status row the outbox holds).
+            ROGER_SYNC_STATUS,
         ),
         "read": (DOMAIN_EVENTS, XERO_RESULTS),
         "groups": ("rx-projector",),

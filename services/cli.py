@@ -126,6 +126,7 @@ def connect_dev(
     default_account: str = "429",
     default_payment_account: str = "090",
     lock_date_policy: str = "fail",
+    bill_status: str = "AUTHORISED",
 ) -> None:
     """Store a connection for a company directly, without the OAuth round trip (development
     and tests; ``make up`` uses it for acme-dk)."""
@@ -139,6 +140,7 @@ def connect_dev(
         default_account_code=default_account,
         default_payment_account_code=default_payment_account,
         lock_date_policy=lock_date_policy,  # type: ignore[arg-type]  # validated by the model
+        bill_status=bill_status,  # type: ignore[arg-type]  # validated by the model
     )
     asyncio.run(establish(_settings(Settings), company_id, token_set, conn))
     typer.echo(f"{company_id} connected to {tenant_id}")

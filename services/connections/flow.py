@@ -28,7 +28,7 @@ from services.connections.setup_rules import (
     organisation_view,
     setup_problems,
 )
-from shared.contracts.commands import LockDatePolicy
+from shared.contracts.commands import BillStatus, LockDatePolicy
 from shared.contracts.domain_events import ConnectionData
 from shared.contracts.topics import ROGER_CATEGORIES
 from shared.http import ApiError
@@ -281,6 +281,7 @@ class Connector:
             default_account_code=expense,
             default_payment_account_code=payment,
             lock_date_policy=_policy(profile.lock_date_policy),
+            bill_status=_bill_status(profile.bill_status),
         )
 
     # ---------------------------------------------------------------- Xero reads
@@ -401,6 +402,7 @@ class Connector:
         default_payment_account_code: str,
         import_categories: bool,
         lock_date_policy: LockDatePolicy = "fail",
+        bill_status: BillStatus = "AUTHORISED",
     ) -> dict[str, Any]:
         await self._granted(company_id, tenant_id)
         org = await self._organisation(company_id, tenant_id)
@@ -418,6 +420,7 @@ class Connector:
             default_account_code=default_account_code,
             default_payment_account_code=default_payment_account_code,
             lock_date_policy=lock_date_policy,
+            bill_status=bill_status,
         )
         row = await self.tokens.row(company_id)
         facts = []
@@ -439,6 +442,7 @@ class Connector:
                 default_account_code,
                 default_payment_account_code,
                 lock_date_policy,
+                bill_status,
             )
             if import_categories:
                 await connection_outbox.add(conn, self._categories_row(company_id, chart))
@@ -554,3 +558,8 @@ class Connector:
 def _policy(kept: str) -> LockDatePolicy:
     """The lock-date policy a profile keeps; anything unknown is the default."""
     return "next_open_day" if kept == "next_open_day" else "fail"
+
+
+def _bill_status(kept: str) -> BillStatus:
+    """The status for new bills a profile keeps; anything unknown is the default."""
+    return "DRAFT" if kept == "DRAFT" else "SUBMITTED" if kept == "SUBMITTED" else "AUTHORISED"

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from services.connections.sync_status import SyncStatus
-from services.connections.templates import LOCK_DATE_CHOICES, _form, _page, message
+from services.connections.templates import (
+    BILL_STATUS_CHOICES,
+    LOCK_DATE_CHOICES,
+    _form,
+    _page,
+    message,
+)
 
 STATIC = Path(__file__).with_name("static")
 ASSETS_PATH = "/setup-assets/"
@@ -76,6 +82,10 @@ def _connection_table(view: dict[str, Any]) -> str:
         ("Default account", view.get("default_account_code") or ""),
         ("Payment account", view.get("default_payment_account_code") or ""),
         ("Locked period", dict(LOCK_DATE_CHOICES).get(view.get("lock_date_policy") or "fail", "")),
+        (
+            "New bills in Xero",
+            dict(BILL_STATUS_CHOICES).get(view.get("bill_status") or "AUTHORISED", ""),
+        ),
         ("Connected", view.get("connected_at") or ""),
         ("Last sync", view.get("last_sync_at") or "not yet"),
     ]

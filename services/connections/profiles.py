@@ -39,6 +39,10 @@ ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS version BIGINT NOT
 -- setup: ConnectionData.lock_date_policy).
 ALTER TABLE xero_connection_profiles
     ADD COLUMN IF NOT EXISTS lock_date_policy TEXT NOT NULL DEFAULT 'fail';
+-- The status new bills and credit notes get in Xero (chosen at setup:
+-- ConnectionData.bill_status).
+ALTER TABLE xero_connection_profiles
+    ADD COLUMN IF NOT EXISTS bill_status TEXT NOT NULL DEFAULT 'AUTHORISED';
 """
 
 Conn = AsyncConnection[Any]
@@ -53,7 +57,7 @@ async def get(pool: AsyncConnectionPool, company_id: str) -> Profile | None:
         await cur.execute(
             "SELECT tenant_id, organisation_name, base_currency, default_account_code, "
             "default_payment_account_code, connected_at, last_sync_at, disconnected_at, "
-            "lock_date_policy "
+            "lock_date_policy, bill_status "
             "FROM xero_connection_profiles WHERE company_id = %s",
             (company_id,),
         )
@@ -135,12 +139,14 @@ async def finished(
     expense_code: str,
     payment_code: str,
     lock_date_policy: str = "fail",
+    bill_status: str = "AUTHORISED",
 ) -> None:
     await conn.execute(
         "UPDATE xero_connection_profiles SET default_account_code = %s, "
-        "default_payment_account_code = %s, lock_date_policy = %s, connected_at = now(), "
-        "disconnected_at = NULL, updated_at = now() WHERE company_id = %s",
-        (expense_code, payment_code, lock_date_policy, company_id),
+        "default_payment_account_code = %s, lock_date_policy = %s, bill_status = %s, "
+        "connected_at = now(), disconnected_at = NULL, updated_at = now() "
+        "WHERE company_id = %s",
+        (expense_code, payment_code, lock_date_policy, bill_status, company_id),
     )
 
 

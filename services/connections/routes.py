@@ -32,7 +32,7 @@ from services.connections.setup_page import (
 from services.connections.setup_rules import company_id_ok, tenant_id_ok
 from services.connections.sync_status import SyncStatusReader
 from services.connections.templates import refusal_page
-from shared.contracts.commands import LockDatePolicy
+from shared.contracts.commands import BillStatus, LockDatePolicy
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_RESULTS
 from shared.db import open_pool
@@ -80,6 +80,9 @@ class ConnectionBody(BaseModel):
     # A document dated on or before the organisation's lock date: "fail" (shown failed with
     # the fix) or "next_open_day" (posted on the first open day, said on the document).
     lock_date_policy: LockDatePolicy = "fail"
+    # The status new bills get in Xero: "DRAFT", "SUBMITTED" (awaiting approval) or
+    # "AUTHORISED" (awaiting payment; payments and credit allocations need it).
+    bill_status: BillStatus = "AUTHORISED"
 
 
 class Holder:
@@ -189,6 +192,7 @@ def _api(settings: ConnectionsSettings, holder: Holder) -> APIRouter:
             body.default_payment_account_code,
             body.import_categories,
             body.lock_date_policy,
+            body.bill_status,
         )
 
     @api.get("/xero/connection")

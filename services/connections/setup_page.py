@@ -231,6 +231,7 @@ def page_router(
                     view.get("default_payment_account_code"),
                     notice,
                     view.get("lock_date_policy") or "fail",
+                    view.get("bill_status") or "AUTHORISED",
                 )
                 return html(page, status)
         except ApiError as exc:
@@ -427,6 +428,7 @@ def page_router(
                 form.get("default_payment_account_code", "")[:20],
                 form.get("import_categories") == "yes",
                 "next_open_day" if form.get("lock_date_policy") == "next_open_day" else "fail",
+                templates.bill_status_of(form.get("bill_status", "")),
             )
         except ApiError as exc:
             notice = templates.message(exc.message, "err")

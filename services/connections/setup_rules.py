@@ -127,6 +127,7 @@ class Profile:
     last_sync_at: datetime | None
     disconnected_at: datetime | None
     lock_date_policy: str = "fail"  # ConnectionData.lock_date_policy
+    bill_status: str = "AUTHORISED"  # ConnectionData.bill_status
 
 
 def connection_status(token_status: str | None, profile: Profile | None) -> str:
@@ -155,6 +156,7 @@ def connection_view(token_status: str | None, profile: Profile | None) -> dict[s
         "default_account_code": p.default_account_code if p else None,
         "default_payment_account_code": p.default_payment_account_code if p else None,
         "lock_date_policy": p.lock_date_policy if p else "fail",
+        "bill_status": p.bill_status if p else "AUTHORISED",
         "connected_at": iso(p.connected_at) if p else None,
         "last_sync_at": iso(p.last_sync_at) if p else None,
         "disconnected_at": iso(p.disconnected_at) if p else None,

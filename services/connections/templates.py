@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from shared.contracts.commands import BillStatus
+
 STEPS = ("Connect", "Allow access", "Organisation", "Default accounts", "Finish")
 
 _STYLE = """
@@ -181,6 +183,7 @@ def defaults_step(
     payment: str | None,
     notice: str,
     lock_date_policy: str = "fail",
+    bill_status: str = "AUTHORISED",
 ) -> str:
     active = [a for a in accounts if a.get("status") == "ACTIVE" and a.get("code")]
     expense_accounts = [a for a in active if a.get("type") != "BANK"]
@@ -199,6 +202,9 @@ def defaults_step(
         '<label for="lock_date_policy">A document dated in a period locked in Xero</label>'
         '<select id="lock_date_policy" name="lock_date_policy">'
         f"{_lock_options(lock_date_policy)}</select>"
+        '<label for="bill_status">Status of new bills in Xero</label>'
+        '<select id="bill_status" name="bill_status">'
+        f"{_bill_status_options(bill_status)}</select>"
         '<p><button type="submit">Finish</button></p>'
     )
     body = notice + _form(f"{base}/finish", csrf, inner)
@@ -215,4 +221,24 @@ def _lock_options(chosen: str) -> str:
     return "".join(
         f'<option value="{value}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
         for value, label in LOCK_DATE_CHOICES
+    )
+
+
+# The status new bills get in Xero (ConnectionData.bill_status), as Xero names each.
+BILL_STATUS_CHOICES = (
+    ("AUTHORISED", "Awaiting payment (approved; payments are recorded)"),
+    ("SUBMITTED", "Awaiting approval (payments wait until approved in Xero)"),
+    ("DRAFT", "Draft (payments wait until approved in Xero)"),
+)
+
+
+def bill_status_of(value: str) -> BillStatus:
+    """A form's choice of status for new bills; anything unknown is the default."""
+    return "DRAFT" if value == "DRAFT" else "SUBMITTED" if value == "SUBMITTED" else "AUTHORISED"
+
+
+def _bill_status_options(chosen: str) -> str:
+    return "".join(
+        f'<option value="{value}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
+        for value, label in BILL_STATUS_CHOICES
     )

@@ -25,15 +25,17 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import JSONTranscoder, Tracking
 from pydantic import ValidationError
 
-from services.projector.domain import facts
+from services.projector.domain import facts, notices
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
 from services.projector.domain.projection import DocumentRow, rows_for
 from services.projector.snapshots import CompanyStateAsPickle
 from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
+from shared.contracts.sync_status import DocumentRef, document_failed
 from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from shared.logging import get_logger
+from shared.messaging.outbox import OutboxRow, status_row
 
 log = get_logger("projector")
 
@@ -308,6 +310,7 @@ class SyncApplication(Application[uuid.UUID]):
                 company,
                 documents=rows_for(company.state, company.last_effects.touched),
                 history=history_rows(company, now),
+                status=status_rows(company, now),
             )
             self._record(event)
             self._snapshot([(company, company.version - 1)])
@@ -322,9 +325,13 @@ class SyncApplication(Application[uuid.UUID]):
                 "message": reason,
             }
             event = ProcessingEvent[uuid.UUID](tracking)
+            told = document_failed(
+                fact.company_id, None, DocumentRef(kind=kind, roger_id=roger_id), 0, reason, now
+            )
             event.collect_events(
                 failed=[(fact.company_id, kind, roger_id, reason)],
                 history=[(fact.company_id, kind, roger_id, entry)],
+                status=[status_row(told, "projector")],
             )
             self._record(event)
 
@@ -341,9 +348,11 @@ class _Writes:
     outbox: list[tuple[str, str, bytes]] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     resend_for: list[str] = field(default_factory=list)
+    status: list[OutboxRow] = field(default_factory=list)  # roger.sync-status records
 
     def kwargs(self) -> dict[str, Any]:
         return {
+            "status": self.status,
             "documents": list(self.documents.values()),
             "history": self.history,
             "outbox": self.outbox,
@@ -371,6 +380,7 @@ def _decide(
         writes.documents.pop(key, None)  # re-inserted last: rows keep the order of change
         writes.documents[key] = row
     writes.history += history_rows(company, now)
+    writes.status += status_rows(company, now)
     writes.outbox += [(c.command_id, company.company_id, encode(c)) for c in commands]
     # A "waiting" answer is not final: the outbox keeps the command to send again.
     if answer is not None and answer.type != "XeroCommandWaiting":
@@ -379,6 +389,15 @@ def _decide(
     if fact is not None and fact.type == "XeroConnectionEstablished":
         writes.resend_for.append(company.company_id)
     return commands
+
+
+def status_rows(company: CompanySync, at: datetime) -> list[OutboxRow]:
+    """``roger.sync-status`` records of what the company's last event left failed (stable
+    ids: the outbox publishes each happening once)."""
+    return [
+        status_row(told, "projector")
+        for told in notices.failures(company.state, company.last_effects.touched, at)
+    ]
 
 
 def history_rows(company: CompanySync, at: datetime) -> list[HistoryRow]:

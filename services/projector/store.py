@@ -110,6 +110,7 @@ class ReadModelRecorder(PostgresProcessRecorder):
     """eventsourcing's process recorder, writing in the same transaction (keyword arguments
     of ``Application._record``'s processing event): ``documents`` (rows to upsert),
     ``failed`` (documents to mark failed), ``history``, ``outbox`` (command rows),
+    ``status`` (``roger.sync-status`` outbox rows),
     ``resend_for`` (companies whose unanswered commands go again) and ``answered``."""
 
     def _create_table(self, curs: Any) -> None:
@@ -161,6 +162,8 @@ class ReadModelRecorder(PostgresProcessRecorder):
                 for command_id, company_id, payload in kwargs.get("outbox", ())
             ),
         )
+        # What Roger tells the company's admins (roger.sync-status), same transaction.
+        outbox.add_sync(curs, kwargs.get("status", ()))
         for company_id in kwargs.get("resend_for", ()):
             outbox.resend_unanswered_sync(curs, company_id)
         outbox.mark_answered_sync(curs, kwargs.get("answered", ()))

@@ -48,6 +48,11 @@ class Attempts:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        """The writer's database (the same one holds the shared outbox)."""
+        return self._pool
+
     async def setup(self) -> None:
         await ensure_schema(self._pool, DDL)
 

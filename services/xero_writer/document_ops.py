@@ -60,6 +60,16 @@ def _lines(cmd: Document) -> list[dict[str, Any]]:
     ]
 
 
+def _status(cmd: Document) -> dict[str, str]:
+    """The ``Status`` a document is sent with: a new one gets the connection's choice
+    (``bill_status``: DRAFT, SUBMITTED or AUTHORISED). An update under a DRAFT or SUBMITTED
+    choice sends none, so Xero keeps the status the bill has there (an accountant may have
+    approved it meanwhile, and Xero never takes an AUTHORISED bill back to DRAFT)."""
+    if isinstance(cmd, UpdateBill) and cmd.bill_status != "AUTHORISED":
+        return {}
+    return {"Status": cmd.bill_status}
+
+
 def bill_payload(cmd: CreateBill | UpdateBill) -> dict[str, Any]:
     return {
         "Type": "ACCPAY",
@@ -69,7 +79,7 @@ def bill_payload(cmd: CreateBill | UpdateBill) -> dict[str, Any]:
         "DueDate": (cmd.due_date or cmd.issue_date).isoformat(),
         "CurrencyCode": cmd.currency,
         "LineAmountTypes": cmd.line_amount_types,
-        "Status": "AUTHORISED",
+        **_status(cmd),
         "Url": cmd.url,
         "LineItems": _lines(cmd),
     }
@@ -88,7 +98,7 @@ def credit_note_payload(cmd: CreateCreditNote) -> dict[str, Any]:
         "Date": cmd.issue_date.isoformat(),
         "CurrencyCode": cmd.currency,
         "LineAmountTypes": cmd.line_amount_types,
-        "Status": "AUTHORISED",
+        **_status(cmd),
         "LineItems": _lines(cmd),
     }
 
@@ -336,12 +346,38 @@ async def void_bill(call: Call, cmd: VoidBill, earlier: bool) -> XeroResult:
             return result(
                 cmd, "XeroBillVoided", xero_id=cmd.invoice_id, xero_status=invoice["Status"]
             )
+    try:
+        answer = await call(
+            "POST",
+            f"/Invoices/{cmd.invoice_id}",
+            params=dict(UNITDP),
+            body={"Invoices": [{"InvoiceID": cmd.invoice_id, "Status": "VOIDED"}]},
+            idempotency_key=f"rx-{cmd.command_id}",
+        )
+    except Refused as exc:  # refused whole: its words decide as an element's would
+        answer = {"Invoices": [{"ValidationErrors": [{"Message": exc.message}]}]}
+    [element] = answer.get("Invoices") or [{}]
+    messages = validation_messages(element)
+    if messages:
+        deleted = await _delete_unapproved(call, cmd)
+        return deleted or failed(cmd, "; ".join(messages))
+    return result(cmd, "XeroBillVoided", xero_id=cmd.invoice_id, xero_status=element.get("Status"))
+
+
+async def _delete_unapproved(call: Call, cmd: VoidBill) -> XeroResult | None:
+    """Xero voids AUTHORISED bills only; a DRAFT or SUBMITTED one (the connection's
+    ``bill_status``) is DELETED instead (xero-facts.md: "DELETED only from DRAFT/SUBMITTED").
+    None when the bill is in neither status (the refusal stands)."""
+    answer = await call("GET", f"/Invoices/{cmd.invoice_id}", params=dict(UNITDP))
+    [invoice] = answer.get("Invoices") or [{}]
+    if invoice.get("Status") not in ("DRAFT", "SUBMITTED"):
+        return None
     answer = await call(
         "POST",
         f"/Invoices/{cmd.invoice_id}",
         params=dict(UNITDP),
-        body={"Invoices": [{"InvoiceID": cmd.invoice_id, "Status": "VOIDED"}]},
-        idempotency_key=f"rx-{cmd.command_id}",
+        body={"Invoices": [{"InvoiceID": cmd.invoice_id, "Status": "DELETED"}]},
+        idempotency_key=f"rx-{cmd.command_id}-delete",
     )
     [element] = answer.get("Invoices") or [{}]
     messages = validation_messages(element)

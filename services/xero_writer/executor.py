@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.xero_writer import attachment_ops, contact_ops, document_ops, payment_ops
+from services.xero_writer import (
+    approval,
+    attachment_ops,
+    contact_ops,
+    document_ops,
+    payment_ops,
+)
 from services.xero_writer.outcomes import Call, failed
 from shared.contracts.commands import AnyCommand
 from shared.contracts.results import XeroResult
@@ -50,13 +56,16 @@ async def execute(call: Call, commands: list[AnyCommand], earlier: set[str]) -> 
     """
     kind = commands[0].kind
     if kind not in BATCHED:
-        return [await _single(call, cmd, cmd.command_id in earlier) for cmd in commands]
-    try:
-        return await BATCHED[kind](call, commands, earlier)
-    except Refused as exc:
-        if len(commands) == 1:
-            return [failed(commands[0], exc.message)]
-        raise
+        answers = [await _single(call, cmd, cmd.command_id in earlier) for cmd in commands]
+    else:
+        try:
+            answers = await BATCHED[kind](call, commands, earlier)
+        except Refused as exc:
+            if len(commands) != 1:
+                raise
+            answers = [failed(commands[0], exc.message)]
+    # A payment or allocation refused because a document awaits approval says how to fix it.
+    return [approval.explained(kind, answer) for answer in answers]
 
 
 async def _single(call: Call, cmd: AnyCommand, earlier: bool) -> XeroResult:

@@ -23,6 +23,13 @@ class OrgLimiter:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
+    def day_wait(self) -> float:
+        """Seconds until calls go again when this organisation's day budget is spent, else 0."""
+        now = time.monotonic()
+        if now - self._day_start >= 86_400 or self._day_count < self.per_day:
+            return 0.0
+        return 86_400 - (now - self._day_start)
+
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 

@@ -93,8 +93,13 @@ class Session(Protocol):
 
     def pause(self, seconds: float) -> None: ...
 
+    def day_budget_wait(self) -> float: ...
+
 
 OpenSession = Callable[[Access], Session]
+# Tells Roger the organisation's day budget is spent: (company_id, tenant_id, seconds until
+# calls go again); ``budget.DayBudgetNotices`` in production.
+DaySpent = Callable[[str, str, float], Awaitable[None]]
 # Dead-letters the commands with the reason, for replay (the writer's DLQ topic).
 Park = Callable[[list[AnyCommand], str], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -117,9 +122,11 @@ class Policy:
         park: Park,
         sleep: Sleep = asyncio.sleep,
         backoff_s: Sequence[float] = UNAVAILABLE_BACKOFF_S,
+        day_spent: DaySpent | None = None,
     ) -> None:
         self._access, self._attempts, self._open = access, attempts, open_session
         self._park_letters, self._sleep, self._backoff = park, sleep, tuple(backoff_s)
+        self._day_spent = day_spent
 
     async def carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
         """One result per command (any order): created/updated/..., ``failed`` with Xero's
@@ -145,6 +152,11 @@ class Policy:
         await self._attempts.remember(fresh)
         return list(known.values()) + fresh
 
+    async def _tell_day_spent(self, company_id: str, tenant_id: str, wait_s: float) -> None:
+        """Roger is told the day budget is spent (once a day: the record's id is the day's)."""
+        if self._day_spent is not None:
+            await self._day_spent(company_id, tenant_id, wait_s)
+
     async def _carry_out(self, company_id: str, commands: list[AnyCommand]) -> list[XeroResult]:
         log_ctx = {
             "company_id": company_id,
@@ -165,6 +177,9 @@ class Policy:
         earlier = await self._attempts.begin(company_id, [c.command_id for c in commands])
         session = self._open(access)
         refreshed = False
+        if (spent_for := session.day_budget_wait()) > 0:
+            # Our own day limiter holds the organisation: the calls below wait for it.
+            await self._tell_day_spent(company_id, access.tenant_id, spent_for)
 
         for attempt, backoff in enumerate((*self._backoff, None)):
             try:
@@ -172,6 +187,8 @@ class Policy:
             except errors.RateLimited as exc:
                 # Not applied: the limiter holds the whole organisation, not just this lane.
                 session.pause(exc.retry_after_s)
+                if exc.problem == "day":
+                    await self._tell_day_spent(company_id, access.tenant_id, exc.retry_after_s)
                 log.warning(
                     "xero_rate_limited",
                     retry_after_s=exc.retry_after_s,

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from services.xero_writer import attachment_ops, executor, org_facts
 from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
+from services.xero_writer.budget import DayBudgetNotices
 from services.xero_writer.fetch import FetchRules
 from services.xero_writer.limits import OrgLimiter
 from services.xero_writer.policy import Policy, request_size
@@ -110,6 +111,7 @@ class Writer:
             attempts=attempts,
             open_session=self._session,
             park=self._park,
+            day_spent=DayBudgetNotices(lambda: attempts.pool),
         )
 
     # ---- consuming -------------------------------------------------------------------------

@@ -45,3 +45,7 @@ class OrgSession:
 
     def pause(self, seconds: float) -> None:
         self.limiter.pause(seconds)
+
+    def day_budget_wait(self) -> float:
+        """Seconds until the organisation's day budget allows calls again (0: not spent)."""
+        return self.limiter.day_wait()

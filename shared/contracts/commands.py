@@ -23,6 +23,13 @@ from shared.contracts.roger_events import Tracking, Vendor
 # day after the lock date and says so on the document.
 LockDatePolicy = Literal["fail", "next_open_day"]
 
+# The status a new bill or credit note gets in Xero, chosen per connection at setup: Draft
+# ("DRAFT"), Awaiting approval ("SUBMITTED") or Awaiting payment ("AUTHORISED", the default).
+# Xero takes payments and credit-note allocations on AUTHORISED documents only
+# (xero-facts.md): on the others they fail with Xero's words and "approve it in Xero, then
+# retry" (services/xero_writer/approval.py).
+BillStatus = Literal["DRAFT", "SUBMITTED", "AUTHORISED"]
+
 _NAMESPACE = uuid.UUID("6f1c1f5e-2b0a-4a8e-9d7e-3c1b8f0e7a41")
 
 
@@ -72,6 +79,9 @@ class _DocumentBody(_Command):
     lines: tuple[BillLine, ...]
     url: str  # unique per Roger document: how the writer recognises one it made
     lock_date_policy: LockDatePolicy = "fail"  # the connection's choice (ConnectionData)
+    # The status a new document gets in Xero (the connection's choice, ConnectionData); an
+    # update keeps the one the document has in Xero unless this is "AUTHORISED".
+    bill_status: BillStatus = "AUTHORISED"
     # Roger's total of the document, as the contract's ``total`` gives it (tax included):
     # the writer checks Xero's ``Total`` against it to the cent. None: not checked.
     total: Decimal | None = None

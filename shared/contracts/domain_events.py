@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.commands import LockDatePolicy
+from shared.contracts.commands import BillStatus, LockDatePolicy
 from shared.contracts.ids import Id
 from shared.contracts.roger_events import RogerEvent
 
@@ -92,3 +92,6 @@ class ConnectionData(BaseModel):
     # A document dated on or before the organisation's lock date: "fail" (the default) or
     # "next_open_day" (posted on the first open day, said on the document).
     lock_date_policy: LockDatePolicy = "fail"
+    # The status new bills and credit notes get in Xero: "DRAFT", "SUBMITTED" or
+    # "AUTHORISED" (the default; payments and allocations need it).
+    bill_status: BillStatus = "AUTHORISED"

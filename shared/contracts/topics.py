@@ -44,6 +44,9 @@ XERO_NOTIFICATIONS_DLQ = "rx.xero-notifications.dlq"
 # What changed in Xero outside Roger, for Roger (docs/contracts/roger-sync-back.md),
 # key = company_id.
 ROGER_SYNC_BACK = "roger.sync-back"
+# What Roger tells a company's admins: a document failed, the connection needs reconnecting,
+# the day's Xero budget is spent (docs/contracts/roger-sync-status.md), key = company_id.
+ROGER_SYNC_STATUS = "roger.sync-status"
 
 # Every consumed topic's dead-letter topic (shared.messaging.dead_letters writes them).
 DEAD_LETTER_TOPIC: dict[str, str] = {
@@ -135,6 +138,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         ROGER_SYNC_BACK,
         12,
         "changes made in Xero, for Roger (JSON, key company_id)",
+        {**_KEEP, "retention.ms": str(30 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_SYNC_STATUS,
+        12,
+        "failures, reconnects and spent budgets, for Roger to notify admins (JSON, key company_id)",
         {**_KEEP, "retention.ms": str(30 * DAY_MS)},
     ),
 )

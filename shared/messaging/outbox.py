@@ -33,7 +33,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from shared.contracts.domain_events import DomainEvent, DomainEventType
-from shared.contracts.topics import DOMAIN_EVENTS, MAX_RECORD_BYTES
+from shared.contracts.sync_status import SyncStatusEvent
+from shared.contracts.topics import DOMAIN_EVENTS, MAX_RECORD_BYTES, ROGER_SYNC_STATUS
 from shared.db import ensure_schema
 from shared.logging import get_logger
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
@@ -101,6 +102,14 @@ class OutboxRow:
             self.payload,
             self.awaits_answer,
         )
+
+
+def status_row(event: SyncStatusEvent, origin: str) -> OutboxRow:
+    """A ``roger.sync-status`` record; its stable id is the row's ``message_id``, so the same
+    happening written twice (a replay, a second detection) is published once."""
+    return OutboxRow(
+        event.id, event.company_id, ROGER_SYNC_STATUS, event.type, event.to_bytes(), origin
+    )
 
 
 def connection_fact(

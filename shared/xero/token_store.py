@@ -25,6 +25,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -32,6 +33,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from shared.contracts import sync_status
 from shared.db import ensure_schema
 from shared.messaging import outbox as connection_outbox
 from shared.messaging.outbox import OutboxRow
@@ -326,8 +328,18 @@ class TokenStore:
 async def _mark_needs_reconnect(
     conn: AsyncConnection[Any], company_id: str, tenant_id: str, reason: str
 ) -> None:
-    """The connection needs a person to connect again: status, reason and fact together
-    (the caller holds the row lock and commits)."""
+    """The connection needs a person to connect again: status, reason, fact and the
+    ``roger.sync-status`` record for the company's admins together (the caller holds the row
+    lock and commits). The record's id names this connection's life (when its row last
+    changed before the loss), so each loss is told once."""
+    cur = await conn.execute(
+        "SELECT updated_at FROM xero_connections WHERE company_id = %s", (company_id,)
+    )
+    row = await cur.fetchone()
+    episode = row[0].isoformat() if row is not None and row[0] is not None else ""
+    told = sync_status.needs_reconnect(
+        company_id, tenant_id, f"connect to Xero again: {reason}", episode, datetime.now(UTC)
+    )
     await conn.execute(
         "UPDATE xero_connections SET status = %s, status_reason = %s, updated_at = now() "
         "WHERE company_id = %s",
@@ -340,4 +352,5 @@ async def _mark_needs_reconnect(
             "XeroConnectionNeedsReconnect",
             {"tenant_id": tenant_id, "reason": reason},
         ),
+        connection_outbox.status_row(told, "connect"),
     )

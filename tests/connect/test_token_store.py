@@ -23,6 +23,8 @@ from shared.xero.token_store import NeedsReconnect, NotConnected, TokenStore
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
 
+TOLD = "connection.needs_reconnect"  # its roger.sync-status record (outbox kind)
+
 
 class Setup:
     def __init__(self, dsn: str, sandbox: Any) -> None:
@@ -171,8 +173,10 @@ async def test_invalid_grant_marks_needs_reconnect_once(setup: Setup, store: Tok
     async with store._pool.connection() as conn:
         cur = await conn.execute("SELECT kind, payload FROM outbox")
         rows = await cur.fetchall()
-    assert [r[0] for r in rows] == ["XeroConnectionNeedsReconnect"]
-    assert grant["refresh_token"] not in bytes(rows[0][1]).decode()
+    # The fact, and the record that tells Roger's admins (roger.sync-status), once.
+    assert [r[0] for r in rows] == ["XeroConnectionNeedsReconnect", TOLD]
+    assert all(grant["refresh_token"] not in bytes(r[1]).decode() for r in rows)
+    assert "Xero refused the refresh token" in json.loads(bytes(rows[1][1]))["reason"]
 
 
 async def test_pending_setup_is_not_usable_by_the_writer(setup: Setup, store: TokenStore) -> None:
@@ -260,8 +264,9 @@ async def test_token_sealed_with_a_removed_key_needs_reconnect_once_with_a_reaso
         await without_key.access("co", _never)
     assert again.value.detail == raised.value.detail
     facts = await _facts(store)
-    assert [kind for kind, _ in facts] == ["XeroConnectionNeedsReconnect"]
+    assert [kind for kind, _ in facts] == ["XeroConnectionNeedsReconnect", TOLD]
     assert "cannot be decrypted" in json.dumps(facts[0][1])
+    assert "cannot be decrypted" in facts[1][1]["reason"]
     # Disconnecting still works: there is just nothing to revoke with.
     assert await without_key.remove("co") is None
     assert await store.status("co") is None
@@ -275,7 +280,7 @@ async def test_rotate_keys_marks_tokens_no_key_opens(setup: Setup, store: TokenS
     assert "1 token set(s) no key opens" in printed
     row = await store.row("co")
     assert row is not None and row.status == "needs_reconnect" and row.reason
-    assert [kind for kind, _ in await _facts(store)] == ["XeroConnectionNeedsReconnect"]
+    assert [kind for kind, _ in await _facts(store)] == ["XeroConnectionNeedsReconnect", TOLD]
     # Run again: nothing more to do, no second fact.
     assert "re-encrypted 0 token set(s)" in _rotate_keys(setup, [newer])
-    assert len(await _facts(store)) == 1
+    assert len(await _facts(store)) == 2

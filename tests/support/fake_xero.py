@@ -90,6 +90,8 @@ LOCKED = "This document cannot be edited as it has a payment or credit note allo
 STATUS = "Invoice not of valid status for modification"
 NOT_FOUND_DOC = "Document could not be found"
 NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+NOTE_NOT_AUTHORISED = "Credit note must be AUTHORISED to be allocated."
+BILL_NOT_AUTHORISED = "Credit notes can only be allocated to AUTHORISED invoices."
 TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 BAD_ACCOUNT_TYPE = "Account type is invalid for making a payment to/from"
 ARCHIVED_CONTACT = (
@@ -229,6 +231,7 @@ class FakeXero:
         # answers a request it cannot even read (PostDataInvalidException).
         self.unreadable: set[str] = set()
         self.pauses: list[float] = []
+        self.day_budget_wait_s = 0.0  # > 0: the writer's own day limiter holds the organisation
         self._replays: dict[str, tuple[str, dict[str, Any]]] = {}
         self._minute_count = 0
         self._numbers = itertools.count(1)
@@ -703,6 +706,8 @@ class FakeXero:
         financial = {"LineItems", "Date", "DueDate", "CurrencyCode", "Contact"} & set(element)
         if live_payments and (financial or wanted != invoice["Status"]):
             raise _Invalid(LOCKED)
+        if wanted == "VOIDED" and invoice["Status"] in ("DRAFT", "SUBMITTED"):
+            raise _Invalid(STATUS)  # Xero voids AUTHORISED bills only; the others are DELETED
         if wanted in ("VOIDED", "DELETED"):
             invoice.update(Status=wanted, AmountDue=Decimal("0.00"))
             return copy.deepcopy(invoice)
@@ -775,6 +780,12 @@ class FakeXero:
             amount = _money(element.get("Amount"))
             if invoice is None:
                 raise Refused(400, NOT_FOUND_DOC, {"Message": NOT_FOUND_DOC})
+            for wrong, message in (
+                (note["Status"] != "AUTHORISED", NOTE_NOT_AUTHORISED),
+                (invoice["Status"] != "AUTHORISED", BILL_NOT_AUTHORISED),
+            ):
+                if wrong:  # Xero's rule 8 (xero-facts.md), the sandbox's words
+                    raise Refused(400, message, {"Message": message})
             if amount > note["RemainingCredit"] or amount > invoice["AmountDue"]:
                 message = "The amount to allocate exceeds what remains"
                 raise Refused(400, message, {"Message": message})
@@ -978,6 +989,9 @@ class FakeSession:
 
     def pause(self, seconds: float) -> None:
         self.xero.pauses.append(seconds)
+
+    def day_budget_wait(self) -> float:
+        return self.xero.day_budget_wait_s  # set by a test: the writer's own day limit
 
 
 @dataclass

@@ -464,6 +464,7 @@ def _body(d: _Decider, doc: Document, contact_id: str) -> dict[str, Any]:
     return {
         "contact_id": contact_id,
         "lock_date_policy": conn.lock_date_policy,
+        "bill_status": conn.bill_status,
         "number": number or doc.roger_id,
         "issue_date": issue_date,
         "due_date": due_date,

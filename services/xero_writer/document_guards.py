@@ -2,14 +2,13 @@
 
 ``guarded`` wraps a document operation (create bills, create credit notes, update a bill):
 
-1. before the first attempt of a command, the organisation's lock dates (kept per
-   connection, ``lock_dates.CACHE``) decide by the command's ``lock_date_policy``: failed
-   with the fix, or posted on the first open day with a warning;
-2. the operation runs;
-3. what Xero refused for an archived contact is sent again to the contact it was merged
-   into (``archived.py``), or fails with the fix; what it refused for a lock date (dates
-   kept too long, or a command tried before) reads the lock dates again and follows the
-   policy. Those sent again go once, under their own Idempotency-Key.
+1. the operation runs;
+2. what Xero refused for an archived contact is sent again to the contact it was merged
+   into (``archived.py``), or fails with the fix; what it refused for a lock date reads the
+   organisation's lock dates (``org_facts``, read afresh) and follows the command's
+   ``lock_date_policy``: failed with the lock date and the fix, or sent again dated the
+   first open day with a warning. Those sent again go once, under their own
+   Idempotency-Key.
 
 Answers keep their commands' order as the operation gives them; each command has one.
 """
@@ -22,11 +21,11 @@ from typing import Any
 
 from services.xero_writer import archived
 from services.xero_writer.lock_dates import (
-    CACHE,
     LOCKED_FIX,
     LockDates,
     failure,
     first_open_day,
+    lock_dates_of,
     moved_note,
     refused_for_lock,
 )
@@ -86,21 +85,11 @@ async def guarded(call: Call, commands: list[Doc], earlier: set[str], op: Op) ->
     notes: dict[str, str] = {}
     moved_to: dict[str, str] = {}
     done: list[XeroResult] = []
-    send: list[Doc] = []
-    first = [c for c in commands if c.command_id not in earlier]
-    locks = await CACHE.get(call, tenant) if first else LockDates()
-    if any(locks.locking(c.issue_date) for c in first):
-        # Before failing or moving a document, the dates as they are now.
-        locks = await CACHE.get(call, tenant, refresh=True)
-    for cmd in commands:
-        placed, note = (cmd, None) if cmd.command_id in earlier else _locked(cmd, locks)
-        if isinstance(placed, XeroResult):
-            done.append(placed)
-            continue
-        if note:
-            notes[cmd.command_id] = note
-        send.append(placed)
-    answers = await op(call, send, earlier) if send else []
+    # Lock dates are heard from Xero's refusal of the element, not read before every batch:
+    # most organisations' documents are never locked, and that read would cost a call.
+    send: list[Doc] = list(commands)
+    answers = await op(call, send, earlier)
+    locks = LockDates()
     by_id = {c.command_id: c for c in send}
     refused = [a for a in answers if a.type == "XeroCommandFailed" and a.command_id in by_id]
     gone = {
@@ -108,7 +97,7 @@ async def guarded(call: Call, commands: list[Doc], earlier: set[str], op: Op) ->
     }
     survivor = await archived.survivors(call, gone) if gone else {}
     if any(refused_for_lock(a.message) for a in refused):
-        locks = await CACHE.get(call, tenant, refresh=True)
+        locks = await lock_dates_of(call, tenant, fresh=True)
     again: list[Doc] = []
     kept: list[XeroResult] = []
     for answer in answers:

@@ -10,18 +10,19 @@ what happens then:
 - ``next_open_day``: it is posted on the first day after the lock date (its due date moved
   too if it fell before), and the result's warning names both dates.
 
-The lock dates are read once per connection (tenant) and kept in this process
-(``LockDateCache``); a refusal of Xero's naming a lock date reads them again, as does a
+The lock dates come with the organisation the writer keeps for a few minutes
+(``org_facts.py``); a refusal of Xero's naming a lock date reads them again, as does a
 document the kept dates call locked (the accountant may have moved them since).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from services.xero_writer import org_facts
 from services.xero_writer.outcomes import Call
 
 LOCKED_FIX = "change the date in Roger, or ask the accountant to move the lock date in Xero"
@@ -76,26 +77,10 @@ class LockDates:
         return name, when
 
 
-async def read_lock_dates(call: Call) -> LockDates:
-    answer = await call("GET", "/Organisation")
-    [organisation] = answer.get("Organisations") or [{}]
+async def lock_dates_of(call: Call, tenant_id: str, *, fresh: bool = False) -> LockDates:
+    """The organisation's lock dates, as kept (``org_facts``) or, with ``fresh``, read now."""
+    organisation = await org_facts.facts().organisation(call, tenant_id, fresh=fresh)
     return LockDates.of(organisation)
-
-
-@dataclass
-class LockDateCache:
-    """Lock dates per tenant, kept for the life of the process; ``get(refresh=True)`` reads
-    them again (after Xero named a lock date, or before failing a document on kept ones)."""
-
-    kept: dict[str, LockDates] = field(default_factory=dict)
-
-    async def get(self, call: Call, tenant_id: str, *, refresh: bool = False) -> LockDates:
-        if refresh or tenant_id not in self.kept:
-            self.kept[tenant_id] = await read_lock_dates(call)
-        return self.kept[tenant_id]
-
-
-CACHE = LockDateCache()
 
 
 def refused_for_lock(message: str | None) -> bool:

@@ -2,8 +2,11 @@
 
 - tracking categories (``GET /TrackingCategories``: ACTIVE categories with their ACTIVE
   options) to check a line's tracking before it is sent (``tracking.py``);
-- the base currency (``GET /Organisation``: ``BaseCurrency``), to tell a foreign-currency
-  payment, whose rate the document shows, from one in the base currency (``payment_ops.py``).
+- the organisation itself (``GET /Organisation``): its ``BaseCurrency``, to tell a
+  foreign-currency payment, whose rate the document shows, from one in the base currency
+  (``payment_ops.py``), and its ``PeriodLockDate`` and ``EndOfYearLockDate``
+  (``lock_dates.py``), read again at once when a document looks locked or Xero names a lock
+  date (the accountant may have just moved it).
 
 Each is read once per organisation (tenant id) and kept ``TTL_S`` seconds: an accountant's
 change in Xero is seen within minutes. Tracking is read again at once when a line names a
@@ -78,7 +81,7 @@ class OrgFacts:
     ttl_s: float = TTL_S
     clock: Callable[[], float] = time.monotonic
     _tracking: dict[str, Tracking] = field(default_factory=dict)
-    _base: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _organisation: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
 
     async def tracking(self, call: Call, tenant_id: str, *, fresh: bool = False) -> Tracking:
         """The organisation's tracking; ``fresh``: read now whatever is kept."""
@@ -92,18 +95,22 @@ class OrgFacts:
     def forget_tracking(self, tenant_id: str) -> None:
         self._tracking.pop(tenant_id, None)
 
-    async def base_currency(self, call: Call, tenant_id: str) -> str | None:
-        """The organisation's ``BaseCurrency`` (None if Xero sent none)."""
-        kept = self._base.get(tenant_id)
-        if kept is not None and self.clock() - kept[1] < self.ttl_s:
+    async def organisation(
+        self, call: Call, tenant_id: str, *, fresh: bool = False
+    ) -> dict[str, Any]:
+        """Xero's Organisation ({} if it sent none); ``fresh``: read now whatever is kept."""
+        kept = self._organisation.get(tenant_id)
+        if kept is not None and not fresh and self.clock() - kept[1] < self.ttl_s:
             return kept[0]
         answer = await call("GET", "/Organisation")
-        orgs = answer.get("Organisations") or [{}]
-        base = orgs[0].get("BaseCurrency")
-        if not base:
-            return None
-        self._base[tenant_id] = (str(base), self.clock())
-        return str(base)
+        organisation = dict((answer.get("Organisations") or [{}])[0])
+        self._organisation[tenant_id] = (organisation, self.clock())
+        return organisation
+
+    async def base_currency(self, call: Call, tenant_id: str) -> str | None:
+        """The organisation's ``BaseCurrency`` (None if Xero sent none)."""
+        base = (await self.organisation(call, tenant_id)).get("BaseCurrency")
+        return str(base) if base else None
 
 
 FACTS: ContextVar[OrgFacts | None] = ContextVar("rx_org_facts", default=None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.xero_writer import lock_dates
+from services.xero_writer import org_facts
 from shared.contracts.commands import CreateBill, EnsureContact
 from shared.contracts.roger_events import Vendor
 from tests.support.fake_xero import ARCHIVED_CONTACT, FakeXero, writer_on
@@ -19,11 +19,12 @@ FIX = "restore the contact in Xero, then retry"
 
 
 @pytest.fixture(autouse=True)
-def fresh_lock_dates() -> Iterator[None]:
-    """The writer keeps lock dates per tenant for its life: each test starts without."""
-    lock_dates.CACHE.kept.clear()
+def lane_cache() -> Iterator[None]:
+    """What the organisation said is kept across batches, as in a writer lane
+    (``scheduler.py`` sets one ``OrgFacts`` per lane); each test starts with none."""
+    token = org_facts.FACTS.set(org_facts.OrgFacts())
     yield
-    lock_dates.CACHE.kept.clear()
+    org_facts.FACTS.reset(token)
 
 
 def contact(xero: FakeXero, name: str, **fields: Any) -> str:
@@ -183,7 +184,9 @@ async def test_a_bill_in_a_locked_period_fails_with_the_lock_date_and_the_fix() 
         "Xero: change the date in Roger, or ask the accountant to move the lock date in Xero"
     )
     assert w.xero.invoices == {}
-    assert not w.xero.calls_to("PUT", "/Invoices")
+    # Heard from Xero's refusal: one PUT, then the organisation's dates, nothing read before.
+    assert len(w.xero.calls_to("PUT", "/Invoices")) == 1
+    assert len(w.xero.calls_to("GET", "/Organisation")) == 1
 
 
 async def test_next_open_day_posts_after_the_lock_date_and_names_both_dates() -> None:
@@ -218,7 +221,7 @@ async def test_a_lock_date_set_after_it_was_read_is_heard_from_xeros_refusal() -
     assert "posted on 2026-04-01" in (answers[moved.command_id].message or "")
     assert answers[failing.command_id].type == "XeroCommandFailed"
     assert "period lock date 2026-03-31" in (answers[failing.command_id].message or "")
-    assert len(w.xero.calls_to("GET", "/Organisation")) == 2  # read again after the refusal
+    assert len(w.xero.calls_to("GET", "/Organisation")) == 1  # read after the refusal only
 
 
 async def test_a_lock_date_moved_back_is_read_again_before_failing() -> None:

@@ -17,6 +17,7 @@ from services.xero_writer import (
     attachment_ops,
     contact_ops,
     document_ops,
+    lock_dates,
     payment_ops,
 )
 from services.xero_writer.outcomes import Call, failed
@@ -64,8 +65,9 @@ async def execute(call: Call, commands: list[AnyCommand], earlier: set[str]) -> 
             if len(commands) != 1:
                 raise
             answers = [failed(commands[0], exc.message)]
-    # A payment or allocation refused because a document awaits approval says how to fix it.
-    return [approval.explained(kind, answer) for answer in answers]
+    # A payment or allocation refused because a document awaits approval, or anything that
+    # posts refused for a lock date, says how to fix it.
+    return [lock_dates.explained(kind, approval.explained(kind, a)) for a in answers]
 
 
 async def _single(call: Call, cmd: AnyCommand, earlier: bool) -> XeroResult:

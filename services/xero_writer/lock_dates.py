@@ -24,6 +24,7 @@ from typing import Any
 
 from services.xero_writer import org_facts
 from services.xero_writer.outcomes import Call
+from shared.contracts.results import XeroResult
 
 LOCKED_FIX = "change the date in Roger, or ask the accountant to move the lock date in Xero"
 # Xero's refusal: "The document date cannot be before the period lock date, currently set at
@@ -85,6 +86,22 @@ async def lock_dates_of(call: Call, tenant_id: str, *, fresh: bool = False) -> L
 
 def refused_for_lock(message: str | None) -> bool:
     return bool(message and REFUSAL.search(message))
+
+
+# What bills and credit notes do with a lock date is the policy above (document_guards.py);
+# anything else Xero refuses for one (a payment, an allocation, a void) is dated by Xero
+# or by Roger's own date, so only the fix can be added.
+_POSTS = ("CreatePayment", "AllocateCreditNote", "VoidBill", "DeletePayment", "DeleteAllocation")
+
+
+def explained(kind: str, answer: XeroResult) -> XeroResult:
+    """``answer`` with ``LOCKED_FIX`` added when Xero refused a payment, allocation or void
+    for a lock date; any other answer as it is."""
+    if kind not in _POSTS or answer.type != "XeroCommandFailed":
+        return answer
+    if not refused_for_lock(answer.message) or LOCKED_FIX in (answer.message or ""):
+        return answer
+    return answer.model_copy(update={"message": f"{answer.message}: {LOCKED_FIX}"})
 
 
 def failure(day: date, name: str, lock: date) -> str:

@@ -839,6 +839,14 @@ class FakeXero:
             raise _Invalid("Payment amount must be greater than zero.")
         if amount > invoice["AmountDue"]:
             raise _Invalid(TOO_MUCH)
+        paid_on = _date(element.get("Date") or date.today())
+        for key, label in (("PeriodLockDate", "period"), ("EndOfYearLockDate", "end of year")):
+            lock = self.lock_dates.get(key)
+            if lock is not None and paid_on <= lock:  # the sandbox's words (no recording)
+                raise _Invalid(
+                    f"The payment date cannot be before the {label} lock date, "
+                    f"currently set at {lock.strftime('%d-%b-%Y')}"
+                )
         currency = invoice.get("CurrencyCode") or self.base_currency
         given_rate = element.get("CurrencyRate")
         if currency == self.base_currency:

@@ -13,7 +13,12 @@ from services.xero_writer import org_facts
 from shared.contracts.commands import CreateBill, EnsureContact
 from shared.contracts.roger_events import Vendor
 from tests.support.fake_xero import ARCHIVED_CONTACT, FakeXero, writer_on
-from tests.support.writer_commands import create_bill, create_credit_note, ensure_contact
+from tests.support.writer_commands import (
+    create_bill,
+    create_credit_note,
+    create_payment,
+    ensure_contact,
+)
 
 FIX = "restore the contact in Xero, then retry"
 
@@ -247,3 +252,23 @@ async def test_a_merge_naming_a_contact_xero_no_longer_has_fails_with_the_fix() 
     [refused] = (await w.run(bill_on("B-1", merged))).values()
 
     assert refused.type == "XeroCommandFailed" and FIX in (refused.message or "")
+
+
+async def test_a_payment_in_a_locked_period_fails_with_xeros_words_and_the_fix() -> None:
+    w = writer_on()
+    acme = contact(w.xero, "Acme A/S")
+    [bill] = (await w.run(bill_on("B-1", acme, issue_date=date(2026, 5, 1)))).values()
+    assert bill.xero_id
+    w.xero.set_lock_dates(period=date(2026, 5, 31))
+    pay = create_payment(bill.xero_id, "p-1", None).model_copy(
+        update={"paid_on": date(2026, 5, 15)}
+    )
+
+    [refused] = (await w.run(pay)).values()
+
+    assert refused.type == "XeroCommandFailed"
+    assert refused.message == (
+        "The payment date cannot be before the period lock date, currently set at "
+        "31-May-2026: change the date in Roger, or ask the accountant to move the lock date "
+        "in Xero"
+    )

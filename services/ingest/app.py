@@ -37,6 +37,10 @@ from shared.settings import ConnectionsSettings, IngestSettings, api_docs
 log = get_logger("ingest")
 
 EVENTS_IN = Counter("rx_ingest_events_total", "Roger events received", ["source", "outcome"])
+# Out, by the contract's type (bill.submitted, ...: a closed set, so a bounded label).
+EVENTS_OUT = Counter(
+    "rx_ingest_published_total", "Roger events published as domain events", ["type"]
+)
 REQUESTS = Counter("rx_ingest_requests_total", "POST /v1/events requests", ["status"])
 
 
@@ -81,6 +85,7 @@ class Ingest:
         EVENTS_IN.labels(source, "accepted").inc(len(fresh))
         EVENTS_IN.labels(source, "duplicate").inc(duplicates)
         for e in fresh:
+            EVENTS_OUT.labels(e.type).inc()
             log.info(
                 "event_accepted", source=source, company_id=e.company_id, event_id=e.id, type=e.type
             )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.projector.api import read_router
 from services.projector.application import SyncApplication
 from services.projector.consumer import Projector
-from services.projector.views import sample_oldest_pending
+from services.projector.views import sample_documents
 from shared.db import open_pool
 from shared.http import install_common
 from shared.logging import get_logger
@@ -41,11 +41,11 @@ def create_app(settings: ProjectorSettings) -> FastAPI:
 
     app = FastAPI(title="roger-xero projector", lifespan=lifespan, **api_docs(settings.env))
 
-    async def oldest_pending() -> None:
+    async def documents() -> None:
         if running:
-            await sample_oldest_pending(running[0].pool)
+            await sample_documents(running[0].pool)
 
-    install_common(app, worker_readiness(running), samplers=[oldest_pending])
+    install_common(app, worker_readiness(running), samplers=[documents])
     return app
 
 

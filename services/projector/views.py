@@ -147,15 +147,26 @@ OLDEST_PENDING = Gauge(
 )
 
 
-async def sample_oldest_pending(pool: AsyncConnectionPool) -> None:
-    """Sets ``rx_documents_oldest_pending_seconds`` (alert ``RxOldestPendingTooOld``)."""
+BY_STATE = Gauge("rx_documents", "documents of all companies by kind and state", ["kind", "state"])
+
+
+async def sample_documents(pool: AsyncConnectionPool) -> None:
+    """Sets ``rx_documents_oldest_pending_seconds`` (alert ``RxOldestPendingTooOld``) and
+    ``rx_documents{kind, state}``."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT extract(epoch FROM now() - min(state_since)) FROM sync_documents "
             "WHERE state = 'pending'"
         )
         row = await cur.fetchone()
+        counts = await (
+            await conn.execute("SELECT kind, state, count(*) FROM sync_documents GROUP BY 1, 2")
+        ).fetchall()
     OLDEST_PENDING.set(float(row[0]) if row is not None and row[0] is not None else 0.0)
+    seen = {(str(kind), str(state)): n for kind, state, n in counts}
+    for kind in KINDS:
+        for state in STATES:
+            BY_STATE.labels(kind, state).set(seen.get((kind, state), 0))
 
 
 async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import psycopg_pool
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -45,6 +45,16 @@ log = get_logger("consumer")
 
 RECORDS = Counter("rx_consumer_records_total", "records handled", ["consumer", "topic", "outcome"])
 RESTARTS = Counter("rx_consumer_restarts_total", "consumer restarts after outages", ["consumer"])
+FAILED_ATTEMPTS = Counter(
+    "rx_consumer_failed_attempts_total",
+    "attempts at one record that raised (each retry of the budget, and the last)",
+    ["consumer", "topic"],
+)
+HANDLING = Histogram(
+    "rx_consumer_handling_seconds",
+    "time to handle one partition's fetched records, retries and dead letters included",
+    ["consumer", "topic"],
+)
 
 
 class Handler(Protocol):
@@ -247,6 +257,12 @@ class ConsumerLoop:
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]
     ) -> None:
         """The batch handler first, if any; record by record if it failed or is absent."""
+        with HANDLING.labels(self.name, tp.topic).time():
+            await self._handle_records(tp, records)
+
+    async def _handle_records(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> None:
         if self._handle_batch is not None and len(records) > 1:
             try:
                 await self._handle_batch(records)
@@ -296,6 +312,7 @@ class ConsumerLoop:
                         await self._handle(record)
                     except Exception:
                         failures.append(datetime.now(UTC))
+                        FAILED_ATTEMPTS.labels(self.name, record.topic).inc()
                         raise
         except asyncio.CancelledError:
             raise

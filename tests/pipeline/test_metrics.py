@@ -56,5 +56,20 @@ def test_the_alerts_gauges_carry_what_xero_and_the_books_say(pipeline: Pipeline)
         "the slow bill synced in the end",
     )
 
+    # The rest of issue 16's list: documents by state, events out by type, handling time,
+    # Xero calls by endpoint and status.
+    synced = gauge(pipeline.read_url, "rx_documents", '{kind="bill",state="synced"}')
+    assert synced is not None and synced >= 2, synced
+    out = gauge(pipeline.ingest_url, "rx_ingest_published_total", '{type="bill.submitted"}')
+    assert out is not None and out >= 2, out
+    handled = gauge(
+        pipeline.read_url,
+        "rx_consumer_handling_seconds_count",
+        '{consumer="rx-projector",topic="rx.domain-events.v1"}',
+    )
+    assert handled is not None and handled >= 1, handled
+    puts = gauge(writer, "rx_xero_calls_total", '{endpoint="Invoices",method="PUT",status="200"}')
+    assert puts is not None and puts >= 1, puts
+
     reconnect = gauge(pipeline.ingest_url, "rx_connections_needs_reconnect")
     assert reconnect is not None and reconnect >= 0, reconnect

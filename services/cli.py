@@ -98,9 +98,16 @@ def send(
     target = (url or f"http://127.0.0.1:{settings.ingest_port}").rstrip("/") + "/v1/events"
     secret = settings.webhook_secrets[0].get_secret_value()
     for path in files:
-        events = json.loads(path.read_text())
+        try:
+            events = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:  # missing, a directory, not UTF-8, not JSON
+            typer.echo(f"{path}: cannot read it as JSON: {exc}", err=True)
+            raise typer.Exit(2) from None
         if company is not None:
             for event in events if isinstance(events, list) else [events]:
+                if not isinstance(event, dict):
+                    typer.echo(f"{path}: --company needs events (JSON objects)", err=True)
+                    raise typer.Exit(2)
                 event["company_id"] = company
         # The contract's batch shape is {"events": [...]}; a case file is a bare list.
         body = json.dumps({"events": events} if isinstance(events, list) else events).encode()
@@ -131,9 +138,13 @@ def connect_dev(
     """Store a connection for a company directly, without the OAuth round trip (development
     and tests; ``make up`` uses it for acme-dk)."""
     from services.connections.establish import establish
+    from services.connections.setup_rules import company_id_ok
     from shared.contracts.domain_events import ConnectionData
     from shared.settings import Settings
 
+    if not company_id_ok(company_id):
+        # The contract's company id (roger-events.md): what every other door checks too.
+        raise typer.BadParameter("must be 1 to 64 of A-Z a-z 0-9 _ -", param_hint="COMPANY_ID")
     token_set = json.loads(token_file.read_text())
     conn = ConnectionData(
         tenant_id=tenant_id,

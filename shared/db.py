@@ -6,7 +6,17 @@ from psycopg_pool import AsyncConnectionPool
 
 
 async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False, timeout=15)
+    """An open pool whose connections are checked as they are handed out: one PostgreSQL
+    closed (a restart, a failover, ``pg_terminate_backend``) is replaced instead of failing
+    the request that drew it (psycopg_pool's ``check_connection``)."""
+    pool = AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=15,
+        check=AsyncConnectionPool.check_connection,
+    )
     await pool.open(wait=True)
     return pool
 

@@ -188,6 +188,26 @@ class TokenKeySettings(ServiceSettings):
     def _split_keys(cls, value: object) -> object:
         return _csv(value)
 
+    @field_validator("token_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        """Each must be a Fernet key (32 url-safe base64 bytes): refused at start, naming
+        which one (by position, never its value), instead of a traceback later."""
+        from cryptography.fernet import Fernet
+
+        if not keys:
+            raise ValueError("at least one key is needed")
+        for n, key in enumerate(keys, 1):
+            try:
+                Fernet(key.get_secret_value().encode())
+            except ValueError:
+                raise ValueError(
+                    f"key {n} is not a Fernet key (32 url-safe base64-encoded bytes; make one "
+                    "with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                ) from None
+        return keys
+
 
 class ServiceTokenSettings(ServiceSettings):
     # Bearer tokens of the services allowed to call /v1/companies/*.

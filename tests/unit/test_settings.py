@@ -19,6 +19,7 @@ from shared.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+REAL_KEY = "wkGxF2wO5zwAJDJZE4X41QzMxVZ4R7GwBiiOt5-T44s="  # a Fernet key made for this test
 
 
 def production(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,13 +44,18 @@ def test_development_secrets_are_refused_outside_development(
     with pytest.raises(ValidationError) as refused:
         WriterSettings()
     assert "RX_TOKEN_KEYS" in str(refused.value) and "RX_XERO_CLIENT_SECRET" in str(refused.value)
-    monkeypatch.setenv("RX_TOKEN_KEYS", "cHJvZHVjdGlvbi1rZXktMDEyMzQ1Njc4OWFiY2RlZg==")
+    monkeypatch.setenv("RX_TOKEN_KEYS", REAL_KEY)
     monkeypatch.setenv("RX_XERO_CLIENT_SECRET", "a-real-secret")
     assert WriterSettings().env == "production"
     # One development key among real ones is still a development key.
-    monkeypatch.setenv("RX_TOKEN_KEYS", "real-key,ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=")
+    monkeypatch.setenv("RX_TOKEN_KEYS", f"{REAL_KEY},ZGV2LW9ubHktdG9rZW4ta2V5LWRvLW5vdC11c2UtISE=")
     with pytest.raises(ValidationError):
         WriterSettings()
+    # A key that is no Fernet key is refused at start, by position, never shown.
+    monkeypatch.setenv("RX_TOKEN_KEYS", f"{REAL_KEY},not-a-fernet-key-at-all")
+    with pytest.raises(ValidationError) as refused:
+        WriterSettings()
+    assert "key 2 is not a Fernet key" in str(refused.value)
 
 
 def test_development_mode_accepts_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +103,7 @@ def test_a_refusal_names_variables_and_never_prints_a_value() -> None:
     """A refusal goes to the logs: no real secret set beside a refused one may show in it,
     not even in part (pydantic's own message quotes the input)."""
     secrets = {
-        "RX_TOKEN_KEYS": "cHJvZHVjdGlvbi1rZXktMDEyMzQ1Njc4OWFiY2RlZg==",
+        "RX_TOKEN_KEYS": REAL_KEY,
         "RX_XERO_CLIENT_SECRET": "SUPERSECRET-client-abcdef0123456789",
         "RX_DATABASE_URL": "postgresql://rx:DBPASSWORD123@db/rx",
         "RX_KAFKA_SASL_PASSWORD": "KAFKAPASS-xyz-0123456789",

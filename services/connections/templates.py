@@ -93,8 +93,8 @@ def too_large_page() -> str:
 
 def session_missing_page() -> str:
     return _page(
-        "Setup link expired",
-        message("This setup link is missing or has expired.", "err")
+        "Setup link not valid",
+        message("This setup link is missing, not valid, or has expired.", "err")
         + "<p>Open the Xero integration again from Roger's settings to get a new link.</p>",
     )
 

@@ -154,7 +154,7 @@ def test_setup_page_says_clearly_what_failed(
     p.new_organisation(f"Cancel Co {uuid.uuid4().hex[:6]}")
 
     page.goto(f"{p.ingest_url}/setup/{company}")
-    assert "missing or has expired" in messages(page)
+    assert "missing, not valid, or has expired" in messages(page)
 
     page.goto(p.setup_link(company))
     page.get_by_role("button", name="Connect to Xero").click()

@@ -85,7 +85,7 @@ def test_dead_letters_are_listed_with_their_reason_and_can_be_replayed(
     [entry] = wait_for(parked, 60, "the dead letter")
     assert (
         entry["value"] == '{"not": "an event"}'
-        and "required property" in entry["headers"]["rx-dlq-reason"]
+        and "id: is required" in entry["headers"]["rx-dlq-reason"]
     )
     out = cli(
         pipeline,

@@ -31,6 +31,24 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 Sampler = Callable[[], Awaitable[None]]
 
+
+class PrintablePaths:
+    """ASGI middleware: a path holding a control character (a NUL or newline in an id) is a
+    422 for every service; no route of ours takes one, and otherwise it is a routing miss or
+    a database error (PostgreSQL text cannot hold a NUL)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if any(ord(c) < 32 or ord(c) == 127 for c in path):
+            body = error_body("invalid_path", "the path holds a control character")
+            await JSONResponse(body, 422)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 # A scrape must answer even when the database is slow: a sampler gets this long, then its
 # gauges keep their last value (Prometheus scrapes every 15 s by default).
 SAMPLE_TIMEOUT_S = 2.0
@@ -47,6 +65,8 @@ def install_common(
     pending document) just before each scrape, so they cost nothing between scrapes; one that
     fails or takes over ``SAMPLE_TIMEOUT_S`` is logged and skipped, never failing the scrape.
     """
+
+    app.add_middleware(PrintablePaths)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

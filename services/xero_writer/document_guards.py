@@ -84,13 +84,11 @@ async def guarded(call: Call, commands: list[Doc], earlier: set[str], op: Op) ->
     tenant = commands[0].tenant_id
     notes: dict[str, str] = {}
     moved_to: dict[str, str] = {}
-    done: list[XeroResult] = []
     # Lock dates are heard from Xero's refusal of the element, not read before every batch:
     # most organisations' documents are never locked, and that read would cost a call.
-    send: list[Doc] = list(commands)
-    answers = await op(call, send, earlier)
+    answers = await op(call, commands, earlier)
     locks = LockDates()
-    by_id = {c.command_id: c for c in send}
+    by_id = {c.command_id: c for c in commands}
     refused = [a for a in answers if a.type == "XeroCommandFailed" and a.command_id in by_id]
     gone = {
         by_id[a.command_id].contact_id for a in refused if archived.refused_as_archived(a.message)
@@ -135,4 +133,4 @@ async def guarded(call: Call, commands: list[Doc], earlier: set[str], op: Op) ->
     if again:
         # Looked up first: an earlier run of this second attempt may have made them.
         kept += await op(_again(call, again), again, earlier | {c.command_id for c in again})
-    return done + [_with(a, notes.get(a.command_id), moved_to.get(a.command_id)) for a in kept]
+    return [_with(a, notes.get(a.command_id), moved_to.get(a.command_id)) for a in kept]

@@ -13,6 +13,7 @@ says so instead of guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -72,7 +73,12 @@ class SyncStatusReader:
         waiting = await self._get(f"{base}/documents", state="waiting", limit=LISTED)
         synced = await self._get(f"{base}/documents", state="synced", limit=LISTED)
         hours = await self._get(f"{base}/synced-per-hour")
-        latest = sorted(synced["documents"], key=lambda d: d["updated_at"], reverse=True)
+        # Instants, not text: an ISO string with another offset would sort wrong.
+        latest = sorted(
+            synced["documents"],
+            key=lambda d: datetime.fromisoformat(d["updated_at"]),
+            reverse=True,
+        )
         return SyncStatus(
             counts=summary["counts"],
             oldest_pending_age_s=summary["oldest_pending_age_s"],

@@ -157,3 +157,28 @@ def test_a_removal_that_must_wait_holds_the_bill_and_shows_why() -> None:
     assert remove.command_id in state.outstanding  # the outbox sends it again, same id
     void = only(step(state, answer(remove, "XeroAllocationDeleted")), VoidBill)
     assert void.invoice_id == "inv-1"
+
+
+def test_a_second_credit_note_waiting_on_the_bill_is_allocated_once_the_first_is() -> None:
+    """Two credit notes for one bill: the second's creation is answered while the first's
+    allocation is in flight (it waits: one step at a time per bill); the first's answer
+    must free it (it was left waiting for good, a race seen in the pipeline)."""
+    state = CompanyState(company_id="co-1")
+    step(state, connected())
+    [ensure] = step(state, fact("BillSubmitted", bill_data("b1", ven=PAPER), day=2))
+    [create_bill] = step(state, answer(ensure, "XeroContactLinked", xero_id="contact-paper"))
+    step(state, answer(create_bill, "XeroBillCreated", xero_id="inv-1", xero_total=Decimal(21)))
+    [create_1] = step(state, credit_note())
+    second = credit_note(day=4)
+    second.data.update(credit_note_id="cn-2", credit_note_number="CN-2")
+    [create_2] = step(state, second)
+    [allocate_1] = step(state, answer(create_1, "XeroCreditNoteCreated", xero_id="xcn-1"))
+    assert isinstance(allocate_1, AllocateCreditNote)
+    assert step(state, answer(create_2, "XeroCreditNoteCreated", xero_id="xcn-2")) == []
+
+    freed = step(
+        state, answer(allocate_1, "XeroCreditNoteAllocated", xero_id="alloc-1", amount=Decimal(5))
+    )
+
+    [allocate_2] = freed
+    assert isinstance(allocate_2, AllocateCreditNote) and allocate_2.credit_note_id == "xcn-2"

@@ -78,10 +78,14 @@ def apply_result(state: CompanyState, result: XeroResult) -> Effects:
     answer(state, doc, target, result, effects)
     # One bill's money moves one step at a time (decisions.py): the answer frees the bill's
     # next step, and that of a credit note waiting to be allocated to it, and vice versa.
-    if doc.kind == "bill":
-        effects.touched |= {other.key for other in state.allocated_to(doc.roger_id)}
+    # An allocation's answer frees the bill and every other credit note waiting on it (two
+    # credit notes for one bill: the second waits while the first is allocated).
+    bill_id = doc.roger_id if doc.kind == "bill" else None
     if target.command_kind in _ALLOCATIONS and doc.allocation is not None:
-        effects.touched.add(("bill", doc.allocation.bill_id))
+        bill_id = doc.allocation.bill_id
+    if bill_id is not None:
+        effects.touched.add(("bill", bill_id))
+        effects.touched |= {other.key for other in state.allocated_to(bill_id)}
     return effects
 
 

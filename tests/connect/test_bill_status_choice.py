@@ -5,7 +5,7 @@ connection fact."""
 from __future__ import annotations
 
 from tests.fixtures.connect import ConnectPipeline
-from tests.support.connect_helpers import wait_published
+from tests.support.connect_helpers import organisation_chosen, wait_published
 
 
 def test_the_bill_status_chosen_at_setup_is_kept_and_published(
@@ -13,16 +13,7 @@ def test_the_bill_status_chosen_at_setup_is_kept_and_published(
 ) -> None:
     p = connect_pipeline
     company = "acme-bill-status"
-    tenant = p.new_organisation("Bill Status ApS", "DKK")
-    url = p.start_connect(company, "https://roger.example/settings/xero")
-    assert p.callback(p.consent(url, [tenant])).status_code == 303
-    r = p.api("PUT", f"/v1/companies/{company}/xero/organisation", json={"tenant_id": tenant})
-    assert r.status_code == 200, r.text
-    body = {
-        "tenant_id": tenant,
-        "default_account_code": "429",
-        "default_payment_account_code": "090",
-    }
+    body = organisation_chosen(p, company, "Bill Status ApS")
     path = f"/v1/companies/{company}/xero/connection"
 
     unknown = p.api("PUT", path, json={**body, "bill_status": "PAID"})

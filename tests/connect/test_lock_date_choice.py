@@ -4,7 +4,7 @@ the choice is checked, shown, kept, and carried by the connection fact."""
 from __future__ import annotations
 
 from tests.fixtures.connect import ConnectPipeline
-from tests.support.connect_helpers import wait_published
+from tests.support.connect_helpers import organisation_chosen, wait_published
 
 
 def test_the_lock_date_policy_chosen_at_setup_is_kept_and_published(
@@ -12,16 +12,7 @@ def test_the_lock_date_policy_chosen_at_setup_is_kept_and_published(
 ) -> None:
     p = connect_pipeline
     company = "acme-lock-choice"
-    tenant = p.new_organisation("Lock Choice ApS", "DKK")
-    url = p.start_connect(company, "https://roger.example/settings/xero")
-    assert p.callback(p.consent(url, [tenant])).status_code == 303
-    r = p.api("PUT", f"/v1/companies/{company}/xero/organisation", json={"tenant_id": tenant})
-    assert r.status_code == 200, r.text
-    body = {
-        "tenant_id": tenant,
-        "default_account_code": "429",
-        "default_payment_account_code": "090",
-    }
+    body = organisation_chosen(p, company, "Lock Choice ApS")
     path = f"/v1/companies/{company}/xero/connection"
 
     unknown = p.api("PUT", path, json={**body, "lock_date_policy": "ignore"})

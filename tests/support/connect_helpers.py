@@ -71,6 +71,21 @@ def wait_state(
     return wait_for(check, timeout, f"{company_id}/{bill_id} {state}")  # type: ignore[no-any-return]
 
 
+def organisation_chosen(p: ConnectPipeline, company_id: str, name: str) -> dict[str, Any]:
+    """``company_id`` through consent with a new organisation ``name`` chosen, up to the
+    defaults step: the body of ``PUT .../xero/connection`` without a choice of its own."""
+    tenant = p.new_organisation(name, "DKK")
+    url = p.start_connect(company_id, "https://roger.example/settings/xero")
+    assert p.callback(p.consent(url, [tenant])).status_code == 303
+    r = p.api("PUT", f"/v1/companies/{company_id}/xero/organisation", json={"tenant_id": tenant})
+    assert r.status_code == 200, r.text
+    return {
+        "tenant_id": tenant,
+        "default_account_code": "429",
+        "default_payment_account_code": "090",
+    }
+
+
 def wait_published(pipeline: ConnectPipeline, company_id: str, fact_type: str) -> None:
     def check() -> bool:
         history = pipeline.connection(company_id)["history"]

@@ -6,11 +6,12 @@
   per transaction (``SyncApplication.process``, as before batching) and one partition batch
   of 500 per transaction (``process_batch``, as the consumer loop now hands them), each on a
   fresh database, on the same machine in the same run: compare the ratio, not the absolute.
-- restart-to-first-event: a company's history of 1,000 and 10,000 documents (each a
-  ``BillSubmitted``; built directly through the application), then, in a fresh process (a
-  restarted projector, empty cache), the time to load the company and process one new
-  record, and that process's peak memory; once with the company's snapshots (as now), once
-  after deleting them (a full replay, as before snapshots).
+- restart-to-first-event: a company's history of 1,000, 10,000 and (not with --quick)
+  100,000 documents (each a ``BillSubmitted``; built directly through the application),
+  then, in a fresh process (a restarted projector, empty cache), the time to load the
+  company and process one new record, and that process's peak memory; once with the
+  company's snapshots (as now), once after deleting them (a full replay, as before
+  snapshots).
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def measure(pg: Any, quick: bool) -> dict[str, Any]:
     companies, bills = (10, 30) if quick else (20, 100)
     one = throughput(pg.create_database("one_by_one"), False, companies, bills)
     batch = throughput(pg.create_database("batched"), True, companies, bills)
-    sizes = (1000,) if quick else (1000, 10000)
+    sizes = (1000,) if quick else (1000, 10000, 100000)
     return {
         "projector_one_by_one": one,
         "projector_batched": batch,

@@ -22,10 +22,11 @@ with a reason naming the category and option (``tracking.py``).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from services.xero_writer.adoption import adopt, expected_figure, ours
+from services.xero_writer.adoption import adopt, expected_figure, normalise_number, ours
 from services.xero_writer.document_guards import guarded
 from services.xero_writer.outcomes import Call, batch_key, failed, join_notes, money, result
 from services.xero_writer.tracking import explain_refusal, untracked
@@ -200,7 +201,14 @@ async def _create_bills(
     # A bill of ours found VOIDED was made, then voided at Roger's request (the projector
     # voids only deleted bills): done, then undone, never made again (issue 10).
     by_url = {b["Url"]: b for b in every if b.get("Url")}
-    bills = [b for b in every if b.get("Status") not in GONE]
+    # The live bills by (contact, supplier number once normalised), the only ones ``adopt``
+    # can take: a look per command, not a scan of the contact's whole history per command
+    # (issue 14: the scan was half of the writer's time during a month-end backlog).
+    candidates: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for b in every:
+        if b.get("Status") not in GONE:
+            contact = (b.get("Contact") or {}).get("ContactID") or ""
+            candidates[contact, normalise_number(b.get("InvoiceNumber"))].append(b)
     results: list[XeroResult] = []
     todo: list[CreateBill] = []
     notes: dict[str, str] = {}
@@ -210,7 +218,11 @@ async def _create_bills(
             found = by_url[cmd.url]
             results.append(_answered(cmd, found, "XeroBillCreated", "InvoiceID", "InvoiceNumber"))
             continue
-        free = [b for b in bills if not ours(b, cmd) and b.get("InvoiceID") not in taken]
+        free = [
+            b
+            for b in candidates.get((cmd.contact_id, normalise_number(cmd.number)), [])
+            if not ours(b, cmd) and b.get("InvoiceID") not in taken
+        ]
         adopted, note = adopt(cmd, free)
         if adopted is not None:
             taken.add(adopted["InvoiceID"])

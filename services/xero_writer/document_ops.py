@@ -26,7 +26,9 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from services.xero_writer import org_facts
 from services.xero_writer.adoption import adopt, expected_figure, normalise_number, ours
+from services.xero_writer.bill_index import UNITDP, all_pages
 from services.xero_writer.document_guards import guarded
 from services.xero_writer.outcomes import Call, batch_key, failed, join_notes, money, result
 from services.xero_writer.tracking import explain_refusal, untracked
@@ -36,8 +38,6 @@ from shared.xero.client import Refused, validation_messages
 
 GONE = ("DELETED", "VOIDED")
 # Xero's opt-in to 4-decimal unit amounts and quantities (spec parameter ``unitdp``).
-UNITDP = {"unitdp": "4"}
-PAGE_SIZE = "1000"  # Xero's largest page
 CENT = Decimal("0.01")
 
 Document = CreateBill | UpdateBill | CreateCreditNote
@@ -151,38 +151,10 @@ def _answered(
     )
 
 
-async def _all_pages(call: Call, path: str, plural: str, params: dict[str, str]) -> list[Any]:
-    """Every page of a list, in Xero's pages of up to 1,000."""
-    items: list[Any] = []
-    page = 1
-    while True:
-        answer = await call(
-            "GET", path, params={**params, **UNITDP, "page": str(page), "pageSize": PAGE_SIZE}
-        )
-        batch = answer.get(plural) or []
-        items += batch
-        pagination = answer.get("pagination") or {}
-        if not batch or page >= int(pagination.get("pageCount", page)):
-            return items
-        page += 1
-
-
-async def contact_bills(
-    call: Call, contact_ids: set[str], *, voided_too: bool = False
-) -> list[dict[str, Any]]:
-    """Every live ACCPAY bill of these contacts (Xero ids: nothing of ours in the filter);
-    ``voided_too``: VOIDED and DELETED ones as well."""
-    bills = await _all_pages(
-        call,
-        "/Invoices",
-        "Invoices",
-        {"ContactIDs": ",".join(sorted(contact_ids)), "where": 'Type=="ACCPAY"'},
-    )
-    return [
-        b
-        for b in bills
-        if b.get("Type") == "ACCPAY" and (voided_too or b.get("Status") not in GONE)
-    ]
+async def contact_bills(call: Call, tenant_id: str, contact_ids: set[str]) -> list[dict[str, Any]]:
+    """Every ACCPAY bill, any status, of these contacts (Xero ids: nothing of ours in the
+    filter), from the lane's index of the organisation's bills (``bill_index.py``)."""
+    return await org_facts.facts().bills(call, tenant_id, contact_ids)
 
 
 async def create_bills(
@@ -197,7 +169,7 @@ async def _create_bills(
 ) -> list[XeroResult]:
     """Looks first, always: for a bill an attempt made (by ``Url``) and for one the
     accountant keyed by hand (adopted); creates the rest in one call."""
-    every = await contact_bills(call, {c.contact_id for c in commands}, voided_too=True)
+    every = await contact_bills(call, commands[0].tenant_id, {c.contact_id for c in commands})
     # A bill of ours found VOIDED was made, then voided at Roger's request (the projector
     # voids only deleted bills): done, then undone, never made again (issue 10).
     by_url = {b["Url"]: b for b in every if b.get("Url")}
@@ -277,7 +249,7 @@ async def _create_credit_notes(
     results: list[XeroResult] = []
     todo = commands
     if earlier & {c.command_id for c in commands}:
-        notes = await _all_pages(
+        notes, _ = await all_pages(
             call,
             "/CreditNotes",
             "CreditNotes",

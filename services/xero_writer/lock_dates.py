@@ -19,32 +19,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from services.xero_writer import org_facts
 from services.xero_writer.outcomes import Call
 from shared.contracts.results import XeroResult
+from shared.xero.client import xero_moment
 
 LOCKED_FIX = "change the date in Roger, or ask the accountant to move the lock date in Xero"
 # Xero's refusal: "The document date cannot be before the period lock date, currently set at
 # 31-Oct-2026" (and "... the end of year lock date ...").
 REFUSAL = re.compile(r"lock date", re.IGNORECASE)
-_MS_DATE = re.compile(r"/Date\((-?\d+)")
 
 
 def parse_xero_date(value: Any) -> date | None:
     """``/Date(1793404800000+0000)/`` or ``2026-10-31T00:00:00`` as a date; None if absent."""
-    if not value:
-        return None
-    text = str(value)
-    ms = _MS_DATE.match(text)
-    if ms:
-        return datetime.fromtimestamp(int(ms.group(1)) / 1000, UTC).date()
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
+    moment = xero_moment(value)
+    return moment.date() if moment else None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 - tracking categories (``GET /TrackingCategories``: ACTIVE categories with their ACTIVE
   options) to check a line's tracking before it is sent (``tracking.py``);
+- its bills (``bill_index.py``), read in full once and then only what changed, for the
+  look-ups before creating bills;
 - the organisation itself (``GET /Organisation``): its ``BaseCurrency``, to tell a
   foreign-currency payment, whose rate the document shows, from one in the base currency
   (``payment_ops.py``), and its ``PeriodLockDate`` and ``EndOfYearLockDate``
@@ -25,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.xero_writer.bill_index import BillIndex
 from services.xero_writer.outcomes import Call
 
 TTL_S = 300.0
@@ -82,6 +85,14 @@ class OrgFacts:
     clock: Callable[[], float] = time.monotonic
     _tracking: dict[str, Tracking] = field(default_factory=dict)
     _organisation: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    _bills: dict[str, BillIndex] = field(default_factory=dict)
+
+    async def bills(
+        self, call: Call, tenant_id: str, contact_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """Every ACCPAY bill (any status) of these contacts as Xero holds it now."""
+        index = self._bills.setdefault(tenant_id, BillIndex(clock=self.clock))
+        return await index.bills(call, contact_ids)
 
     async def tracking(self, call: Call, tenant_id: str, *, fresh: bool = False) -> Tracking:
         """The organisation's tracking; ``fresh``: read now whatever is kept."""

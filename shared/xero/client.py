@@ -15,7 +15,9 @@ spec (PascalCase, ``/Date(ms)/`` dates in answers; docs/xero/xero-facts.md).
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,10 +45,12 @@ __all__ = [
     "XeroClient",
     "XeroError",
     "validation_messages",
+    "xero_moment",
 ]
 
 # Xero sends Retry-After for the minute and day limits only (xero-facts.md §3).
 DEFAULT_RETRY_AFTER_S = 5.0
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 log = get_logger("xero_client")
 
@@ -282,9 +286,12 @@ class XeroClient:
         body: dict[str, Any] | None = None,
         content: bytes | None = None,
         idempotency_key: str | None = None,
+        if_modified_since: datetime | None = None,
     ) -> dict[str, Any]:
         """One Accounting API call (``path`` under ``/api.xro/2.0``): ``body`` as JSON, or
         ``content`` as raw bytes (attachments). Returns Xero's decoded 2xx answer.
+        ``if_modified_since`` (aware): only what changed after it, sent as the SDK sends it
+        (ISO 8601, docs/xero/xero-facts.md).
 
         Raises ``RateLimited``, ``Unavailable``, ``Unauthorized``, ``Forbidden`` or
         ``Refused`` (a 400 batch answer keeps its ``Elements`` in ``body``).
@@ -301,6 +308,8 @@ class XeroClient:
             headers["Content-Type"] = "application/octet-stream"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        if if_modified_since is not None:
+            headers["If-Modified-Since"] = if_modified_since.astimezone(UTC).isoformat()
         what = f"{method} {path}"
         started = time.monotonic()
         response = await self._send(
@@ -338,3 +347,20 @@ class XeroClient:
         """The organisation's chart of accounts, as Xero's ``Accounts`` rows."""
         body = await self.call("GET", "/Accounts", tenant_id=tenant_id, access_token=access_token)
         return list(body.get("Accounts") or [])
+
+
+def xero_moment(value: Any) -> datetime | None:
+    """Xero's ``/Date(ms)/`` or ``/Date(ms+zzzz)/`` (epoch milliseconds, UTC; the offset
+    only says where it was written) or an ISO 8601 text, as an aware UTC datetime; None
+    when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    found = _MS_DATE.match(text)
+    if found:
+        return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

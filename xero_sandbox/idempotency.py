@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,11 +43,18 @@ def fingerprint(method: str, path: str, query: str, tenant_id: str, body: bytes)
 
 
 class IdempotencyStore:
+    """Entries by (app, key), and a heap of their expiries, so that forgetting the expired
+    ones costs what expired, not a scan of every live key on each request (it was two
+    thirds of the sandbox's time at 100 events/s: issue 14)."""
+
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._expiries: list[tuple[datetime, int, tuple[str, str], Entry]] = []
+        self._order = itertools.count()
 
     def clear(self) -> None:
         self._entries.clear()
+        self._expiries.clear()
 
     def lookup(self, client_id: str, key: str, now: datetime) -> Entry | None:
         self._expire(now)
@@ -54,6 +63,9 @@ class IdempotencyStore:
     def begin(self, client_id: str, key: str, fp: str, now: datetime, ttl: int) -> Entry:
         entry = Entry(fingerprint=fp, expires_at=now + timedelta(seconds=ttl))
         self._entries[(client_id, key)] = entry
+        heapq.heappush(
+            self._expiries, (entry.expires_at, next(self._order), (client_id, key), entry)
+        )
         return entry
 
     def finish(self, entry: Entry, response: StoredResponse) -> None:
@@ -68,9 +80,18 @@ class IdempotencyStore:
         entry.done.set()
 
     def _expire(self, now: datetime) -> None:
-        for key, entry in list(self._entries.items()):
-            if entry.expires_at <= now and entry.response is not None:
+        in_flight = []
+        while self._expiries and self._expiries[0][0] <= now:
+            item = heapq.heappop(self._expiries)
+            _, _, key, entry = item
+            if self._entries.get(key) is not entry:
+                continue  # replaced or abandoned since
+            if entry.response is None:
+                in_flight.append(item)  # still running: forgotten once it has answered
+            else:
                 del self._entries[key]
+        for item in in_flight:
+            heapq.heappush(self._expiries, item)
 
 
 def mismatch_message(key: str) -> str:

@@ -26,7 +26,9 @@ def create_app(settings: WriterSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings.database_url, max_size=16)
-        tokens = TokenStore(pool, [k.get_secret_value() for k in settings.token_keys])
+        tokens = TokenStore(
+            pool, [k.get_secret_value() for k in settings.token_keys], keep_access=True
+        )
         await tokens.setup()
         attempts = Attempts(pool)
         await attempts.setup()

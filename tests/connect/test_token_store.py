@@ -284,3 +284,39 @@ async def test_rotate_keys_marks_tokens_no_key_opens(setup: Setup, store: TokenS
     # Run again: nothing more to do, no second fact.
     assert "re-encrypted 0 token set(s)" in _rotate_keys(setup, [newer])
     assert len(await _facts(store)) == 2
+
+
+async def test_a_kept_access_token_is_handed_out_only_while_its_row_is_unchanged(
+    setup: Setup,
+) -> None:
+    pool = await open_pool(setup.dsn, max_size=4)
+    try:
+        writers, others = (
+            TokenStore(pool, [KEY], keep_access=True),
+            TokenStore(pool, [KEY]),
+        )
+        await writers.setup()
+        await others.put("co", setup.tenant, setup.grant())
+        opened: list[int] = []
+        real_open = writers._open
+
+        def counting_open(ciphertext: bytes) -> dict[str, Any]:
+            opened.append(1)
+            return real_open(ciphertext)
+
+        writers._open = counting_open  # type: ignore[method-assign]
+        first = await writers.access("co", _never)
+        assert (await writers.access("co", _never)) == first
+        assert len(opened) == 1  # kept: not read under a lock nor decrypted again
+        # Another process moves the company to another organisation: seen at the next call.
+        other_tenant = setup.sandbox.create_org("Other ApS")
+        assert await others.choose("co", other_tenant, "connected")
+        assert (await writers.access("co", _never)).tenant_id == other_tenant
+        assert len(opened) == 2
+        # Disconnected elsewhere: nothing kept is handed out.
+        await others.remove("co")
+        with pytest.raises(NotConnected):
+            await writers.access("co", _never)
+        assert "access_token" not in repr(first) and first.access_token not in repr(first)
+    finally:
+        await pool.close()

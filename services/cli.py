@@ -496,8 +496,9 @@ def differences(
                 "status",
                 "live",
                 status,
-                why=f"{status.lower()} in Xero: retry makes it again from Roger's version, or "
-                "delete it in Roger",
+                why=f"{status.lower()} in Xero by someone: delete it in Roger, or, if Roger's "
+                f"stands, make it again (POST .../documents/{kind}/{roger_id}/resend "
+                '{"resend": "document"})',
             )
             continue
         _compare_document(doc, roger, theirs, contacts, differ)

@@ -168,10 +168,18 @@ class SyncApplication(Application[uuid.UUID]):
         company_id = _company_of(fact, answer, change)
         try:
             commands = self._apply(tracking, company_id, fact, answer, change)
-        except Exception:
+        except Exception as exc:
             # The cached aggregate may already hold the unsaved event, or half of it: drop it,
             # so the next attempt reloads the company from the store.
             self._evict(company_id)
+            if change is not None and isinstance(exc, _NOT_APPLICABLE):
+                # roger.sync-back has no dead-letter topic, and Xero's word is only shown:
+                # a change the rules cannot apply is logged and passed, never a stop.
+                log.error(
+                    "sync_back_not_applied", company_id=company_id, id=change.id, error=repr(exc)
+                )
+                self._record(ProcessingEvent(tracking))
+                return []
             raise
         log.info(
             "record_processed",
@@ -352,6 +360,8 @@ class SyncApplication(Application[uuid.UUID]):
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
 XeroBillRow = tuple[str, str, dict[str, Any]]  # company, InvoiceID, the bill (JSON)
+# What a rule raises on a record it cannot apply (not a database or Kafka outage).
+_NOT_APPLICABLE = (AttributeError, KeyError, TypeError, ValueError, ArithmeticError, AssertionError)
 
 
 def _sync_back(

@@ -158,7 +158,7 @@ def test_reconcile_finds_five_planted_differences_and_fixes_the_safe_ones(
         "sent: bill b5 document (document)",
     }, fixed.stdout
     assert "2 need(s) a person:" in fixed.stdout
-    assert "bill b1: status: voided in Xero" in fixed.stdout
+    assert "bill b1: status: voided in Xero by someone" in fixed.stdout
     assert "bill b4: contact: archived in Xero" in fixed.stdout
 
     def repaired() -> bool:

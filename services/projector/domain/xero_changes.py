@@ -127,7 +127,8 @@ def _text(value: Any) -> str | None:
 def apply_change(state: CompanyState, record: SyncBackRecord) -> Effects:
     """Records one change made in Xero (in place); returns what it touched. Never decides
     a command. A record seen before, or about a document this company does not have,
-    changes nothing (the latter only its history, if the document is known later: no)."""
+    changes nothing. Raises pydantic's ``ValidationError`` only on a record that does not
+    match the contract."""
     effects = Effects()
     seen = f"sync-back:{record.id}"
     if seen in state.seen_events:

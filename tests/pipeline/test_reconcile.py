@@ -184,3 +184,80 @@ def test_reconcile_finds_five_planted_differences_and_fixes_the_safe_ones(
     assert rows(again.stdout) == {("bill b1", "status"), ("bill b4", "contact")}, again.stdout
     # The voided bill and the archived contact were left as Xero holds them.
     assert (invoice(pipeline, tenant, "b1") or {})["Status"] == "VOIDED"
+
+
+# ---- the comparison alone (no stack) ---------------------------------------------------------
+
+
+def _doc(roger_id: str, **over: Any) -> dict[str, Any]:
+    roger = {
+        "total": "100.00",
+        "currency": "DKK",
+        "number": roger_id.upper(),
+        "deleted": False,
+        "in_xero_as_sent": True,
+        "xero_total": "100.00",
+        "contact_id": "c1",
+        "contact_status": None,
+        "payments": [],
+    }
+    roger.update(over.pop("roger", {}))
+    return {
+        "kind": "bill",
+        "roger_id": roger_id,
+        "state": "synced",
+        "reason": None,
+        "xero_id": f"inv-{roger_id}",
+        "conflict": None,
+        "roger": roger,
+        **over,
+    }
+
+
+def _invoice(roger_id: str, **over: Any) -> dict[str, Any]:
+    return {
+        "InvoiceID": f"inv-{roger_id}",
+        "Status": "AUTHORISED",
+        "Total": 100,
+        "CurrencyCode": "DKK",
+        "Payments": [],
+        **over,
+    }
+
+
+def test_the_comparison_says_what_is_safe_and_what_needs_a_person() -> None:
+    from services.cli import differences
+
+    docs = [
+        _doc("same"),
+        _doc("flight", state="pending"),
+        _doc("gone", roger={"deleted": True}),
+        _doc("kept", roger={"deleted": True}),
+        _doc("usd", roger={"currency": "USD"}),
+        _doc("byhand"),
+        _doc("held", state="failed", conflict={"roger": {"total": "1"}, "xero": {"total": "2"}}),
+        _doc("refused", state="failed", xero_id=None),
+    ]
+    invoices = {
+        i["InvoiceID"]: i
+        for i in [
+            _invoice("same"),
+            _invoice("gone", Status="VOIDED"),
+            _invoice("kept"),
+            _invoice("usd"),
+            _invoice("byhand", Payments=[{"PaymentID": "x1", "Amount": 10, "Reference": "cash"}]),
+        ]
+    }
+    contacts = {"c1": {"ContactID": "c1", "Name": "Paper", "ContactStatus": "ACTIVE"}}
+
+    found, skipped = differences(docs, invoices, {}, contacts)
+
+    assert skipped == ["bill flight"]
+    got = {(d.roger_id, d.field): (d.fix, bool(d.why)) for d in found}
+    assert got == {
+        ("kept", "status"): (None, True),  # deleted in Roger, live in Xero
+        ("usd", "currency"): ({"resend": "update"}, False),
+        ("byhand", "payment made in Xero"): (None, True),
+        ("held", "conflict"): (None, True),
+        ("refused", "document"): ({"resend": "document"}, False),
+    }

@@ -59,7 +59,7 @@ def change(
     record_id: str | None = None,
 ) -> dict[str, Any]:
     """A ``roger.sync-back`` record as xero_inbound publishes it (docs/contracts)."""
-    bill = (
+    bill: dict[str, Any] | None = (
         None
         if contact is not None
         else {

@@ -606,9 +606,11 @@ def reconcile(
     import httpx
 
     from services.connections.setup_rules import company_id_ok
+    from shared.logging import configure_logging
 
     if not company_id_ok(company):
         raise typer.BadParameter("must be 1 to 64 of A-Z a-z 0-9 _ -", param_hint="COMPANY")
+    configure_logging("reconcile", "WARNING")  # the table is the output, not each Xero call
     settings = _settings(_reconcile_settings())
     base = (projector_url or settings.projector_url).rstrip("/")  # type: ignore[attr-defined]
     token = settings.service_tokens[0].get_secret_value()  # type: ignore[attr-defined]

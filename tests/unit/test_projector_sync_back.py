@@ -365,3 +365,27 @@ def test_the_application_reads_sync_back_records_and_skips_unreadable_ones() -> 
     assert feed(ROGER_SYNC_BACK, b"{not json") == []  # logged and skipped, never a stop
     side = app.company(COMPANY).state.docs[("bill", "b1")].in_xero
     assert side is not None and side.gone == "voided"
+
+
+def test_a_bill_moved_by_a_contact_merge_is_no_conflict_in_either_order() -> None:
+    merged = {
+        "xero_id": "contact-paper",
+        "name": "Nordic Paper",
+        "status": "ARCHIVED",
+        "merged_into": "contact-2",
+    }
+    moved = [{"field": "contact_id", "before": "contact-paper", "after": "contact-2"}]
+    for first_merge in (True, False):
+        state = CompanyState(COMPANY)
+        synced_bill(state)
+        records = [
+            change("ContactMergedInXero", contact=merged),
+            change("BillEditedInXero", changes=moved),
+        ]
+        for raw in records if first_merge else records[::-1]:
+            record(state, raw)
+
+        [update] = step(state, fact("BillUpdated", bill_data("b1", total="30.00"), day=27))
+
+        assert isinstance(update, UpdateBill), first_merge
+        assert state.docs[("bill", "b1")].conflict is None

@@ -13,7 +13,9 @@ in Xero and Roger's is held, never pushed and never dropped, until a person deci
 (``POST .../retry`` sends Roger's version; see ``facts.retry``):
 
 - Xero edited the bill (total, dates, contact, currency) after the version we last sent,
-  and Roger has a newer version we have not sent: held (whichever came first).
+  and Roger has a newer version we have not sent: held (whichever came first). A bill
+  moved only by a merge of its contact (to the survivor) is not an edit: the writer
+  follows merges itself.
 - Xero voided or deleted the bill, and Roger has a newer version or a payment not made in
   Xero: held. Roger deleting it too is agreement: the document is ``deleted``, no void.
 - Xero was paid outside Roger, and a Roger payment not yet made in Xero asks for more
@@ -41,6 +43,7 @@ from services.projector.domain.state import (
     Document,
     Effects,
     HistoryEntry,
+    VendorLink,
     XeroSide,
     instant,
 )
@@ -160,7 +163,7 @@ def apply_change(state: CompanyState, record: SyncBackRecord) -> Effects:
     elif record.type in GONE:
         _gone(doc, side, GONE[record.type], record, entry)
     elif record.type == "BillEditedInXero":
-        _edited(doc, side, record, entry)
+        _edited(state, doc, side, record, entry)
     else:
         entry["note"] = f"a change of a kind the projector does not know: {record.type}"
     effects.note(doc.key, entry)
@@ -210,6 +213,8 @@ def _contact(
             side = doc.in_xero or XeroSide()
             doc.in_xero = side
             side.summary = summary
+            if side.edited_since_sync and _merge_moved(link, side):
+                side.edited_since_sync = False  # the bill's contact edit was this merge
             effects.note(doc.key, dict(entry, note=summary))
 
 
@@ -305,7 +310,22 @@ def _gone_conflict(doc: Document, side: XeroSide, what: str, at: datetime) -> Co
     )
 
 
-def _edited(doc: Document, side: XeroSide, record: SyncBackRecord, entry: HistoryEntry) -> None:
+def _merge_moved(link: VendorLink | None, side: XeroSide) -> bool:
+    """Whether every edit since our last version only moved the bill to the contact the
+    vendor's contact was merged into: Xero's merge, not a person's edit of this bill (the
+    writer follows a merge by itself, so Roger's next version is no conflict)."""
+    if link is None or link.contact_status != "merged" or not side.edits:
+        return False
+    return all(e["field"] == "contact_id" and e["after"] == link.merged_into for e in side.edits)
+
+
+def _edited(
+    state: CompanyState,
+    doc: Document,
+    side: XeroSide,
+    record: SyncBackRecord,
+    entry: HistoryEntry,
+) -> None:
     at = record.when.isoformat()
     for change in record.changes:
         side.edits.append(
@@ -315,8 +335,9 @@ def _edited(doc: Document, side: XeroSide, record: SyncBackRecord, entry: Histor
     side.summary = f"edited in Xero on {record.when.date()}: {described}"
     entry["note"] = side.summary
     entry["changes"] = [c.model_dump() for c in record.changes]
-    side.edited_since_sync = True
-    if _behind(doc) and doc.outstanding is None:
+    link = state.vendors.get(doc.vendor_id or "")
+    side.edited_since_sync = side.edited_since_sync or not _merge_moved(link, side)
+    if side.edited_since_sync and _behind(doc) and doc.outstanding is None:
         hold(doc, edit_conflict(doc, side, record.when), entry)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -396,6 +399,373 @@ def dlq_replay(
         named = ", ".join(f"{p}:{o}" for p, o in missing)
         typer.echo(f"no dead letter at {named} on {topic} (see: roger-xero dlq list)", err=True)
         raise typer.Exit(1)
+
+
+# ---- reconcile ------------------------------------------------------------------------------
+
+_GONE = ("VOIDED", "DELETED")
+_OUR_PAYMENT = "Roger payment "  # the reference our writer gives every payment it makes
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way Xero differs from what we hold of a document.
+
+    ``fix``: what ``--fix`` may send (``{"resend": "document" | "update" | "payment",
+    "payment_id"?}``), None when a person decides; ``why``: for a person, what to do."""
+
+    kind: str
+    roger_id: str
+    field: str
+    ours: str
+    xero: str
+    fix: dict[str, str] | None = None
+    why: str = ""
+
+
+def _num(value: Any) -> Decimal | None:
+    try:
+        return None if value is None or value == "" else Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def differences(
+    docs: list[dict[str, Any]],
+    invoices: dict[str, dict[str, Any]],
+    notes: dict[str, dict[str, Any]],
+    contacts: dict[str, dict[str, Any]],
+) -> tuple[list[Difference], list[str]]:
+    """Compares each document of the read API (with its ``roger`` and ``conflict`` fields)
+    with Xero's (``invoices``: bills and receipts by InvoiceID; ``notes``: credit notes by
+    CreditNoteID; ``contacts`` by ContactID). Returns the differences, and the documents
+    not compared (a command of theirs in flight, or no Roger version yet).
+
+    Safe to fix (Roger's truth sent again, nothing Xero holds of a person's is lost): a
+    document Xero lacks (never made, or refused before: a refusal that stands shows
+    again), amounts or currency that differ
+    from what we sent with no conflict, a Roger payment Xero lacks. For a person: a
+    conflict held, a document voided or deleted in Xero (someone did it on purpose), a
+    contact archived or merged in Xero, a payment made in Xero outside Roger, a document
+    deleted in Roger that Xero still holds, a payment that failed.
+    """
+    found: list[Difference] = []
+    skipped: list[str] = []
+    for doc in docs:
+        kind, roger_id, roger = doc["kind"], doc["roger_id"], doc.get("roger") or {}
+        name = f"{kind} {roger_id}"
+        if doc["state"] in ("pending", "waiting") or roger.get("total") is None:
+            skipped.append(name)
+            continue
+
+        differ = _collector(found, kind, roger_id)
+        held = doc.get("conflict")
+        if held:
+            differ(
+                "conflict",
+                held.get("roger"),
+                held.get("xero"),
+                why="Roger and Xero both changed it: retry sends Roger's, or change Roger's",
+            )
+            continue
+        held_in = notes if kind == "credit_note" else invoices
+        xero_id = doc.get("xero_id")
+        theirs = held_in.get(xero_id or "")
+        status = str(theirs.get("Status", "")) if theirs else ""
+        if roger.get("deleted"):
+            if theirs is not None and status not in _GONE:
+                differ(
+                    "status",
+                    "deleted in Roger",
+                    status,
+                    why="void or delete it in Xero, or retry the document",
+                )
+            continue
+        if theirs is None:
+            # Safe whatever the cause: Xero holds nothing of it to lose; a refusal that still
+            # stands shows on the document again.
+            differ(
+                "document",
+                f"{roger.get('number')} {roger.get('total')} {roger.get('currency')}",
+                "missing",
+                fix={"resend": "document"},
+            )
+            continue
+        if status in _GONE:
+            differ(
+                "status",
+                "live",
+                status,
+                why=f"{status.lower()} in Xero by someone: delete it in Roger, or, if Roger's "
+                f"stands, make it again (POST .../documents/{kind}/{roger_id}/resend "
+                '{"resend": "document"})',
+            )
+            continue
+        _compare_document(doc, roger, theirs, contacts, differ)
+    return found, skipped
+
+
+def _collector(found: list[Difference], kind: str, roger_id: str) -> Any:
+    """``differ(field, ours, xero, fix=..., why=...)``: adds a difference of this document."""
+
+    def differ(field: str, ours: Any, xero: Any, **how: Any) -> None:
+        found.append(Difference(kind, roger_id, field, str(ours), str(xero), **how))
+
+    return differ
+
+
+def _compare_document(
+    doc: dict[str, Any],
+    roger: dict[str, Any],
+    theirs: dict[str, Any],
+    contacts: dict[str, dict[str, Any]],
+    differ: Any,
+) -> None:
+    """Amounts, currency, contact and payments of a document Xero holds, live."""
+    # What Xero held after our last write (it may round Roger's total), else Roger's total.
+    expected = _num(roger.get("xero_total")) or _num(roger.get("total"))
+    total = _num(theirs.get("Total"))
+    if roger.get("in_xero_as_sent") and expected is not None and total != expected:
+        differ("total", expected, total, fix={"resend": "update"})
+    currency = theirs.get("CurrencyCode")
+    if roger.get("in_xero_as_sent") and currency and currency != roger.get("currency"):
+        differ("currency", roger.get("currency"), currency, fix={"resend": "update"})
+    contact_id = roger.get("contact_id")
+    contact = contacts.get(contact_id or "")
+    if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
+        merged = contact.get("MergedToContactID")
+        differ(
+            "contact",
+            f"{contact.get('Name')} ({contact_id})",
+            f"merged into {merged}" if merged else "ARCHIVED",
+            why="merged in Xero: Roger's next change goes to the survivor"
+            if merged
+            else "archived in Xero: restore the contact in Xero (or choose another vendor)",
+        )
+    held = {str(p.get("PaymentID")): p for p in theirs.get("Payments") or []}
+    ours = {p["xero_id"] for p in roger.get("payments") or [] if p.get("xero_id")}
+    for payment in roger.get("payments") or []:
+        if payment.get("reversed"):
+            continue
+        if payment.get("state") == "failed":
+            differ(
+                f"payment {payment['payment_id']}",
+                payment.get("amount") or "the total",
+                "missing",
+                why="the payment failed: see the document's reason, then retry",
+            )
+        elif payment.get("xero_id") and payment["xero_id"] not in held:
+            differ(
+                f"payment {payment['payment_id']}",
+                payment.get("amount") or "the total",
+                "missing",
+                fix={"resend": "payment", "payment_id": payment["payment_id"]},
+            )
+    for xero_payment_id, payment in held.items():
+        reference = str(payment.get("Reference") or "")
+        if xero_payment_id not in ours and not reference.startswith(_OUR_PAYMENT):
+            differ(
+                "payment made in Xero",
+                "-",
+                f"{payment.get('Amount')} ({reference or 'no reference'})",
+                why="paid in Xero outside Roger: record the payment in Roger",
+            )
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+@app.command()
+def reconcile(
+    company: Annotated[str, typer.Argument(help="the Roger company id")],
+    fix: Annotated[
+        bool, typer.Option("--fix", help="send what Roger holds where it is safe")
+    ] = False,
+    projector_url: Annotated[
+        str | None, typer.Option(help="the projector's read API (default RX_PROJECTOR_URL)")
+    ] = None,
+) -> None:
+    """Compare our state of every document of COMPANY with what Xero holds, and print each
+    difference (document, field, ours, Xero's).
+
+    Our state comes from the projector's read API (RX_PROJECTOR_URL, with the first of
+    RX_SERVICE_TOKENS); Xero's is read with the company's own tokens (GET Invoices,
+    CreditNotes and Contacts; about one call per 50 documents). With --fix, what is safe is
+    sent again through the projector (``POST .../resend``: a document Xero lacks, Roger's
+    amounts, a payment Xero lacks), and what needs a person is listed with what to do.
+    Documents with a command in flight are not compared. Exit status: 0 when nothing
+    differs (or, with --fix, nothing is left for a person), 1 otherwise, 2 on bad settings.
+    """
+    from urllib.parse import quote
+
+    import httpx
+
+    from services.connections.setup_rules import company_id_ok
+    from shared.logging import configure_logging
+
+    if not company_id_ok(company):
+        raise typer.BadParameter("must be 1 to 64 of A-Z a-z 0-9 _ -", param_hint="COMPANY")
+    configure_logging("reconcile", "WARNING")  # the table is the output, not each Xero call
+    settings = _settings(_reconcile_settings())
+    base = (projector_url or settings.projector_url).rstrip("/")  # type: ignore[attr-defined]
+    token = settings.service_tokens[0].get_secret_value()  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        docs = _our_documents(base, company, headers)
+        invoices, notes, contacts = asyncio.run(_read_xero(settings, company, docs))
+    except (httpx.HTTPError, RuntimeError) as exc:
+        typer.echo(f"cannot reconcile {company}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    found, skipped = differences(docs, invoices, notes, contacts)
+    typer.echo(f"{company}: {len(docs)} document(s), {len(found)} difference(s)")
+    if skipped:
+        typer.echo(f"not compared (in flight): {', '.join(skipped)}")
+    if found:
+        rows = [("DOCUMENT", "FIELD", "OURS", "XERO'S", "FIX")]
+        rows += [
+            (
+                f"{d.kind} {d.roger_id}",
+                d.field,
+                d.ours,
+                d.xero,
+                d.fix["resend"] if d.fix and not d.why else "person",
+            )
+            for d in found
+        ]
+        for line in _table(rows):
+            typer.echo(line)
+    safe = [d for d in found if d.fix is not None and not d.why]
+    person = [d for d in found if d not in safe]
+    if fix:
+        # Per document: the payments Xero lacks first, then Roger's version, or the whole
+        # document (a new one: its payments come with it).
+        order = {"payment": 0, "update": 1, "document": 2}
+        sent: set[tuple[str, str]] = set()
+        for d in sorted(safe, key=lambda d: order[(d.fix or {})["resend"]]):
+            assert d.fix is not None
+            if (d.kind, d.roger_id) in sent and d.fix["resend"] != "update":
+                continue
+            path = f"/v1/companies/{company}/documents/{d.kind}/{quote(d.roger_id, safe='')}"
+            body = {**d.fix, "reason": f"reconcile: {d.field} ours {d.ours}, Xero's {d.xero}"}
+            r = httpx.post(f"{base}{path}/resend", json=body, headers=headers, timeout=30)
+            if r.status_code == 202:
+                typer.echo(f"sent: {d.kind} {d.roger_id} {d.fix['resend']} ({d.field})")
+                if d.fix["resend"] == "document":
+                    sent.add((d.kind, d.roger_id))
+            else:
+                typer.echo(f"not sent: {d.kind} {d.roger_id}: {r.status_code} {r.text[:300]}")
+                person.append(d)
+    elif safe:
+        typer.echo(f"{len(safe)} safe to fix with --fix")
+    if person:
+        typer.echo(f"{len(person)} need(s) a person:")
+        for d in person:
+            typer.echo(f"  {d.kind} {d.roger_id}: {d.field}: {d.why or 'see the document'}")
+    if person or (found and not fix):
+        raise typer.Exit(1)
+
+
+def _reconcile_settings() -> type[BaseSettings]:
+    from shared.settings import (
+        OperatorSettings,
+        ServiceTokenSettings,
+        TokenKeySettings,
+        XeroAppSettings,
+    )
+
+    class ReconcileSettings(
+        OperatorSettings, XeroAppSettings, TokenKeySettings, ServiceTokenSettings
+    ):
+        projector_url: str = "http://127.0.0.1:8081"
+
+    return ReconcileSettings
+
+
+def _our_documents(base: str, company: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every document of the company, from the projector's read API (pages of 500)."""
+    import httpx
+
+    docs: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+        r = httpx.get(
+            f"{base}/v1/companies/{company}/documents", params=params, headers=headers, timeout=30
+        )
+        r.raise_for_status()
+        page = r.json()
+        docs += page["documents"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return docs
+
+
+async def _read_xero(
+    settings: Any, company: str, docs: list[dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Xero's bills and receipts, credit notes and contacts of ``docs``, read with the
+    company's tokens; raises RuntimeError when the company cannot be read (not connected)."""
+    from shared.db import open_pool
+    from shared.xero.client import XeroClient, XeroError
+    from shared.xero.token_store import NotConnected, TokenStore
+
+    pool = await open_pool(settings.database_url, max_size=2)
+    xero = XeroClient(
+        settings.xero_accounting_url,
+        settings.xero_token_url,
+        settings.xero_client_id,
+        settings.xero_client_secret.get_secret_value(),
+        settings.xero_timeout_s,
+    )
+    try:
+        store = TokenStore(pool, [k.get_secret_value() for k in settings.token_keys])
+        try:
+            access = await store.access(company, xero.refresh)
+        except (NotConnected, XeroError) as exc:
+            raise RuntimeError(f"{company} cannot be read in Xero: {exc}") from exc
+
+        async def listed(collection: str, key: str, ids: list[str]) -> dict[str, Any]:
+            got: dict[str, Any] = {}
+            for start in range(0, len(ids), 50):
+                body = await xero.call(
+                    "GET",
+                    f"/{collection}",
+                    tenant_id=access.tenant_id,
+                    access_token=access.access_token,
+                    params={
+                        "IDs": ",".join(ids[start : start + 50]),
+                        "unitdp": "4",
+                        "includeArchived": "true",
+                    },
+                )
+                got |= {str(item[key]): item for item in body.get(collection) or []}
+            return got
+
+        def ids(kinds: tuple[str, ...]) -> list[str]:
+            return sorted({d["xero_id"] for d in docs if d["kind"] in kinds and d["xero_id"]})
+
+        contact_ids = sorted(
+            {
+                str(d["roger"]["contact_id"])
+                for d in docs
+                if (d.get("roger") or {}).get("contact_id")
+            }
+        )
+        try:
+            invoices = await listed("Invoices", "InvoiceID", ids(("bill", "receipt")))
+            notes = await listed("CreditNotes", "CreditNoteID", ids(("credit_note",)))
+            contacts = await listed("Contacts", "ContactID", contact_ids)
+        except XeroError as exc:
+            raise RuntimeError(f"Xero refused a read: {exc}") from exc
+        return invoices, notes, contacts
+    finally:
+        await xero.aclose()
+        await pool.close()
 
 
 @app.command("rotate-keys")

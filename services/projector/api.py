@@ -1,5 +1,9 @@
 """The read side of ``integration-api.md``: documents, one document's history, summary, retry.
 
+Our additions (README, "What comes back from Xero"): each document's ``in_xero``,
+``conflict`` and ``roger`` fields, ``GET .../xero-bills`` (bills made in Xero) and
+``POST .../resend`` (``roger-xero reconcile --fix``).
+
 Routes only: each checks its request and calls a query of ``views.py``.
 """
 
@@ -9,11 +13,12 @@ import base64
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, Query
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.projector import views
 from shared.contracts.domain_events import DomainEvent
@@ -55,6 +60,18 @@ def _uncursor(cursor: str) -> tuple[str, str]:
     except (ValueError, TypeError, ApiError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
     return kind, roger_id
+
+
+class ResendRequest(BaseModel):
+    """What ``roger-xero reconcile --fix`` asks to send again: the ``document`` Xero lacks,
+    Roger's version of it (``update``: Xero holds other amounts), or the ``payment``
+    ``payment_id`` Xero lacks; ``reason`` is the difference found (shown in its history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resend: Literal["document", "update", "payment"]
+    payment_id: str | None = Field(default=None, min_length=1, max_length=512)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 def read_router(
@@ -120,6 +137,45 @@ def read_router(
         await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())
         return {"retrying": True}
 
+    @router.post("/documents/{kind}/{roger_id:path}/resend", status_code=202)
+    async def resend(
+        company_id: str, kind: str, roger_id: str, body: ResendRequest
+    ) -> dict[str, Any]:
+        """Sends what Roger holds again, as ``roger-xero reconcile --fix`` decided (a
+        ``DocumentRetryRequested`` with ``resend``). 404 if unknown; 409 ``conflict`` if the
+        document is held in a conflict with Xero (a person decides: retry); 422 a payment
+        resend without ``payment_id``."""
+        _company(company_id)
+        _document(kind, roger_id)
+        if body.resend == "payment" and body.payment_id is None:
+            raise ApiError(422, "invalid_body", "a payment resend needs payment_id")
+        found = await views.document_state(pool, company_id, kind, roger_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
+        if found.conflict:
+            raise ApiError(
+                409,
+                "conflict",
+                "the document is held in a conflict with Xero: a person decides (retry "
+                "sends Roger's version; leaving it keeps Xero's)",
+            )
+        fact = retry_requested(
+            company_id,
+            kind,
+            roger_id,
+            datetime.now(UTC),
+            {"resend": body.resend, "payment_id": body.payment_id, "reason": body.reason},
+        )
+        await producer.send_and_wait(DOMAIN_EVENTS, fact.to_bytes(), key=company_id.encode())
+        return {"resending": True}
+
+    @router.get("/xero-bills")
+    async def xero_bills(company_id: str) -> dict[str, Any]:
+        """``{"bills": [...]}``: the bills the company has in Xero that were made there, not
+        by Roger (announced on ``roger.sync-back`` as ``BillCreatedInXero``)."""
+        _company(company_id)
+        return {"bills": await views.xero_bills(pool, company_id)}
+
     @router.get("/synced-per-hour")
     async def synced_per_hour(
         company_id: str, hours: int = Query(views.MAX_HOURS, ge=1, le=views.MAX_HOURS)
@@ -137,13 +193,21 @@ def read_router(
     return router
 
 
-def retry_requested(company_id: str, kind: str, roger_id: str, now: datetime) -> DomainEvent:
-    """The fact a person's retry publishes (read by ``facts.retry_requested``)."""
+def retry_requested(
+    company_id: str,
+    kind: str,
+    roger_id: str,
+    now: datetime,
+    resend: dict[str, Any] | None = None,
+) -> DomainEvent:
+    """The fact a person's retry publishes (read by ``facts.retry_requested``); with
+    ``resend`` (``facts.RetryData``'s fields), reconcile's resend."""
+    prefix = "resend" if resend else "retry"
     return DomainEvent(
-        event_id=f"retry:{company_id}:{kind}:{roger_id}:{now.timestamp()}",
+        event_id=f"{prefix}:{company_id}:{kind}:{roger_id}:{now.timestamp()}",
         type="DocumentRetryRequested",
         company_id=company_id,
         occurred_at=now,
         source="api",
-        data={"kind": kind, "roger_id": roger_id},
+        data={"kind": kind, "roger_id": roger_id, **(resend or {})},
     )

@@ -28,12 +28,13 @@ from pydantic import ValidationError
 from services.projector.domain import facts, notices
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
 from services.projector.domain.projection import DocumentRow, rows_for
+from services.projector.domain.xero_changes import SyncBackRecord
 from services.projector.snapshots import CompanyStateAsPickle
 from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
 from shared.contracts.sync_status import DocumentRef, document_failed
-from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
+from shared.contracts.topics import DOMAIN_EVENTS, ROGER_SYNC_BACK, XERO_RESULTS
 from shared.logging import get_logger
 from shared.messaging.outbox import OutboxRow, status_row
 
@@ -138,7 +139,9 @@ class SyncApplication(Application[uuid.UUID]):
     def process(
         self, topic: str, partition: int, offset: int, value: bytes | None
     ) -> list[AnyCommand]:
-        """Applies one record of ``rx.domain-events.v1`` or ``rx.xero-results.v1``.
+        """Applies one record of ``rx.domain-events.v1``, ``rx.xero-results.v1`` or
+        ``roger.sync-back`` (changes made in Xero: recorded, no command decided; an unreadable
+        one is logged and skipped).
 
         Commits the company's new event, the record's position, the document rows, history
         and the outbox of the commands decided (returned) in one transaction. A record
@@ -154,17 +157,29 @@ class SyncApplication(Application[uuid.UUID]):
         # Unreadable: ValidationError goes up, and the consumer loop dead-letters the record.
         fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
         answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
-        if fact is None and answer is None:
-            log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
+        change = _sync_back(topic, partition, offset, value)
+        if fact is None and answer is None and change is None:
+            if topic != ROGER_SYNC_BACK:
+                log.error(
+                    "record_of_unknown_topic", topic=topic, partition=partition, offset=offset
+                )
             self._record(ProcessingEvent(tracking))
             return []
-        company_id = fact.company_id if fact else answer.company_id  # type: ignore[union-attr]
+        company_id = _company_of(fact, answer, change)
         try:
-            commands = self._apply(tracking, company_id, fact, answer)
-        except Exception:
+            commands = self._apply(tracking, company_id, fact, answer, change)
+        except Exception as exc:
             # The cached aggregate may already hold the unsaved event, or half of it: drop it,
             # so the next attempt reloads the company from the store.
             self._evict(company_id)
+            if change is not None and isinstance(exc, _NOT_APPLICABLE):
+                # roger.sync-back has no dead-letter topic, and Xero's word is only shown:
+                # a change the rules cannot apply is logged and passed, never a stop.
+                log.error(
+                    "sync_back_not_applied", company_id=company_id, id=change.id, error=repr(exc)
+                )
+                self._record(ProcessingEvent(tracking))
+                return []
             raise
         log.info(
             "record_processed",
@@ -173,6 +188,7 @@ class SyncApplication(Application[uuid.UUID]):
             offset=offset,
             event_id=fact.event_id if fact else None,
             command_id=answer.command_id if answer else None,
+            sync_back_id=change.id if change else None,
             commands=[c.command_id for c in commands],
         )
         return commands
@@ -183,11 +199,12 @@ class SyncApplication(Application[uuid.UUID]):
         company_id: str,
         fact: DomainEvent | None,
         answer: XeroResult | None,
+        change: SyncBackRecord | None = None,
     ) -> list[AnyCommand]:
         company = self.company(company_id)
         before = company.version
         writes = _Writes()
-        commands = _decide(company, fact, answer, datetime.now(UTC), writes)
+        commands = _decide(company, fact, answer, datetime.now(UTC), writes, change)
         event = ProcessingEvent[uuid.UUID](tracking)
         event.collect_events(company, **writes.kwargs())
         self._record(event)
@@ -218,17 +235,22 @@ class SyncApplication(Application[uuid.UUID]):
             for offset, value in todo:
                 fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
                 answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
-                if fact is None and answer is None:
-                    log.error(
-                        "record_of_unknown_topic", topic=topic, partition=partition, offset=offset
-                    )
+                change = _sync_back(topic, partition, offset, value)
+                if fact is None and answer is None and change is None:
+                    if topic != ROGER_SYNC_BACK:
+                        log.error(
+                            "record_of_unknown_topic",
+                            topic=topic,
+                            partition=partition,
+                            offset=offset,
+                        )
                     continue
-                company_id = fact.company_id if fact else answer.company_id  # type: ignore[union-attr]
+                company_id = _company_of(fact, answer, change)
                 if company_id not in companies:
                     loaded = self.company(company_id)
                     companies[company_id] = (loaded, loaded.version)
                 company = companies[company_id][0]
-                commands += _decide(company, fact, answer, now, writes)
+                commands += _decide(company, fact, answer, now, writes, change)
             event = ProcessingEvent[uuid.UUID](Tracking(name, todo[-1][0] + 1))
             event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs())
             self._record(event)
@@ -337,6 +359,35 @@ class SyncApplication(Application[uuid.UUID]):
 
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
+XeroBillRow = tuple[str, str, dict[str, Any]]  # company, InvoiceID, the bill (JSON)
+# What a rule raises on a record it cannot apply (not a database or Kafka outage).
+_NOT_APPLICABLE = (AttributeError, KeyError, TypeError, ValueError, ArithmeticError, AssertionError)
+
+
+def _sync_back(
+    topic: str, partition: int, offset: int, value: bytes | None
+) -> SyncBackRecord | None:
+    """A ``roger.sync-back`` record, or None (another topic, or unreadable: logged and
+    skipped, since the topic has no dead-letter topic of its own and Xero's word is only
+    ever shown, so one unreadable record must not stop the others)."""
+    if topic != ROGER_SYNC_BACK:
+        return None
+    try:
+        return SyncBackRecord.from_bytes(value or b"")
+    except ValidationError as exc:
+        log.error("sync_back_unreadable", partition=partition, offset=offset, error=str(exc)[:500])
+        return None
+
+
+def _company_of(
+    fact: DomainEvent | None, answer: XeroResult | None, change: SyncBackRecord | None
+) -> str:
+    if fact is not None:
+        return fact.company_id
+    if answer is not None:
+        return answer.company_id
+    assert change is not None
+    return change.company_id
 
 
 @dataclass
@@ -349,9 +400,11 @@ class _Writes:
     answered: list[str] = field(default_factory=list)
     resend_for: list[str] = field(default_factory=list)
     status: list[OutboxRow] = field(default_factory=list)  # roger.sync-status records
+    xero_bills: list[XeroBillRow] = field(default_factory=list)  # bills made in Xero
 
     def kwargs(self) -> dict[str, Any]:
         return {
+            "xero_bills": self.xero_bills,
             "status": self.status,
             "documents": list(self.documents.values()),
             "history": self.history,
@@ -367,13 +420,20 @@ def _decide(
     answer: XeroResult | None,
     now: datetime,
     writes: _Writes,
+    change: SyncBackRecord | None = None,
 ) -> list[AnyCommand]:
-    """Applies one fact or answer to ``company`` (a pending event) and adds its rows to
-    ``writes``; a document touched again keeps only its latest row."""
+    """Applies one fact, answer or change made in Xero to ``company`` (a pending event)
+    and adds its rows to ``writes``; a document touched again keeps only its latest row.
+    A change made in Xero decides no command."""
     if fact is not None:
         company.record_fact(fact.model_dump(mode="json"), now)
     elif answer is not None:
         company.record_answer(answer.model_dump(mode="json"), now)
+    elif change is not None:
+        company.record_xero_change(change.model_dump(mode="json"), now)
+        bills = company.state.xero_bills or {}
+        if change.xero_id in bills and change.type == "BillCreatedInXero":
+            writes.xero_bills.append((company.company_id, change.xero_id, bills[change.xero_id]))
     commands = list(company.last_commands)
     for row in rows_for(company.state, company.last_effects.touched):
         key = (row["company_id"], row["kind"], row["roger_id"])

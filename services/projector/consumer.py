@@ -1,5 +1,8 @@
 """Kafka in and out for the projector: records to the application, outbox to commands.
 
+Topics read: ``rx.xero-results.v1``, ``rx.domain-events.v1`` and ``roger.sync-back`` (what
+changed in Xero, deduplicated by the record's id).
+
 Records come through the shared consumer loop (``shared.messaging.consumer``), a
 partition's fetched records at once (one transaction, ``process_batch``); if that
 fails they go one by one, and a record that keeps failing is dead-lettered, then
@@ -23,7 +26,7 @@ from pydantic import ValidationError
 from services.projector.application import SyncApplication
 from shared.contracts.commands import decode
 from shared.contracts.results import XeroResult
-from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
+from shared.contracts.topics import DOMAIN_EVENTS, ROGER_SYNC_BACK, XERO_RESULTS
 from shared.logging import get_logger
 from shared.messaging.consumer import consumer_loop
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
@@ -58,7 +61,8 @@ class Projector:
             settings,
             "rx-projector",
             # Answers first in each fetch: Xero's answers never wait behind a backlog of facts.
-            [XERO_RESULTS, DOMAIN_EVENTS],
+            # roger.sync-back: what changed in Xero, shown on the documents (never acted on).
+            [XERO_RESULTS, DOMAIN_EVENTS, ROGER_SYNC_BACK],
             self._handle,
             dead_letters,
             position=self._position,

@@ -15,7 +15,7 @@ import psycopg
 from services.projector.application import HistoryRow, SyncApplication, history_rows
 from services.projector.domain.aggregate import CompanySync
 from services.projector.domain.projection import document_row
-from services.projector.store import insert_history, upsert_documents
+from services.projector.store import insert_history, upsert_documents, upsert_xero_bills
 
 
 def _replay(app: SyncApplication, originator_id: Any) -> tuple[CompanySync, list[HistoryRow]]:
@@ -42,11 +42,17 @@ def rebuild_read_model(
         company, history = _replay(app, originator_id)
         if only and company.company_id not in only:
             continue
-        views = [document_row(company.company_id, doc) for doc in company.state.docs.values()]
+        views = [
+            document_row(company.company_id, doc, company.state)
+            for doc in company.state.docs.values()
+        ]
+        bills = company.state.xero_bills or {}
         with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("DELETE FROM sync_documents WHERE company_id = %s", (company.company_id,))
             cur.execute("DELETE FROM sync_history WHERE company_id = %s", (company.company_id,))
+            cur.execute("DELETE FROM sync_xero_bills WHERE company_id = %s", (company.company_id,))
             upsert_documents(cur, views)
             insert_history(cur, history)
+            upsert_xero_bills(cur, [(company.company_id, x, b) for x, b in bills.items()])
         rebuilt[company.company_id] = len(views)
     return rebuilt

@@ -50,18 +50,30 @@ CREATE TABLE IF NOT EXISTS sync_history (
     recorded_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS sync_history_by_doc ON sync_history (company_id, kind, roger_id, seq);
+-- What Xero says of the document (roger.sync-back), a conflict held for a person, and what
+-- Roger holds of it (for reconcile): {"in_xero", "conflict", "roger"}.
+ALTER TABLE sync_documents ADD COLUMN IF NOT EXISTS detail JSONB NOT NULL DEFAULT '{}';
+-- Bills made directly in Xero (roger.sync-back BillCreatedInXero), per company.
+CREATE TABLE IF NOT EXISTS sync_xero_bills (
+    company_id TEXT NOT NULL,
+    xero_id TEXT NOT NULL,
+    bill JSONB NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (company_id, xero_id)
+);
 """
 
 UPSERT_DOCUMENT = """
 INSERT INTO sync_documents
     (company_id, kind, roger_id, state, reason, xero_id, xero_number, warnings, payments,
-     retryable, updated_at)
+     retryable, detail, updated_at)
 VALUES (%(company_id)s, %(kind)s, %(roger_id)s, %(state)s, %(reason)s, %(xero_id)s,
-        %(xero_number)s, %(warnings)s, %(payments)s, %(retryable)s, now())
+        %(xero_number)s, %(warnings)s, %(payments)s, %(retryable)s, %(detail)s, now())
 ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
     state = EXCLUDED.state, reason = EXCLUDED.reason, xero_id = EXCLUDED.xero_id,
     xero_number = EXCLUDED.xero_number, warnings = EXCLUDED.warnings,
-    payments = EXCLUDED.payments, retryable = EXCLUDED.retryable, updated_at = now(),
+    payments = EXCLUDED.payments, retryable = EXCLUDED.retryable, detail = EXCLUDED.detail,
+    updated_at = now(),
     state_since = CASE WHEN sync_documents.state = EXCLUDED.state
                        THEN sync_documents.state_since ELSE now() END
 """
@@ -69,11 +81,29 @@ ON CONFLICT (company_id, kind, roger_id) DO UPDATE SET
 
 def upsert_documents(curs: Any, views: Iterable[dict[str, Any]]) -> None:
     rows = [
-        dict(view, warnings=json.dumps(view["warnings"]), payments=json.dumps(view["payments"]))
+        dict(
+            view,
+            warnings=json.dumps(view["warnings"]),
+            payments=json.dumps(view["payments"]),
+            detail=json.dumps(view.get("detail") or {}, default=str),
+        )
         for view in views
     ]
     if rows:
         curs.executemany(UPSERT_DOCUMENT, rows)
+
+
+UPSERT_XERO_BILL = """
+INSERT INTO sync_xero_bills (company_id, xero_id, bill) VALUES (%s, %s, %s)
+ON CONFLICT (company_id, xero_id) DO UPDATE SET bill = EXCLUDED.bill, recorded_at = now()
+"""
+
+
+def upsert_xero_bills(curs: Any, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+    """Rows (company_id, InvoiceID, bill as JSON): bills made directly in Xero."""
+    params = [(c, x, json.dumps(bill, default=str)) for c, x, bill in rows]
+    if params:
+        curs.executemany(UPSERT_XERO_BILL, params)
 
 
 MARK_FAILED = """
@@ -110,7 +140,7 @@ class ReadModelRecorder(PostgresProcessRecorder):
     """eventsourcing's process recorder, writing in the same transaction (keyword arguments
     of ``Application._record``'s processing event): ``documents`` (rows to upsert),
     ``failed`` (documents to mark failed), ``history``, ``outbox`` (command rows),
-    ``status`` (``roger.sync-status`` outbox rows),
+    ``status`` (``roger.sync-status`` outbox rows), ``xero_bills`` (bills made in Xero),
     ``resend_for`` (companies whose unanswered commands go again) and ``answered``."""
 
     def _create_table(self, curs: Any) -> None:
@@ -144,6 +174,7 @@ class ReadModelRecorder(PostgresProcessRecorder):
 
     def _insert_rows(self, curs: Any, **kwargs: Any) -> None:
         upsert_documents(curs, kwargs.get("documents", ()))
+        upsert_xero_bills(curs, kwargs.get("xero_bills", ()))
         mark_failed(curs, kwargs.get("failed", ()))
         insert_history(curs, kwargs.get("history", ()))
         # Commands decided, in the shared outbox (shared.messaging.outbox), same transaction.

@@ -54,7 +54,12 @@ def xero_url(kind: str, xero_id: str | None) -> str | None:
 
 def document_json(row: dict[str, Any]) -> dict[str, Any]:
     """A ``sync_documents`` row as the API shows it (``updated_at`` in ISO 8601; ``xero_url``
-    opens it in Xero, None until Xero has it)."""
+    opens it in Xero, None until Xero has it). Our additions to ``integration-api.md``
+    (``domain/projection.py``, ``detail``): ``in_xero`` (what Xero last said of a change
+    made there, e.g. ``summary`` "paid in Xero on 2026-11-03 (100.0000)", or None),
+    ``conflict`` (both versions while held for a person, or None) and ``roger`` (what
+    Roger holds, for reconcile)."""
+    extra = row.get("detail") or {}
     return {
         "kind": row["kind"],
         "roger_id": row["roger_id"],
@@ -66,7 +71,26 @@ def document_json(row: dict[str, Any]) -> dict[str, Any]:
         "warnings": row["warnings"],
         "payments": row["payments"],
         "updated_at": row["updated_at"].isoformat(),
+        "in_xero": extra.get("in_xero"),
+        "conflict": extra.get("conflict"),
+        "roger": extra.get("roger"),
     }
+
+
+async def xero_bills(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, Any]]:
+    """Bills the company has in Xero that were made there, not by us (``BillCreatedInXero``;
+    one since adopted as a Roger document is left out), newest first: each ``{"xero_id",
+    "number", "status", "contact_id", "currency", "date", "due_date", "total", "amount_due",
+    "created_at", "xero_url"}``."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT bill FROM sync_xero_bills b WHERE company_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM sync_documents d WHERE d.company_id = b.company_id "
+            "AND d.xero_id = b.xero_id) ORDER BY bill->>'created_at' DESC, xero_id",
+            (company_id,),
+        )
+        rows = await cur.fetchall()
+    return [dict(row[0], xero_url=xero_url("bill", row[0].get("xero_id"))) for row in rows]
 
 
 async def documents(
@@ -124,21 +148,24 @@ async def document_with_history(
 class DocumentState:
     state: str  # one of ``STATES``
     retryable: bool  # the document, or one of its payments, allocation or files, failed
+    conflict: bool = False  # held in a conflict with Xero, for a person
 
 
 async def document_state(
     pool: AsyncConnectionPool, company_id: str, kind: str, roger_id: str
 ) -> DocumentState | None:
-    """The document's state and whether a retry has something to send, or None if the
-    company has no such document."""
+    """The document's state, whether a retry has something to send and whether it is held
+    in a conflict with Xero, or None if the company has no such document."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT state, retryable FROM sync_documents "
-            "WHERE company_id = %s AND kind = %s AND roger_id = %s",
+            "SELECT state, retryable, jsonb_typeof(detail->'conflict') = 'object' "
+            "FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
             (company_id, kind, roger_id),
         )
         row = await cur.fetchone()
-    return DocumentState(str(row[0]), bool(row[1])) if row is not None else None
+    if row is None:
+        return None
+    return DocumentState(str(row[0]), bool(row[1]), bool(row[2]))
 
 
 OLDEST_PENDING = Gauge(
@@ -195,8 +222,8 @@ async def summary(pool: AsyncConnectionPool, company_id: str) -> dict[str, Any]:
 
 
 # Xero's answers that put (part of) a document into Xero; failures, waits, the vendor's
-# contact (noted on each of its documents) and answers the projector could not place (a
-# "note" on the entry) are not a sync of the document.
+# contact (noted on each of its documents), answers the projector could not place (a
+# "note" on the entry) and changes made in Xero ("sync_back_id") are not a sync of it.
 _NOT_SYNCED = ("XeroCommandFailed", "XeroCommandWaiting", "XeroContactLinked", "XeroContactUpdated")
 MAX_HOURS = 24 * 7
 
@@ -218,7 +245,8 @@ async def synced_per_hour(
             "  count(DISTINCT (kind, roger_id)) AS n FROM sync_history "
             "  WHERE company_id = %s AND recorded_at >= date_trunc('hour', now()) "
             "  - make_interval(hours => %s - 1) AND entry->>'source' = 'xero' "
-            "  AND NOT (entry->>'type' = ANY(%s)) AND NOT entry ? 'note' GROUP BY 1) "
+            "  AND NOT (entry->>'type' = ANY(%s)) AND NOT entry ? 'note' "
+            "  AND NOT entry ? 'sync_back_id' GROUP BY 1) "
             "SELECT hours.hour, coalesce(synced.n, 0) FROM hours "
             "LEFT JOIN synced USING (hour) ORDER BY hours.hour",
             (hours, company_id, hours, list(_NOT_SYNCED)),

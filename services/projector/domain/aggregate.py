@@ -1,7 +1,8 @@
 """``CompanySync``: one event-sourced aggregate per company.
 
 Each stored event is one thing that happened to the company: a fact (Roger
-event, connection change, retry), a Xero answer, or a fact that could not be
+event, connection change, retry), a Xero answer, a change made in Xero
+(``roger.sync-back``: recorded, never decided on), or a fact that could not be
 applied and was dead-lettered. Stored events hold only that input (as JSON
 objects) and the decision time; their bodies re-run the rules (``facts``,
 ``answers``, then ``decisions``), so replaying the events rebuilds exactly the
@@ -23,7 +24,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.domain import Snapshot as BaseSnapshot
 
-from services.projector.domain import answers, decisions, facts
+from services.projector.domain import answers, decisions, facts, xero_changes
 from services.projector.domain.state import CompanyState, DocKind, Effects
 from shared.contracts.commands import AnyCommand
 from shared.contracts.domain_events import DomainEvent
@@ -86,6 +87,14 @@ class CompanySync(Aggregate):
         self._decide(
             answers.apply_result(self.state, XeroResult.model_validate(result)), decided_at
         )
+
+    @event("XeroChangeRecorded")
+    def record_xero_change(self, change: dict[str, Any], decided_at: datetime) -> None:
+        """``change``: a ``roger.sync-back`` record as JSON (``xero_changes.SyncBackRecord``).
+        Recorded only: no command is ever decided from a change made in Xero."""
+        record = xero_changes.SyncBackRecord.model_validate(change)
+        self.last_effects = xero_changes.apply_change(self.state, record)
+        self.last_commands = []
 
     @event("FactDeadLettered")
     def record_dead_letter(

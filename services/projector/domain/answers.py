@@ -160,6 +160,7 @@ def _created(
     doc.xero_id, doc.xero_number = result.xero_id, result.xero_number
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
+    _xero_holds_ours(doc)
     _note(doc, result)
     _check_total(doc, result.xero_total)
     _moved_contact(state, doc, result, effects)
@@ -173,9 +174,18 @@ def _updated(
         return
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
+    _xero_holds_ours(doc)
     _note(doc, result)
     _check_total(doc, result.xero_total)
     _moved_contact(state, doc, result, effects)
+
+
+def _xero_holds_ours(doc: Document) -> None:
+    """Xero took our version: an edit made there before it is no longer Xero's word (what
+    Xero said stays shown in ``in_xero``, and in the history)."""
+    if doc.in_xero is not None:
+        doc.in_xero.edited_since_sync = False
+        doc.in_xero.gone = None
 
 
 def _moved_contact(

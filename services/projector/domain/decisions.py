@@ -81,6 +81,7 @@ WAITING_FOR_BILL_STEPS = "waiting for the bill's payments and updates in Xero"
 SETTLED_BY_XERO = "nothing to pay: Xero settles a zero-total document itself (PAID)"
 NOTHING_TO_PAY = "nothing to pay: the payment is 0.00"
 ZERO = Decimal("0")
+HELD = "held: the document is in a conflict with Xero, for a person to decide (retry)"
 
 
 @dataclass
@@ -178,6 +179,15 @@ def _decide_doc(d: _Decider, doc: Document) -> None:
     if d.state.connection is None:
         _wait_all(doc, NOT_CONNECTED)
         return
+    if doc.conflict is not None:
+        _held(doc)  # Roger and Xero changed it both: a person decides (xero_changes.py)
+        return
+    side = doc.in_xero
+    if doc.deleted and side is not None and side.gone and doc.outstanding is None:
+        # Voided or deleted in Xero, deleted in Roger: they agree, nothing is left to void.
+        doc.state, doc.reason = "deleted", None
+        _payments_gone(doc)
+        return
     if doc.xero_id is None:
         if doc.deleted:
             if doc.outstanding is None:  # a create in flight is voided once it answers
@@ -194,6 +204,18 @@ def _decide_doc(d: _Decider, doc: Document) -> None:
             _decide_allocation(d, doc)
         return
     _decide_bill(d, doc)
+
+
+def _held(doc: Document) -> None:
+    """A document held in a conflict with Xero takes no command: it shows ``failed`` with
+    the conflict (once no command of it is in flight), and its payments not in Xero wait."""
+    assert doc.conflict is not None
+    if doc.outstanding is None:
+        doc.state, doc.reason = "failed", doc.conflict.reason
+    for p in doc.payments.values():
+        if p.data is not None and not p.reversed and p.xero_id is None and not p.outstanding:
+            if p.state in ("pending", "waiting"):
+                p.state, p.reason = "waiting", HELD
 
 
 def _lane_busy(state: CompanyState, bill: Document) -> bool:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from services.projector.domain import xero_changes
 from services.projector.domain.state import (
     RECEIPT_PAYMENT,
     Allocation,
@@ -44,14 +45,22 @@ from shared.contracts.roger_events import (
     VendorUpdatedData,
 )
 
+Resend = Literal["document", "update", "payment"]
+
 
 class RetryData(BaseModel):
-    """Data of ``DocumentRetryRequested`` (published by the read API's ``POST .../retry``)."""
+    """Data of ``DocumentRetryRequested`` (published by the read API's ``POST .../retry``,
+    or by ``POST .../resend`` for ``roger-xero reconcile --fix``: then ``resend`` says what
+    Xero lacks: the ``document``, Roger's version of it (``update``), or the payment
+    ``payment_id``; ``reason`` is the difference found)."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: DocKind
     roger_id: str
+    resend: Resend | None = None
+    payment_id: str | None = None
+    reason: str | None = None
 
 
 class NoData(BaseModel):
@@ -160,6 +169,10 @@ def _new_version(
         state.set_version(doc, data, fact.at)
         doc.reopen()  # a new version from Roger is the company's fix: try again
         _follow_version(doc, data)
+        # Xero changed it since our last version (edited, voided): Roger's is held.
+        conflict = doc.conflict or xero_changes.version_conflict(doc, fact.at)
+        if conflict is not None:
+            xero_changes.hold(doc, conflict, fact.entry)
     fact.effects.note(doc.key, fact.entry)
 
 
@@ -207,6 +220,10 @@ def credit_note_version(state: CompanyState, data: CreditNoteData, fact: Applied
 def bill_deleted(state: CompanyState, data: BillDeletedData, fact: Applied) -> None:
     doc = state.doc("bill", data.bill_id)
     doc.deleted = True
+    if doc.conflict is not None and doc.in_xero is not None and doc.in_xero.gone:
+        # Roger deletes what Xero voided or deleted: they agree, nothing is held.
+        doc.conflict = None
+        fact.entry["note"] = f"agrees with Xero: {doc.in_xero.summary}"
     if doc.state == "failed":
         # Same attempt: voiding is a new command of its own, not a retry of the refused one.
         doc.state, doc.reason = "pending", None
@@ -232,6 +249,10 @@ def bill_paid(state: CompanyState, data: BillPaidData, fact: Applied) -> None:
         payment.data, payment.version_at = data, fact.at
         if payment.state == "failed":
             payment.again()
+        # The bill was voided in Xero, or paid there: Roger's payment is held.
+        conflict = doc.conflict or xero_changes.payment_conflict(doc, data.payment_id, fact.at)
+        if conflict is not None:
+            xero_changes.hold(doc, conflict, fact.entry)
     fact.effects.note(doc.key, fact.entry)
 
 
@@ -264,7 +285,10 @@ def retry_requested(state: CompanyState, data: RetryData, fact: Applied) -> None
     key = (data.kind, data.roger_id)
     if key in state.docs:
         doc = state.docs[key]
-        retry(doc)
+        if data.resend is not None:
+            resend(doc, data.resend, data.payment_id, data.reason, fact.entry)
+        else:
+            retry(doc, fact.entry)
         # A bill waits for credit to come off it in Xero, and a credit note's allocation for
         # its bill: each is decided again, and a bill's retry retries those allocations too.
         if doc.allocation is not None:
@@ -280,12 +304,27 @@ def retry_requested(state: CompanyState, data: RetryData, fact: Applied) -> None
         fact.effects.note(key, fact.entry)
 
 
-def retry(doc: Document) -> None:
+def retry(doc: Document, entry: HistoryEntry | None = None) -> None:
     """A person asked to send a failed document again (after fixing the cause).
 
     The document and each failed payment, allocation and attachment go again under a new
-    attempt number, so each gets a new command id.
+    attempt number, so each gets a new command id. A document held in a conflict with
+    Xero (``xero_changes``) is the person's choice of Roger's version: it goes to Xero,
+    over the accountant's edit; a bill voided or deleted in Xero is made again.
     """
+    if doc.conflict is not None:
+        if entry is not None:
+            entry["note"] = (
+                "conflict resolved by a person, Roger's version goes to Xero: "
+                f"{doc.conflict.reason}"
+            )
+        doc.conflict = None
+        side = doc.in_xero
+        if side is not None:
+            side.edited_since_sync = False
+            if side.gone:
+                _forget_xero(doc)
+                side.gone = None
     doc.reopen()
     for payment in doc.payments.values():
         if payment.state == "failed":
@@ -295,6 +334,53 @@ def retry(doc: Document) -> None:
         if attachment.state == "failed":
             attachment.state, attachment.reason = "pending", None
             attachment.attempt += 1
+
+
+def _forget_xero(doc: Document) -> None:
+    """Xero no longer holds the document (voided or deleted there, or missing): it is made
+    again from Roger's latest version, its payments with it."""
+    doc.xero_id = doc.xero_number = None
+    doc.xero_total = None
+    doc.synced_version_at = None
+    for payment in doc.payments.values():
+        if payment.xero_id is not None:
+            payment.xero_id, payment.made, payment.made_amount = None, None, None
+            payment.again()
+
+
+def resend(
+    doc: Document, what: str, payment_id: str | None, reason: str | None, entry: HistoryEntry
+) -> None:
+    """``roger-xero reconcile --fix``: Xero lacks what Roger holds, with no conflict; it is
+    sent again under a new attempt (new command ids; the writer's answers for the old ones
+    would otherwise be replayed without calling Xero).
+
+    ``document``: Xero lacks the document; it is made again. ``update``: Xero holds other
+    amounts or dates; Roger's version is sent again. ``payment``: Xero lacks the payment
+    ``payment_id``; it is made again. A document held in a conflict is left to a person.
+    """
+    entry["note"] = f"reconcile: {reason or what}; sending Roger's {what} again"
+    if doc.conflict is not None:
+        entry["note"] = f"reconcile: not sent, the document is held in a conflict ({reason})"
+        return
+    if what == "document":
+        if doc.xero_id is not None:
+            _forget_xero(doc)
+        if doc.outstanding is not None:
+            return  # its command is in flight: its answer says what Xero holds
+        if doc.state != "failed":
+            doc.fail("not in Xero")  # reopened at once, as a new attempt
+        retry(doc)
+    elif what == "update":
+        doc.synced_version_at = None
+        doc.attempt += 1
+        if doc.in_xero is not None:
+            doc.in_xero.edited_since_sync = False
+        doc.reopen()
+    elif what == "payment" and payment_id in doc.payments:
+        payment = doc.payments[payment_id]
+        payment.xero_id, payment.made, payment.made_amount = None, None, None
+        payment.again("not in Xero (reconcile): made again")
 
 
 def _retry_allocation(note: Document) -> None:

@@ -56,6 +56,10 @@ class VendorLink:
     failure: str | None = None  # Xero's refusal to find or create the contact
     attempt: int = 0
     outstanding: str | None = None  # command id in flight
+    # The contact as Xero last said (roger.sync-back): "archived", or "merged" into
+    # ``merged_into``; None while active as far as we know.
+    contact_status: str | None = None
+    merged_into: str | None = None
 
 
 @dataclass
@@ -128,6 +132,52 @@ class AttachmentSync:
 
 
 @dataclass
+class XeroSide:
+    """What Xero last said of a document we synced, from ``roger.sync-back``
+    (``xero_changes.py``): changes made in Xero by a person, never by us.
+
+    ``summary`` is the line a person reads ("paid in Xero on 2026-11-03"); ``status`` is
+    Xero's (AUTHORISED, PAID, VOIDED, DELETED); money is in the bill's currency as Xero
+    holds it. ``edited_since_sync``: Xero's fields were edited after the version we last
+    sent, so a newer Roger version would overwrite the accountant's edit (a conflict).
+    ``gone``: "voided" or "deleted" in Xero.
+    """
+
+    status: str | None = None
+    summary: str = ""
+    at: datetime | None = None  # Xero's UpdatedDateUTC of the latest change
+    total: Decimal | None = None
+    amount_paid: Decimal | None = None
+    amount_due: Decimal | None = None
+    currency: str | None = None
+    date: str | None = None
+    due_date: str | None = None
+    contact_id: str | None = None
+    # Payments made in Xero, not by Roger: {"xero_id", "date", "amount", "reference"} (text)
+    payments: list[dict[str, str | None]] = field(default_factory=list)
+    # Fields edited in Xero: {"field", "before", "after", "at"} (text), oldest first
+    edits: list[dict[str, str | None]] = field(default_factory=list)
+    edited_since_sync: bool = False
+    gone: str | None = None  # "voided" | "deleted"
+
+
+@dataclass
+class Conflict:
+    """Roger and Xero changed the same document: both versions, and which one Xero holds.
+
+    Held until a person decides: ``POST .../retry`` sends Roger's version (and clears
+    this); leaving it keeps Xero's. ``roger`` and ``xero`` are the differing fields as
+    text; ``xero_holds`` is "xero" (the accountant's change stands in Xero) or "roger".
+    """
+
+    reason: str
+    at: datetime
+    roger: dict[str, str | None]
+    xero: dict[str, str | None]
+    xero_holds: str = "xero"
+
+
+@dataclass
 class Document:
     """A bill, a receipt (a bill paid in full) or a vendor credit note."""
 
@@ -148,6 +198,10 @@ class Document:
     payments: dict[str, Payment] = field(default_factory=dict)
     allocation: Allocation | None = None
     attachments: dict[str, AttachmentSync] = field(default_factory=dict)
+    # What Xero says of it (roger.sync-back) and a conflict held for a person. Plain
+    # defaults: a snapshot pickled before these fields reads the class's None.
+    in_xero: XeroSide | None = None
+    conflict: Conflict | None = None
 
     @property
     def key(self) -> DocKey:
@@ -207,6 +261,9 @@ class CompanyState:
     # a vendor's change or Xero's answer about its contact reads its documents alone.
     by_vendor: dict[str, set[DocKey]] = field(default_factory=dict)
     seq: dict[DocKey, int] = field(default_factory=dict)  # order of first mention
+    # Bills made directly in Xero (roger.sync-back BillCreatedInXero), by InvoiceID: the
+    # bill as Xero described it (JSON). None until the first (older snapshots lack it).
+    xero_bills: dict[str, dict[str, Any]] | None = None
 
     def doc(self, kind: DocKind, roger_id: str) -> Document:
         """The document, created empty (no Roger version yet) on first mention."""

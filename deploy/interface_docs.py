@@ -68,7 +68,7 @@ WRITERS_READERS: dict[str, tuple[str, str]] = {
     XERO_RESULTS: ("xero_writer", "projector, the connect flow (last sync)"),
     ROGER_CATEGORIES: ("the connect flow (outbox relay)", "Roger's backend"),
     XERO_NOTIFICATIONS: ("ingest (Xero's webhooks, services/xero_inbound)", "xero_inbound"),
-    ROGER_SYNC_BACK: ("xero_inbound", "Roger's backend"),
+    ROGER_SYNC_BACK: ("xero_inbound", "Roger's backend, projector"),
     ROGER_SYNC_STATUS: (
         "projector (failed documents), the token store (reconnects) and xero_writer (spent "
         "day budgets), through the outbox relays",

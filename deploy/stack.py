@@ -46,6 +46,7 @@ from shared.contracts.topics import (  # stdlib only, like this module
     ROGER_EVENTS,
     ROGER_EVENTS_DLQ,
     ROGER_SYNC_BACK,
+    ROGER_SYNC_BACK_DLQ,
     ROGER_SYNC_STATUS,
     XERO_COMMANDS,
     XERO_COMMANDS_DLQ,
@@ -341,10 +342,12 @@ SERVICE_ACLS: dict[str, dict[str, tuple[str, ...]]] = {
             DOMAIN_EVENTS_DLQ,
             XERO_RESULTS_DLQ,
             XERO_COMMANDS_DLQ,
+            ROGER_SYNC_BACK_DLQ,
             # Its outbox relay: documents that failed (and any status row the outbox holds).
             ROGER_SYNC_STATUS,
         ),
-        "read": (DOMAIN_EVENTS, XERO_RESULTS),
+        # roger.sync-back: what changed in Xero, shown on the documents.
+        "read": (DOMAIN_EVENTS, XERO_RESULTS, ROGER_SYNC_BACK),
         "groups": ("rx-projector",),
     },
     # The only principal that reads commands; answers with results, parks in the commands' DLQ.

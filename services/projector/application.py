@@ -140,8 +140,7 @@ class SyncApplication(Application[uuid.UUID]):
         self, topic: str, partition: int, offset: int, value: bytes | None
     ) -> list[AnyCommand]:
         """Applies one record of ``rx.domain-events.v1``, ``rx.xero-results.v1`` or
-        ``roger.sync-back`` (changes made in Xero: recorded, no command decided; an unreadable
-        one is logged and skipped).
+        ``roger.sync-back`` (changes made in Xero: recorded, no command decided).
 
         Commits the company's new event, the record's position, the document rows, history
         and the outbox of the commands decided (returned) in one transaction. A record
@@ -157,29 +156,18 @@ class SyncApplication(Application[uuid.UUID]):
         # Unreadable: ValidationError goes up, and the consumer loop dead-letters the record.
         fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
         answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
-        change = _sync_back(topic, partition, offset, value)
+        change = _sync_back(topic, value)
         if fact is None and answer is None and change is None:
-            if topic != ROGER_SYNC_BACK:
-                log.error(
-                    "record_of_unknown_topic", topic=topic, partition=partition, offset=offset
-                )
+            log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
             self._record(ProcessingEvent(tracking))
             return []
         company_id = _company_of(fact, answer, change)
         try:
             commands = self._apply(tracking, company_id, fact, answer, change)
-        except Exception as exc:
+        except Exception:
             # The cached aggregate may already hold the unsaved event, or half of it: drop it,
             # so the next attempt reloads the company from the store.
             self._evict(company_id)
-            if change is not None and isinstance(exc, _NOT_APPLICABLE):
-                # roger.sync-back has no dead-letter topic, and Xero's word is only shown:
-                # a change the rules cannot apply is logged and passed, never a stop.
-                log.error(
-                    "sync_back_not_applied", company_id=company_id, id=change.id, error=repr(exc)
-                )
-                self._record(ProcessingEvent(tracking))
-                return []
             raise
         log.info(
             "record_processed",
@@ -235,15 +223,11 @@ class SyncApplication(Application[uuid.UUID]):
             for offset, value in todo:
                 fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
                 answer = XeroResult.from_bytes(value or b"") if topic == XERO_RESULTS else None
-                change = _sync_back(topic, partition, offset, value)
+                change = _sync_back(topic, value)
                 if fact is None and answer is None and change is None:
-                    if topic != ROGER_SYNC_BACK:
-                        log.error(
-                            "record_of_unknown_topic",
-                            topic=topic,
-                            partition=partition,
-                            offset=offset,
-                        )
+                    log.error(
+                        "record_of_unknown_topic", topic=topic, partition=partition, offset=offset
+                    )
                     continue
                 company_id = _company_of(fact, answer, change)
                 if company_id not in companies:
@@ -360,23 +344,12 @@ class SyncApplication(Application[uuid.UUID]):
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
 XeroBillRow = tuple[str, str, dict[str, Any]]  # company, InvoiceID, the bill (JSON)
-# What a rule raises on a record it cannot apply (not a database or Kafka outage).
-_NOT_APPLICABLE = (AttributeError, KeyError, TypeError, ValueError, ArithmeticError, AssertionError)
 
 
-def _sync_back(
-    topic: str, partition: int, offset: int, value: bytes | None
-) -> SyncBackRecord | None:
-    """A ``roger.sync-back`` record, or None (another topic, or unreadable: logged and
-    skipped, since the topic has no dead-letter topic of its own and Xero's word is only
-    ever shown, so one unreadable record must not stop the others)."""
-    if topic != ROGER_SYNC_BACK:
-        return None
-    try:
-        return SyncBackRecord.from_bytes(value or b"")
-    except ValidationError as exc:
-        log.error("sync_back_unreadable", partition=partition, offset=offset, error=str(exc)[:500])
-        return None
+def _sync_back(topic: str, value: bytes | None) -> SyncBackRecord | None:
+    """A ``roger.sync-back`` record (None for another topic). Raises
+    ``pydantic.ValidationError`` for an unreadable one: the loop dead-letters it."""
+    return SyncBackRecord.from_bytes(value or b"") if topic == ROGER_SYNC_BACK else None
 
 
 def _company_of(

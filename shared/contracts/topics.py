@@ -44,6 +44,8 @@ XERO_NOTIFICATIONS_DLQ = "rx.xero-notifications.dlq"
 # What changed in Xero outside Roger, for Roger (docs/contracts/roger-sync-back.md),
 # key = company_id.
 ROGER_SYNC_BACK = "roger.sync-back"
+# roger.sync-back records the projector could not show within their retry budget.
+ROGER_SYNC_BACK_DLQ = "roger.sync-back.dlq"
 # What Roger tells a company's admins: a document failed, the connection needs reconnecting,
 # the day's Xero budget is spent (docs/contracts/roger-sync-status.md), key = company_id.
 ROGER_SYNC_STATUS = "roger.sync-status"
@@ -57,6 +59,7 @@ DEAD_LETTER_TOPIC: dict[str, str] = {
     # Only outbox rows that could not be published at all (nobody here consumes it).
     ROGER_CATEGORIES: ROGER_CATEGORIES_DLQ,
     XERO_NOTIFICATIONS: XERO_NOTIFICATIONS_DLQ,
+    ROGER_SYNC_BACK: ROGER_SYNC_BACK_DLQ,
 }
 # ...and back: where `roger-xero dlq replay` sends a dead letter.
 ORIGIN_TOPIC: dict[str, str] = {dlq: source for source, dlq in DEAD_LETTER_TOPIC.items()}
@@ -139,6 +142,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         12,
         "changes made in Xero, for Roger (JSON, key company_id)",
         {**_KEEP, "retention.ms": str(30 * DAY_MS)},
+    ),
+    TopicSpec(
+        ROGER_SYNC_BACK_DLQ,
+        12,
+        "changes made in Xero the projector could not show, reason in headers",
+        {**_KEEP, "retention.ms": str(90 * DAY_MS)},
     ),
     TopicSpec(
         ROGER_SYNC_STATUS,

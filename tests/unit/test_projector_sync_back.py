@@ -12,6 +12,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from services.projector.application import IN_MEMORY, SyncApplication
 from services.projector.domain import decisions, xero_changes
 from services.projector.domain.aggregate import CompanySync
@@ -344,7 +347,7 @@ def test_reconcile_resends_what_xero_lacks_under_new_command_ids() -> None:
     assert remake.command_id != create.command_id
 
 
-def test_the_application_reads_sync_back_records_and_skips_unreadable_ones() -> None:
+def test_the_application_reads_sync_back_records_and_refuses_unreadable_ones() -> None:
     app = SyncApplication("", APP, persistence=IN_MEMORY)
     offset = 0
 
@@ -362,7 +365,10 @@ def test_the_application_reads_sync_back_records_and_skips_unreadable_ones() -> 
 
     raw = change("BillVoidedInXero", status="VOIDED")
     assert feed(ROGER_SYNC_BACK, json.dumps(raw).encode()) == []
-    assert feed(ROGER_SYNC_BACK, b"{not json") == []  # logged and skipped, never a stop
+    # Unreadable: refused, so the consumer loop dead-letters it (roger.sync-back.dlq) and
+    # moves on; the change already shown stays.
+    with pytest.raises(ValidationError):
+        feed(ROGER_SYNC_BACK, b"{not json")
     side = app.company(COMPANY).state.docs[("bill", "b1")].in_xero
     assert side is not None and side.gone == "voided"
 

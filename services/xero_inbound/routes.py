@@ -9,6 +9,8 @@
   Nothing here ever writes to Xero.
 - Worker ``rx-xero-inbound-writes``: our writer's results, so our own writes are
   recognised and not echoed.
+- The poller (``poller.py``, unless ``RX_INBOUND_POLL_INTERVAL_S`` is 0): what changed in
+  Xero since it last looked, as notifications on the same topic, for the same worker.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from services.xero_inbound.limit_headers import LimitHeaders
 from services.xero_inbound.notifications import XeroEvent, XeroPayload
+from services.xero_inbound.poll_store import PollStore
+from services.xero_inbound.poller import Poller
 from services.xero_inbound.signature import signed_by_xero
 from services.xero_inbound.store import InboundStore
 from services.xero_inbound.sync_back import (
@@ -100,7 +105,8 @@ class Inbound:
         if not companies:
             return
         try:
-            document = await self._read(companies[0], event)
+            # The poller hands over what it read; a webhook's event is thin: read it.
+            document = event.document or await self._read(companies[0], event)
         except (NotConnected, NeedsReconnect, Forbidden) as gone:
             log.info("sync_back_skipped", tenant_id=event.tenant_id, reason=str(gone))
             return
@@ -159,6 +165,17 @@ class Inbound:
                 return changes
             await asyncio.sleep(_GRACE_STEP_S)
 
+    async def notify(self, events: list[XeroEvent]) -> None:
+        """The poller's findings on the webhooks' topic (key: tenant id, as the route's)."""
+        assert self.producer is not None
+        pending = [
+            await self.producer.send(
+                XERO_NOTIFICATIONS, event.to_bytes(), key=event.tenant_id.lower().encode()
+            )
+            for event in events
+        ]
+        await asyncio.gather(*pending)
+
     async def _publish(self, companies: list[str], tenant_id: str, changes: list[Change]) -> None:
         assert self.producer is not None
         detected_at = datetime.now(UTC)
@@ -192,12 +209,16 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
         await inbound.tokens.setup()
         inbound.store = InboundStore(pool)
         await inbound.store.setup()
+        poll_store = PollStore(pool)
+        await poll_store.setup()
+        limits = LimitHeaders()
         inbound.xero = XeroClient(
             config.xero_accounting_url,
             config.xero_token_url,
             config.xero_client_id,
             config.xero_client_secret.get_secret_value(),
             config.xero_timeout_s,
+            transport=limits,
         )
         producer = durable_producer(
             config.kafka_bootstrap, "rx-xero-inbound", kafka_security(config)
@@ -218,11 +239,25 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
             ),
         ]
         tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in loops]
+        poller = None
+        if config.inbound_poll_interval_s > 0:
+            poller = Poller(
+                config,
+                poll_store,
+                inbound.store,
+                inbound.tokens,
+                inbound.xero,
+                limits,
+                inbound.notify,
+            )
+            tasks.append(asyncio.create_task(poller.run(), name="rx-xero-inbound-poller"))
         try:
             yield
         finally:
             for loop in loops:
                 loop.stop()
+            if poller is not None:
+                poller.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             inbound.producer = None
             await producer.stop()
@@ -249,7 +284,10 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
             return JSONResponse({}, status_code=503)
         pending = [
             await producer.send(
-                XERO_NOTIFICATIONS, event.to_bytes(), key=event.tenant_id.lower().encode()
+                XERO_NOTIFICATIONS,
+                # Xero's events are thin: a ``document`` in one is not Xero's; dropped.
+                event.model_copy(update={"document": None}).to_bytes(),
+                key=event.tenant_id.lower().encode(),
             )
             for event in payload.events
             if producer is not None

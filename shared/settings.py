@@ -315,14 +315,11 @@ class InboundSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKey
     # The poller's share of an organisation's day (Xero's 5,000 calls a day per organisation
     # per app): it never makes more than floor(share x calls_per_day) calls a UTC day.
     inbound_poll_budget_share: float = Field(default=0.10, ge=0.0, le=1.0)
-    inbound_xero_calls_per_day: int = 5000
+    xero_calls_per_day: int = 5000  # Xero's day limit, as the writer's setting of that name
     # What the poller leaves to the writer: it polls an organisation only while Xero's
     # X-DayLimit-Remaining / X-MinLimit-Remaining (as last seen) are at least these.
     inbound_poll_day_reserve: int = 1000
     inbound_poll_minute_reserve: int = 20
-    # After seeing the day's remaining calls under the reserve, the poller asks again only
-    # this much later (seconds): Xero's day window is the organisation's, not ours.
-    inbound_poll_day_backoff_s: float = 3600.0
 
     @field_validator("xero_webhook_keys", mode="before")
     @classmethod

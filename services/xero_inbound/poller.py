@@ -5,7 +5,7 @@ notifications a webhook brings, on ``rx.xero-notifications.v1`` (key: tenant id)
 worker compares them (``routes.Inbound.on_notification``): one path, in order per tenant.
 
 Budget (``polling.may_call``, counted in ``poll_store``): at most
-``floor(RX_INBOUND_POLL_BUDGET_SHARE x RX_INBOUND_XERO_CALLS_PER_DAY)`` calls per tenant per
+``floor(RX_INBOUND_POLL_BUDGET_SHARE x RX_XERO_CALLS_PER_DAY)`` calls per tenant per
 UTC day (10% of 5,000 by default), and none while Xero's last ``X-DayLimit-Remaining`` /
 ``X-MinLimit-Remaining`` for the organisation is under its reserve: the writer comes first.
 A poll cut short keeps its cursor where it got to and goes on from there next time.
@@ -21,6 +21,7 @@ from services.xero_inbound.limit_headers import IF_MODIFIED_SINCE, LimitHeaders
 from services.xero_inbound.notifications import XeroEvent
 from services.xero_inbound.poll_store import PollStore
 from services.xero_inbound.polling import (
+    DAY_BACKOFF_S,
     PAGE_SIZE,
     RESOURCES,
     Decision,
@@ -74,12 +75,10 @@ class Poller:
         self.tokens, self.xero, self.limits = tokens, xero, limits
         self.publish, self.clock = publish, clock
         self.rules = Rules(
-            budget=day_budget(
-                settings.inbound_xero_calls_per_day, settings.inbound_poll_budget_share
-            ),
+            budget=day_budget(settings.xero_calls_per_day, settings.inbound_poll_budget_share),
             day_reserve=settings.inbound_poll_day_reserve,
             minute_reserve=settings.inbound_poll_minute_reserve,
-            day_backoff_s=settings.inbound_poll_day_backoff_s,
+            day_backoff_s=DAY_BACKOFF_S,
         )
         self._stopping = asyncio.Event()
 

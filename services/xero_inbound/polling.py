@@ -24,6 +24,9 @@ PAGE_SIZE = 100  # Xero's default page size
 # If-Modified-Since are its own; ``fresh`` drops what was already fed.
 OVERLAP = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
+# After Xero said the day is under the reserve, ask again (one call) only this much later:
+# the day window is the organisation's and only an answer tells where it stands.
+DAY_BACKOFF_S = 3600.0
 # The document attached to a notification (so the worker need not read it again) leaves out
 # its lines: sync-back never looks at them, and a bill of thousands of lines is megabytes.
 _NOT_ATTACHED = ("LineItems",)

@@ -25,8 +25,11 @@ CREATE TABLE IF NOT EXISTS xero_inbound_poll_cursors (
     resource TEXT NOT NULL,
     modified_at TIMESTAMPTZ,
     ids TEXT[] NOT NULL DEFAULT '{}',
+    complete BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (tenant_id, resource)
 );
+ALTER TABLE xero_inbound_poll_cursors ADD COLUMN IF NOT EXISTS complete BOOLEAN NOT NULL
+    DEFAULT false;
 CREATE TABLE IF NOT EXISTS xero_inbound_poll_tenants (
     tenant_id TEXT PRIMARY KEY,
     next_at TIMESTAMPTZ NOT NULL,
@@ -129,18 +132,20 @@ class PollStore:
     async def cursor(self, tenant_id: str, resource: str) -> Cursor:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT modified_at, ids FROM xero_inbound_poll_cursors "
+                "SELECT modified_at, ids, complete FROM xero_inbound_poll_cursors "
                 "WHERE tenant_id = %s AND resource = %s",
                 (tenant_id.lower(), resource),
             )
             row = await cur.fetchone()
-        return Cursor(row[0], frozenset(row[1])) if row else Cursor()
+        return Cursor(row[0], frozenset(row[1]), row[2]) if row else Cursor()
 
     async def save_cursor(self, tenant_id: str, resource: str, cursor: Cursor) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO xero_inbound_poll_cursors (tenant_id, resource, modified_at, ids) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, resource) DO UPDATE SET "
-                "modified_at = EXCLUDED.modified_at, ids = EXCLUDED.ids",
-                (tenant_id.lower(), resource, cursor.at, sorted(cursor.ids)),
+                "INSERT INTO xero_inbound_poll_cursors "
+                "(tenant_id, resource, modified_at, ids, complete) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (tenant_id, resource) DO UPDATE SET "
+                "modified_at = EXCLUDED.modified_at, ids = EXCLUDED.ids, "
+                "complete = EXCLUDED.complete",
+                (tenant_id.lower(), resource, cursor.at, sorted(cursor.ids), cursor.complete),
             )

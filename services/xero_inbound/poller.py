@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.xero_inbound.limit_headers import IF_MODIFIED_SINCE, LimitHeaders
@@ -33,6 +34,7 @@ from services.xero_inbound.polling import (
     fresh,
     if_modified_since,
     may_call,
+    next_page,
     notifications,
     utc_day,
 )
@@ -49,6 +51,16 @@ Publish = Callable[[list[XeroEvent]], Awaitable[None]]
 Clock = Callable[[], datetime]
 # How often the loop looks for due tenants (seconds); a tenant is polled once per interval.
 _TICK_S = 1.0
+
+
+def rules_of(settings: InboundSettings) -> Rules:
+    """The poller's budget and the writer's reserves, from the settings."""
+    return Rules(
+        budget=day_budget(settings.xero_calls_per_day, settings.inbound_poll_budget_share),
+        day_reserve=settings.inbound_poll_day_reserve,
+        minute_reserve=settings.inbound_poll_minute_reserve,
+        day_backoff_s=DAY_BACKOFF_S,
+    )
 
 
 class _Stop(Exception):
@@ -74,12 +86,7 @@ class Poller:
         self.settings, self.store, self.inbound = settings, store, inbound
         self.tokens, self.xero, self.limits = tokens, xero, limits
         self.publish, self.clock = publish, clock
-        self.rules = Rules(
-            budget=day_budget(settings.xero_calls_per_day, settings.inbound_poll_budget_share),
-            day_reserve=settings.inbound_poll_day_reserve,
-            minute_reserve=settings.inbound_poll_minute_reserve,
-            day_backoff_s=DAY_BACKOFF_S,
-        )
+        self.rules = rules_of(settings)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -168,14 +175,18 @@ class Poller:
                 IF_MODIFIED_SINCE.reset(token)
                 await self._note_remaining(tenant_id)
             items = list(body.get(resource.name) or [])
-            events = notifications(resource, fresh(resource, items, cursor), tenant_id, fed)
+            new = fresh(resource, items, cursor)
+            events = notifications(resource, new, tenant_id, fed)
             if events:
                 await self.publish(events)
             cursor = advance(cursor, resource, items)
-            await self.store.save_cursor(tenant_id, resource.name, cursor)
             if len(items) < PAGE_SIZE:
+                await self.store.save_cursor(
+                    tenant_id, resource.name, replace(cursor, complete=True)
+                )
                 return
-            page += 1
+            await self.store.save_cursor(tenant_id, resource.name, cursor)
+            since, page = next_page(since, page, bool(new), cursor)
 
     async def _take_call(self, tenant_id: str) -> None:
         """Raises ``_Stop`` unless one more call is allowed now (and counts it)."""

@@ -20,9 +20,12 @@ from services.xero_inbound.notifications import XeroEvent
 from services.xero_inbound.sync_back import xero_datetime
 
 PAGE_SIZE = 100  # Xero's default page size
-# Asked for a little before the last change seen: Xero's clock and its rounding of
-# If-Modified-Since are its own; ``fresh`` drops what was already fed.
+# Resuming a read cut short (a budget stop, the next page), ask from a little before the
+# last change fed: others may share its moment. ``fresh`` drops what was already fed.
 OVERLAP = timedelta(seconds=1)
+# Xero's UpdatedDateUTC is to the millisecond: after a read that reached its end, everything
+# up to the last change fed has been fed, so the next read asks for what is newer.
+TICK = timedelta(milliseconds=1)
 MINUTE = timedelta(minutes=1)
 # After Xero said the day is under the reserve, ask again (one call) only this much later:
 # the day window is the organisation's and only an answer tells where it stands.
@@ -53,10 +56,12 @@ RESOURCES: tuple[Resource, ...] = (
 @dataclass(frozen=True)
 class Cursor:
     """Where a tenant's reading of one resource stands: the latest ``UpdatedDateUTC`` fed
-    (None: never read) and the ids fed at exactly that moment (ties are not fed twice)."""
+    (None: never read), the ids fed at exactly that moment (ties are not fed twice), and
+    whether the read that got there reached the last page."""
 
     at: datetime | None = None
     ids: frozenset[str] = frozenset()
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,13 @@ def may_call(now: datetime, calls_today: int, remaining: Remaining, rules: Rules
     Xero's minute window has turned by then)."""
     if calls_today >= rules.budget:
         return Decision(False, "budget_spent", next_utc_midnight(now))
+    return reserve_left(now, remaining, rules)
+
+
+def reserve_left(now: datetime, remaining: Remaining, rules: Rules) -> Decision:
+    """``may_call`` without the poller's own budget: is Xero's last word on what is left
+    for the organisation at least the writer's reserves? (The webhook worker asks this
+    before reading a document, and leaves the change to polling when not.)"""
     seen = remaining.observed_at
     if seen is not None:
         if remaining.day is not None and remaining.day < rules.day_reserve:
@@ -134,11 +146,29 @@ def due(now: datetime, next_at: datetime | None) -> bool:
 
 
 def if_modified_since(cursor: Cursor) -> str | None:
-    """The ``If-Modified-Since`` header for the next read (ISO 8601, as Xero's SDK sends
-    it), or None to read everything (first read of the resource)."""
+    """The ``If-Modified-Since`` header for the next read (ISO 8601 in UTC, milliseconds, as
+    Xero's SDK sends it), or None to read everything (first read of the resource).
+
+    After a complete read: just after the last change fed. Otherwise (a read to resume,
+    or the next page of one): ``OVERLAP`` before it, as others may share its moment."""
     if cursor.at is None:
         return None
-    return (cursor.at - OVERLAP).astimezone(UTC).isoformat(timespec="milliseconds")
+    since = cursor.at + TICK if cursor.complete else cursor.at - OVERLAP
+    return since.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def next_page(
+    since: str | None, page: int, fed_any: bool, cursor: Cursor
+) -> tuple[str | None, int]:
+    """After a full page: what to ask for next. A page that fed something moves the query
+    on (``If-Modified-Since`` from the cursor, page 1), so a change made while we read
+    cannot shift an unread item onto a page already read; a page of nothing new (a run of
+    changes at one moment longer than a page) takes the next page of the same query.
+    Each call thus feeds something or moves a page on."""
+    moved = if_modified_since(cursor)
+    if fed_any and moved != since:
+        return moved, 1
+    return since, page + 1
 
 
 def updated_at(item: Mapping[str, Any]) -> datetime | None:
@@ -160,7 +190,7 @@ def fresh(resource: Resource, items: Iterable[Mapping[str, Any]], cursor: Cursor
 
 def advance(cursor: Cursor, resource: Resource, items: Iterable[Mapping[str, Any]]) -> Cursor:
     """The cursor after feeding ``items`` (a page read in ``UpdatedDateUTC`` order)."""
-    at, ids = cursor.at, set(cursor.ids)
+    at, ids = cursor.at, set(cursor.ids)  # the read goes on: not complete
     for item in items:
         moment = updated_at(item)
         if moment is None:

@@ -30,7 +30,8 @@ from pydantic import ValidationError
 from services.xero_inbound.limit_headers import LimitHeaders
 from services.xero_inbound.notifications import XeroEvent, XeroPayload
 from services.xero_inbound.poll_store import PollStore
-from services.xero_inbound.poller import Poller
+from services.xero_inbound.poller import Poller, rules_of
+from services.xero_inbound.polling import Remaining, reserve_left
 from services.xero_inbound.signature import signed_by_xero
 from services.xero_inbound.store import InboundStore
 from services.xero_inbound.sync_back import (
@@ -52,7 +53,7 @@ from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer, kafka_security
 from shared.settings import InboundSettings
 from shared.xero.client import XeroClient
-from shared.xero.errors import Forbidden, NeedsReconnect, Refused
+from shared.xero.errors import Forbidden, NeedsReconnect, RateLimited, Refused
 from shared.xero.token_store import NotConnected, TokenStore
 
 log = get_logger("xero_inbound")
@@ -73,6 +74,7 @@ class Inbound:
         self.store: InboundStore | None = None
         self.tokens: TokenStore | None = None
         self.xero: XeroClient | None = None
+        self.limits: LimitHeaders | None = None
 
     @property
     def settings(self) -> InboundSettings:
@@ -104,12 +106,20 @@ class Inbound:
         companies = await self.store.companies(event.tenant_id)
         if not companies:
             return
+        if not event.document and self._left_to_polling(event, "reserve"):
+            return
         try:
             # The poller hands over what it read; a webhook's event is thin: read it.
             document = event.document or await self._read(companies[0], event)
         except (NotConnected, NeedsReconnect, Forbidden) as gone:
             log.info("sync_back_skipped", tenant_id=event.tenant_id, reason=str(gone))
             return
+        except RateLimited:
+            # Retrying here would spend the writer's minute again and again; the poller
+            # reads the document within its interval (it is changed after its cursor).
+            if self._left_to_polling(event, "rate_limited"):
+                return
+            raise
         if document is None:
             return
         if event.event_category == "INVOICE":
@@ -126,6 +136,26 @@ class Inbound:
         await self.store.remember(
             event.tenant_id, event.resource_id, event.event_category, now.model_dump(mode="json")
         )
+
+    def _left_to_polling(self, event: XeroEvent, why: str) -> bool:
+        """With polling on, a thin event is left to it when Xero answered 429
+        (``why="rate_limited"``) or when Xero's last word on the organisation's remaining
+        calls is under the writer's reserves (``why="reserve"``): the writer comes first."""
+        settings = self.settings
+        if settings.inbound_poll_interval_s <= 0:
+            return False
+        if why == "reserve":
+            latest = self.limits.latest if self.limits is not None else {}
+            seen = latest.get(event.tenant_id.lower(), Remaining())
+            if reserve_left(datetime.now(UTC), seen, rules_of(settings)).go:
+                return False
+        log.info(
+            "sync_back_left_to_polling",
+            tenant_id=event.tenant_id,
+            resource_id=event.resource_id,
+            reason=why,
+        )
+        return True
 
     async def _read(self, company_id: str, event: XeroEvent) -> dict[str, Any] | None:
         assert self.tokens is not None and self.xero is not None
@@ -211,7 +241,7 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
         await inbound.store.setup()
         poll_store = PollStore(pool)
         await poll_store.setup()
-        limits = LimitHeaders()
+        limits = inbound.limits = LimitHeaders()
         inbound.xero = XeroClient(
             config.xero_accounting_url,
             config.xero_token_url,

@@ -316,8 +316,9 @@ def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_lef
     _accountant(pipeline, tenant, "PUT", "Invoices", {"Invoices": backlog})
     pipeline.connect(company, tenant)
 
-    # 10 calls: all four pages of bills, credit notes, payments, contacts (7), then three
-    # more of the next round; never an eleventh, however long it is due.
+    # 10 calls: the bills (four pages of 100, all changed at one moment: page 1 read again
+    # from the moment, then pages 2-4), credit notes, payments, contacts (8), then two of
+    # the next round; never an eleventh, however long the tenant is due.
     wait_for(lambda: _poll_calls(pipeline, tenant) == 10, 60, "the day's 10 calls spent")
     wait_for(
         lambda: _poll_state(pipeline, tenant).get("last_reason") == "budget_spent",
@@ -334,6 +335,7 @@ def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_lef
     # Xero's own count agrees: the poller's 10 calls and the connect flow's few, no more.
     used = 5000 - int(_poll_state(pipeline, tenant)["day_remaining"])
     assert 10 <= used <= 10 + 5, used
+    print(f"\nbacklog: the poller made 10 calls; Xero counted {used} for the tenant in all")
 
     # Another organisation whose day is nearly spent (by the writer, say): Xero says fewer
     # than the reserve (1,000) are left, so the poller stops after the call that told it.

@@ -17,8 +17,10 @@ from services.xero_inbound.polling import (
     fresh,
     if_modified_since,
     may_call,
+    next_page,
     next_utc_midnight,
     notifications,
+    reserve_left,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -83,10 +85,24 @@ def test_a_tenant_is_due_when_never_polled_or_its_time_has_come() -> None:
     assert not due(NOW, NOW + timedelta(seconds=1))
 
 
-def test_if_modified_since_asks_a_little_before_the_last_change_fed() -> None:
+def test_if_modified_since_resumes_a_little_before_and_goes_on_just_after() -> None:
     assert if_modified_since(Cursor()) is None
     at = datetime(2026, 11, 30, 1, 2, 3, 456000, tzinfo=UTC)
+    # A read cut short (or its next page): others may share the last change's moment.
     assert if_modified_since(Cursor(at)) == "2026-11-30T01:02:02.456+00:00"
+    # After a read that reached its last page: what is newer than the last change fed.
+    assert if_modified_since(Cursor(at, complete=True)) == "2026-11-30T01:02:03.457+00:00"
+
+
+def test_a_page_that_fed_something_moves_the_query_on_and_one_that_did_not_pages() -> None:
+    at = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
+    moved = if_modified_since(Cursor(at))
+    assert next_page(None, 1, True, Cursor(at)) == (moved, 1)
+    # A run of changes at one moment longer than a page: the same query's next page.
+    assert next_page(moved, 1, False, Cursor(at)) == (moved, 2)
+    assert next_page(moved, 2, True, Cursor(at)) == (moved, 3)
+    later = Cursor(at + timedelta(seconds=5))
+    assert next_page(moved, 3, True, later) == (if_modified_since(later), 1)
 
 
 def test_fresh_and_advance_feed_each_change_once_even_at_the_same_millisecond() -> None:
@@ -158,3 +174,12 @@ def test_a_polled_event_carries_its_document_and_a_webhook_one_does_not() -> Non
     assert XeroEvent.from_bytes(event.to_bytes()) == event
     thin = event.model_copy(update={"document": None})
     assert b"document" not in thin.to_bytes()
+
+
+def test_the_writers_reserve_is_asked_without_the_pollers_budget() -> None:
+    """What the webhook worker asks before reading a document (else: left to polling)."""
+    seen = NOW - timedelta(seconds=5)
+    assert reserve_left(NOW, Remaining(), RULES).go
+    assert reserve_left(NOW, Remaining(4000, 40, seen), RULES).go
+    assert reserve_left(NOW, Remaining(4000, 3, seen), RULES).reason == "minute_reserve"
+    assert reserve_left(NOW, Remaining(10, 40, seen), RULES).reason == "day_reserve"

@@ -308,6 +308,18 @@ class InboundSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKey
     # How long a change that looks like Xero's own waits for our writer's result to show it
     # was ours (the result and the webhook travel on different topics).
     inbound_echo_grace_s: float = 3.0
+    # Polling, the safety net for lost webhooks (services/xero_inbound/poller.py): each
+    # connected organisation's changed bills, credit notes, payments and contacts are read
+    # this often (seconds; 0: no polling). 900 s is 4 reads x 96 rounds = 384 calls a day.
+    inbound_poll_interval_s: float = 900.0
+    # The poller's share of an organisation's day (Xero's 5,000 calls a day per organisation
+    # per app): it never makes more than floor(share x calls_per_day) calls a UTC day.
+    inbound_poll_budget_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    xero_calls_per_day: int = 5000  # Xero's day limit, as the writer's setting of that name
+    # What the poller leaves to the writer: it polls an organisation only while Xero's
+    # X-DayLimit-Remaining / X-MinLimit-Remaining (as last seen) are at least these.
+    inbound_poll_day_reserve: int = 1000
+    inbound_poll_minute_reserve: int = 20
 
     @field_validator("xero_webhook_keys", mode="before")
     @classmethod

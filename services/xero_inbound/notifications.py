@@ -1,10 +1,11 @@
 """Xero's webhook payload (xero_sandbox/spec/xero-webhooks.yaml, ``WebhookEvent``) and the
-record we keep of each event on ``rx.xero-notifications.v1``."""
+record we keep of each event on ``rx.xero-notifications.v1``. The poller (``poller.py``)
+puts the same records there for the changes it finds, with the document it already read."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,6 +22,9 @@ class XeroEvent(BaseModel):
     event_category: str = Field(alias="eventCategory")  # INVOICE | CONTACT | CREDITNOTE | ...
     tenant_id: str = Field(alias="tenantId")
     tenant_type: Literal["ORGANISATION", "APPLICATION"] = Field(alias="tenantType")
+    # Ours, never Xero's: the Invoice or Contact as the poller read it from a list (its
+    # lines left out), so the worker does not read it again. None: the worker reads it.
+    document: dict[str, Any] | None = None
 
     @field_validator("event_date_utc")
     @classmethod
@@ -28,7 +32,7 @@ class XeroEvent(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> XeroEvent:

@@ -9,6 +9,8 @@
   Nothing here ever writes to Xero.
 - Worker ``rx-xero-inbound-writes``: our writer's results, so our own writes are
   recognised and not echoed.
+- The poller (``poller.py``, unless ``RX_INBOUND_POLL_INTERVAL_S`` is 0): what changed in
+  Xero since it last looked, as notifications on the same topic, for the same worker.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from services.xero_inbound.limit_headers import LimitHeaders
 from services.xero_inbound.notifications import XeroEvent, XeroPayload
+from services.xero_inbound.poll_store import PollStore
+from services.xero_inbound.poller import Poller, rules_of
+from services.xero_inbound.polling import Remaining, reserve_left
 from services.xero_inbound.signature import signed_by_xero
 from services.xero_inbound.store import InboundStore
 from services.xero_inbound.sync_back import (
@@ -47,7 +53,7 @@ from shared.messaging.dead_letters import DeadLetterWriter
 from shared.messaging.kafka import durable_producer, kafka_security
 from shared.settings import InboundSettings
 from shared.xero.client import XeroClient
-from shared.xero.errors import Forbidden, NeedsReconnect, Refused
+from shared.xero.errors import Forbidden, NeedsReconnect, RateLimited, Refused
 from shared.xero.token_store import NotConnected, TokenStore
 
 log = get_logger("xero_inbound")
@@ -68,6 +74,7 @@ class Inbound:
         self.store: InboundStore | None = None
         self.tokens: TokenStore | None = None
         self.xero: XeroClient | None = None
+        self.limits: LimitHeaders | None = None
 
     @property
     def settings(self) -> InboundSettings:
@@ -99,11 +106,20 @@ class Inbound:
         companies = await self.store.companies(event.tenant_id)
         if not companies:
             return
+        if not event.document and self._left_to_polling(event, "reserve"):
+            return
         try:
-            document = await self._read(companies[0], event)
+            # The poller hands over what it read; a webhook's event is thin: read it.
+            document = event.document or await self._read(companies[0], event)
         except (NotConnected, NeedsReconnect, Forbidden) as gone:
             log.info("sync_back_skipped", tenant_id=event.tenant_id, reason=str(gone))
             return
+        except RateLimited:
+            # Retrying here would spend the writer's minute again and again; the poller
+            # reads the document within its interval (it is changed after its cursor).
+            if self._left_to_polling(event, "rate_limited"):
+                return
+            raise
         if document is None:
             return
         if event.event_category == "INVOICE":
@@ -120,6 +136,26 @@ class Inbound:
         await self.store.remember(
             event.tenant_id, event.resource_id, event.event_category, now.model_dump(mode="json")
         )
+
+    def _left_to_polling(self, event: XeroEvent, why: str) -> bool:
+        """With polling on, a thin event is left to it when Xero answered 429
+        (``why="rate_limited"``) or when Xero's last word on the organisation's remaining
+        calls is under the writer's reserves (``why="reserve"``): the writer comes first."""
+        settings = self.settings
+        if settings.inbound_poll_interval_s <= 0:
+            return False
+        if why == "reserve":
+            latest = self.limits.latest if self.limits is not None else {}
+            seen = latest.get(event.tenant_id.lower(), Remaining())
+            if reserve_left(datetime.now(UTC), seen, rules_of(settings)).go:
+                return False
+        log.info(
+            "sync_back_left_to_polling",
+            tenant_id=event.tenant_id,
+            resource_id=event.resource_id,
+            reason=why,
+        )
+        return True
 
     async def _read(self, company_id: str, event: XeroEvent) -> dict[str, Any] | None:
         assert self.tokens is not None and self.xero is not None
@@ -159,6 +195,17 @@ class Inbound:
                 return changes
             await asyncio.sleep(_GRACE_STEP_S)
 
+    async def notify(self, events: list[XeroEvent]) -> None:
+        """The poller's findings on the webhooks' topic (key: tenant id, as the route's)."""
+        assert self.producer is not None
+        pending = [
+            await self.producer.send(
+                XERO_NOTIFICATIONS, event.to_bytes(), key=event.tenant_id.lower().encode()
+            )
+            for event in events
+        ]
+        await asyncio.gather(*pending)
+
     async def _publish(self, companies: list[str], tenant_id: str, changes: list[Change]) -> None:
         assert self.producer is not None
         detected_at = datetime.now(UTC)
@@ -192,12 +239,16 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
         await inbound.tokens.setup()
         inbound.store = InboundStore(pool)
         await inbound.store.setup()
+        poll_store = PollStore(pool)
+        await poll_store.setup()
+        limits = inbound.limits = LimitHeaders()
         inbound.xero = XeroClient(
             config.xero_accounting_url,
             config.xero_token_url,
             config.xero_client_id,
             config.xero_client_secret.get_secret_value(),
             config.xero_timeout_s,
+            transport=limits,
         )
         producer = durable_producer(
             config.kafka_bootstrap, "rx-xero-inbound", kafka_security(config)
@@ -218,11 +269,25 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
             ),
         ]
         tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in loops]
+        poller = None
+        if config.inbound_poll_interval_s > 0:
+            poller = Poller(
+                config,
+                poll_store,
+                inbound.store,
+                inbound.tokens,
+                inbound.xero,
+                limits,
+                inbound.notify,
+            )
+            tasks.append(asyncio.create_task(poller.run(), name="rx-xero-inbound-poller"))
         try:
             yield
         finally:
             for loop in loops:
                 loop.stop()
+            if poller is not None:
+                poller.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             inbound.producer = None
             await producer.stop()
@@ -249,7 +314,10 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
             return JSONResponse({}, status_code=503)
         pending = [
             await producer.send(
-                XERO_NOTIFICATIONS, event.to_bytes(), key=event.tenant_id.lower().encode()
+                XERO_NOTIFICATIONS,
+                # Xero's events are thin: a ``document`` in one is not Xero's; dropped.
+                event.model_copy(update={"document": None}).to_bytes(),
+                key=event.tenant_id.lower().encode(),
             )
             for event in payload.events
             if producer is not None

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.xero_inbound.limit_headers import IF_MODIFIED_SINCE, LimitHeaders
 from services.xero_inbound.notifications import XeroEvent
 from services.xero_inbound.poll_store import PollStore
 from services.xero_inbound.polling import (
@@ -79,12 +78,11 @@ class Poller:
         inbound: InboundStore,
         tokens: TokenStore,
         xero: XeroClient,
-        limits: LimitHeaders,
         publish: Publish,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.settings, self.store, self.inbound = settings, store, inbound
-        self.tokens, self.xero, self.limits = tokens, xero, limits
+        self.tokens, self.xero = tokens, xero
         self.publish, self.clock = publish, clock
         self.rules = rules_of(settings)
         self._stopping = asyncio.Event()
@@ -150,7 +148,6 @@ class Poller:
         page = 1
         while True:
             await self._take_call(tenant_id)
-            token = IF_MODIFIED_SINCE.set(since)
             try:
                 body = await self.xero.call(
                     "GET",
@@ -163,6 +160,7 @@ class Poller:
                         "order": "UpdatedDateUTC ASC",
                         "unitdp": "4",
                     },
+                    if_modified_since=since,
                 )
             except RateLimited as limited:
                 until = self.clock() + timedelta(seconds=limited.retry_after_s)
@@ -172,7 +170,6 @@ class Poller:
                     raise
                 body = {}
             finally:
-                IF_MODIFIED_SINCE.reset(token)
                 await self._note_remaining(tenant_id)
             items = list(body.get(resource.name) or [])
             new = fresh(resource, items, cursor)
@@ -192,7 +189,7 @@ class Poller:
         """Raises ``_Stop`` unless one more call is allowed now (and counts it)."""
         now = self.clock()
         day = utc_day(now)
-        remaining = self.limits.latest.get(tenant_id.lower()) or await self.store.remaining(
+        remaining = self.xero.remaining.get(tenant_id.lower()) or await self.store.remaining(
             tenant_id
         )
         decision = may_call(now, await self.store.calls(tenant_id, day), remaining, self.rules)
@@ -202,6 +199,6 @@ class Poller:
             raise _Stop(may_call(now, self.rules.budget, Remaining(), self.rules))
 
     async def _note_remaining(self, tenant_id: str) -> None:
-        seen = self.limits.latest.get(tenant_id.lower())
+        seen = self.xero.remaining.get(tenant_id.lower())
         if seen is not None:
             await self.store.record_remaining(tenant_id, seen)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.xero_inbound.notifications import XeroEvent
-from services.xero_inbound.sync_back import xero_datetime
+from shared.xero.client import Remaining, xero_moment
 
 PAGE_SIZE = 100  # Xero's default page size
 # Resuming a read cut short (a budget stop, the next page), ask from a little before the
@@ -62,15 +62,6 @@ class Cursor:
     at: datetime | None = None
     ids: frozenset[str] = frozenset()
     complete: bool = False
-
-
-@dataclass(frozen=True)
-class Remaining:
-    """Xero's count of what is left, from the last answer seen for the organisation."""
-
-    day: int | None = None
-    minute: int | None = None
-    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -145,21 +136,20 @@ def due(now: datetime, next_at: datetime | None) -> bool:
     return next_at is None or next_at <= now
 
 
-def if_modified_since(cursor: Cursor) -> str | None:
-    """The ``If-Modified-Since`` header for the next read (ISO 8601 in UTC, milliseconds, as
-    Xero's SDK sends it), or None to read everything (first read of the resource).
+def if_modified_since(cursor: Cursor) -> datetime | None:
+    """The ``If-Modified-Since`` for the next read, or None to read everything (first read
+    of the resource).
 
     After a complete read: just after the last change fed. Otherwise (a read to resume,
     or the next page of one): ``OVERLAP`` before it, as others may share its moment."""
     if cursor.at is None:
         return None
-    since = cursor.at + TICK if cursor.complete else cursor.at - OVERLAP
-    return since.astimezone(UTC).isoformat(timespec="milliseconds")
+    return cursor.at + TICK if cursor.complete else cursor.at - OVERLAP
 
 
 def next_page(
-    since: str | None, page: int, fed_any: bool, cursor: Cursor
-) -> tuple[str | None, int]:
+    since: datetime | None, page: int, fed_any: bool, cursor: Cursor
+) -> tuple[datetime | None, int]:
     """After a full page: what to ask for next. A page that fed something moves the query
     on (``If-Modified-Since`` from the cursor, page 1), so a change made while we read
     cannot shift an unread item onto a page already read; a page of nothing new (a run of
@@ -172,7 +162,7 @@ def next_page(
 
 
 def updated_at(item: Mapping[str, Any]) -> datetime | None:
-    return xero_datetime(item.get("UpdatedDateUTC"))
+    return xero_moment(item.get("UpdatedDateUTC"))
 
 
 def fresh(resource: Resource, items: Iterable[Mapping[str, Any]], cursor: Cursor) -> list[Any]:

@@ -27,7 +27,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.xero_inbound.limit_headers import LimitHeaders
 from services.xero_inbound.notifications import XeroEvent, XeroPayload
 from services.xero_inbound.poll_store import PollStore
 from services.xero_inbound.poller import Poller, rules_of
@@ -74,7 +73,6 @@ class Inbound:
         self.store: InboundStore | None = None
         self.tokens: TokenStore | None = None
         self.xero: XeroClient | None = None
-        self.limits: LimitHeaders | None = None
 
     @property
     def settings(self) -> InboundSettings:
@@ -145,7 +143,7 @@ class Inbound:
         if settings.inbound_poll_interval_s <= 0:
             return False
         if why == "reserve":
-            latest = self.limits.latest if self.limits is not None else {}
+            latest = self.xero.remaining if self.xero is not None else {}
             seen = latest.get(event.tenant_id.lower(), Remaining())
             if reserve_left(datetime.now(UTC), seen, rules_of(settings)).go:
                 return False
@@ -241,14 +239,12 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
         await inbound.store.setup()
         poll_store = PollStore(pool)
         await poll_store.setup()
-        limits = inbound.limits = LimitHeaders()
         inbound.xero = XeroClient(
             config.xero_accounting_url,
             config.xero_token_url,
             config.xero_client_id,
             config.xero_client_secret.get_secret_value(),
             config.xero_timeout_s,
-            transport=limits,
         )
         producer = durable_producer(
             config.kafka_bootstrap, "rx-xero-inbound", kafka_security(config)
@@ -277,7 +273,6 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
                 inbound.store,
                 inbound.tokens,
                 inbound.xero,
-                limits,
                 inbound.notify,
             )
             tasks.append(asyncio.create_task(poller.run(), name="rx-xero-inbound-poller"))

@@ -14,15 +14,16 @@ Which writes are ours (never echoed):
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, datetime
 from datetime import date as Day
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
+
+from shared.xero.client import xero_moment
 
 SyncBackType = Literal[
     "BillCreatedInXero",
@@ -36,24 +37,11 @@ SyncBackType = Literal[
 ]
 OUR_PAYMENT_PREFIX = "Roger payment "
 _NAMESPACE = uuid.UUID("6f1f7e39-3b64-4c5e-9a56-1d1b7f0c2a11")
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _EDITABLE = ("total", "date", "due_date", "contact_id", "currency")
 
 
-def xero_datetime(value: Any) -> datetime | None:
-    """Xero's ``/Date(ms+zzzz)/`` or an ISO 8601 text, as an aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    text = str(value)
-    found = _MS_DATE.match(text)
-    if found:
-        return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _day(value: Any) -> Day | None:
-    moment = xero_datetime(value)
+    moment = xero_moment(value)
     return moment.date() if moment else None
 
 
@@ -212,7 +200,7 @@ def bill_view(invoice: dict[str, Any]) -> BillView:
         amount_paid=_money(invoice.get("AmountPaid")),
         amount_due=_money(invoice.get("AmountDue")),
         url=invoice.get("Url") or None,
-        updated_at=xero_datetime(invoice.get("UpdatedDateUTC")),
+        updated_at=xero_moment(invoice.get("UpdatedDateUTC")),
         payments=payments,
     )
 
@@ -224,7 +212,7 @@ def contact_view(contact: dict[str, Any]) -> ContactView:
         name=str(contact.get("Name") or ""),
         status=str(contact.get("ContactStatus") or "ACTIVE"),
         merged_into=contact.get("MergedToContactID") or None,
-        updated_at=xero_datetime(contact.get("UpdatedDateUTC")),
+        updated_at=xero_moment(contact.get("UpdatedDateUTC")),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "NeedsReconnect",
     "RateLimited",
     "Refused",
+    "Remaining",
     "Unauthorized",
     "Unavailable",
     "XeroClient",
@@ -50,6 +52,22 @@ __all__ = [
 
 # Xero sends Retry-After for the minute and day limits only (xero-facts.md §3).
 DEFAULT_RETRY_AFTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What Xero said was left of an organisation's limits on its last answer
+    (``X-DayLimit-Remaining``, ``X-MinLimit-Remaining``; docs/xero/xero-facts.md §3)."""
+
+    day: int | None = None
+    minute: int | None = None
+    observed_at: datetime | None = None
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 log = get_logger("xero_client")
@@ -171,6 +189,8 @@ class XeroClient:
         self._token_url, self._revoke_url = token_url, revoke_url
         self._identity = identity_url.rstrip("/")
         self._client_auth = (client_id, client_secret)
+        # Tenant id (lower case) -> what Xero last said was left of its limits.
+        self.remaining: dict[str, Remaining] = {}
         # ``transport``: tests answer in-process (httpx.MockTransport); None is the network.
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport
@@ -329,9 +349,12 @@ class XeroClient:
             tenant_id=tenant_id,
             xero_correlation_id=response.headers.get("Xero-Correlation-Id"),
         )
-        remaining = response.headers.get("X-DayLimit-Remaining")
-        if remaining is not None and remaining.isdigit():
-            DAY_CALLS_REMAINING.labels(tenant_id).set(int(remaining))
+        day = _count(response.headers.get("X-DayLimit-Remaining"))
+        minute = _count(response.headers.get("X-MinLimit-Remaining"))
+        if day is not None:
+            DAY_CALLS_REMAINING.labels(tenant_id).set(day)
+        if day is not None or minute is not None:
+            self.remaining[tenant_id.lower()] = Remaining(day, minute, datetime.now(UTC))
         raise_for_answer(what, response)
         return response.json()  # type: ignore[no-any-return]
 

@@ -22,9 +22,9 @@ from services.xero_inbound.sync_back import (
     contact_changes,
     contact_view,
     roger_document,
-    xero_datetime,
 )
 from shared.settings import InboundSettings
+from shared.xero.client import xero_moment
 
 APP = "https://app.roger.example"
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
@@ -129,9 +129,9 @@ def test_xeros_payload_reads_with_naive_dates_as_utc() -> None:
 
 
 def test_xero_dates_in_both_forms() -> None:
-    assert xero_datetime("/Date(1764464400000+0000)/") == datetime(2025, 11, 30, 1, 0, tzinfo=UTC)
-    assert xero_datetime("2026-11-02T00:00:00") == datetime(2026, 11, 2, tzinfo=UTC)
-    assert xero_datetime(None) is None
+    assert xero_moment("/Date(1764464400000+0000)/") == datetime(2025, 11, 30, 1, 0, tzinfo=UTC)
+    assert xero_moment("2026-11-02T00:00:00") == datetime(2026, 11, 2, tzinfo=UTC)
+    assert xero_moment(None) is None
 
 
 # ------------------------------------------------------------------ rules

@@ -89,9 +89,11 @@ def test_if_modified_since_resumes_a_little_before_and_goes_on_just_after() -> N
     assert if_modified_since(Cursor()) is None
     at = datetime(2026, 11, 30, 1, 2, 3, 456000, tzinfo=UTC)
     # A read cut short (or its next page): others may share the last change's moment.
-    assert if_modified_since(Cursor(at)) == "2026-11-30T01:02:02.456+00:00"
+    assert if_modified_since(Cursor(at)) == datetime(2026, 11, 30, 1, 2, 2, 456000, tzinfo=UTC)
     # After a read that reached its last page: what is newer than the last change fed.
-    assert if_modified_since(Cursor(at, complete=True)) == "2026-11-30T01:02:03.457+00:00"
+    assert if_modified_since(Cursor(at, complete=True)) == datetime(
+        2026, 11, 30, 1, 2, 3, 457000, tzinfo=UTC
+    )
 
 
 def test_a_page_that_fed_something_moves_the_query_on_and_one_that_did_not_pages() -> None:

@@ -163,3 +163,33 @@ async def test_each_call_is_logged_and_counted_with_xeros_correlation_id() -> No
     )
     assert REGISTRY.get_sample_value("rx_xero_calls_total", labels) == before + 1
     assert REGISTRY.get_sample_value("rx_xero_day_calls_remaining", {"tenant_id": "t-1"}) == 4321
+
+
+async def test_if_modified_since_is_sent_and_the_limits_left_are_kept_per_tenant() -> None:
+    from datetime import UTC, datetime
+
+    from shared.xero.client import xero_moment
+
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        headers = {"X-DayLimit-Remaining": "4321", "X-MinLimit-Remaining": "17"}
+        return httpx.Response(200, json={"DateTimeUTC": "/Date(1796022123456)/"}, headers=headers)
+
+    client = _client(answer)
+    since = datetime(2026, 11, 30, 7, 0, 1, 250000, tzinfo=UTC)
+    try:
+        body = await client.call(
+            "GET", "/Invoices", tenant_id="Tenant-A", access_token="a", if_modified_since=since
+        )
+        await client.call("GET", "/Contacts", tenant_id="Tenant-A", access_token="a")
+    finally:
+        await client.aclose()
+    assert asked[0].headers["If-Modified-Since"] == "2026-11-30T07:00:01.250000+00:00"
+    assert "If-Modified-Since" not in asked[1].headers
+    left = client.remaining["tenant-a"]
+    assert (left.day, left.minute) == (4321, 17) and left.observed_at is not None
+    assert xero_moment(body["DateTimeUTC"]) == datetime(2026, 11, 30, 7, 2, 3, 456000, tzinfo=UTC)
+    assert xero_moment("/Date(1796022123456+0100)/") == xero_moment(body["DateTimeUTC"])
+    assert xero_moment("not a date") is None

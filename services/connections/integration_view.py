@@ -17,7 +17,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,9 @@ _STATUS_TEXT = {
 
 @dataclass(frozen=True)
 class Budget:
-    remaining: int | None  # Xero's X-DayLimit-Remaining as this process last heard it
+    remaining: int | None  # Xero's X-DayLimit-Remaining, as last heard
+    # When the writer heard it (None: this process's own last call to Xero, time not kept).
+    heard_at: datetime | None = None
 
 
 def _connection_table(view: dict[str, Any]) -> str:
@@ -192,10 +194,15 @@ def _budget(budget: Budget, connected: bool) -> str:
     if not connected:
         return ""
     if budget.remaining is not None:
+        when = (
+            f"at {budget.heard_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, after the last call "
+            "that sent a document"
+            if budget.heard_at is not None
+            else "at this service's last call to Xero"
+        )
         known = (
             f'<p>Xero said <strong id="budget-left">{budget.remaining}</strong> of the '
-            f"organisation's {DAY_LIMIT:,} calls a day are left, at this service's last call "
-            "to Xero.</p>"
+            f"organisation's {DAY_LIMIT:,} calls a day were left, {when}.</p>"
         )
     else:
         known = (

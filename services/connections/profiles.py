@@ -43,6 +43,10 @@ ALTER TABLE xero_connection_profiles
 -- ConnectionData.bill_status).
 ALTER TABLE xero_connection_profiles
     ADD COLUMN IF NOT EXISTS bill_status TEXT NOT NULL DEFAULT 'AUTHORISED';
+-- Xero's X-DayLimit-Remaining as the writer last heard it (XeroResult.day_calls_remaining),
+-- and when: the integration page's day budget.
+ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS day_calls_remaining INTEGER;
+ALTER TABLE xero_connection_profiles ADD COLUMN IF NOT EXISTS day_calls_seen_at TIMESTAMPTZ;
 """
 
 Conn = AsyncConnection[Any]
@@ -170,6 +174,32 @@ async def synced(pool: AsyncConnectionPool, company_id: str, at: datetime) -> No
             "WHERE company_id = %s",
             (at, company_id),
         )
+
+
+async def budget_heard(
+    pool: AsyncConnectionPool, company_id: str, remaining: int, at: datetime
+) -> None:
+    """Keeps Xero's calls left today for the company's organisation, unless a later word is
+    kept already (results may come again, or out of order across partitions)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE xero_connection_profiles SET day_calls_remaining = %s, "
+            "day_calls_seen_at = %s WHERE company_id = %s "
+            "AND (day_calls_seen_at IS NULL OR day_calls_seen_at < %s)",
+            (remaining, at, company_id, at),
+        )
+
+
+async def budget(pool: AsyncConnectionPool, company_id: str) -> tuple[int | None, datetime | None]:
+    """(calls left today as the writer last heard it, when); (None, None) if never heard."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT day_calls_remaining, day_calls_seen_at FROM xero_connection_profiles "
+            "WHERE company_id = %s",
+            (company_id,),
+        )
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def history(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, Any]]:

@@ -103,11 +103,16 @@ def connect_router(settings: ConnectionsSettings) -> APIRouter:
     sync_status = SyncStatusReader(settings)
 
     async def on_result(record: ConsumerRecord[Any, Any]) -> None:
-        """Xero's answers tell when a company last synced."""
+        """Xero's answers tell when a company last synced, and the day's calls left."""
         result = XeroResult.from_bytes(record.value or b"")  # unreadable: dead-lettered
         if result.type in _SYNCED:
             connector = await holder.get()
             await profiles.synced(connector.pool, result.company_id, result.recorded_at)
+        if result.day_calls_remaining is not None:
+            connector = await holder.get()
+            await profiles.budget_heard(
+                connector.pool, result.company_id, result.day_calls_remaining, result.recorded_at
+            )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

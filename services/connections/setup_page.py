@@ -251,7 +251,13 @@ def page_router(
         except Unavailable as exc:
             log.warning("sync_status_unavailable", company_id=company_id, error=str(exc))
             sync = None
-        budget = integration_view.Budget(day_calls_remaining(view.get("tenant_id")))
+        # The writer's word (it spends the budget) when there is one; else this process's.
+        heard, heard_at = await profiles.budget((await connector()).pool, company_id)
+        budget = (
+            integration_view.Budget(heard, heard_at)
+            if heard is not None
+            else integration_view.Budget(day_calls_remaining(view.get("tenant_id")))
+        )
         csrf = session.csrf_token(sess, keys)
         page = integration_view.integration_page(base(company_id), csrf, view, sync, budget, notice)
         response = HTMLResponse(page, status_code=status)

@@ -52,6 +52,9 @@ class XeroResult(BaseModel):
     # The Xero contact the document went to when it is not the one the command named (that
     # one was merged into it in Xero: MergedToContactID): the vendor's contact from now on.
     contact_id: str | None = None
+    # Xero's X-DayLimit-Remaining for the organisation after this command's calls (None: not
+    # heard), so the integration page shows the budget the writer actually spends.
+    day_calls_remaining: int | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

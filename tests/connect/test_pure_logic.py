@@ -270,7 +270,12 @@ def test_the_integration_page_escapes_what_it_shows_and_runs_only_hashed_scripts
     )
     assert hostile not in page and "<b>Xero" not in page and "alert(1)</script>" not in page
     assert 'href="https://go.xero.com/x?a=1&amp;b=2"' in page
-    assert 'id="budget-left">4321<' in page
+    assert 'id="budget-left">4321<' in page and "this service's last call" in page
+    heard = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
+    writers = integration_view.integration_page(
+        "/setup/c", "csrf", view, status, integration_view.Budget(4100, heard), ""
+    )
+    assert 'id="budget-left">4100<' in writers and "at 2026-11-30 07:05 UTC" in writers
     csp = content_security_policy("", integration_view.SCRIPT_SOURCES)
     # Inline: only the shared confirm script; served: each pinned by integrity and the CSP.
     inline = re.findall(r"<script>(.*?)</script>", page, re.S)

@@ -6,11 +6,14 @@ section 3). An in-process limiter (``limits.OrgLimiter``) is right for one write
 writers would each allow 60 a minute for the same organisation. Here the counts live in
 the writer's database, and every instance asks it before each call:
 
-- ``writer_limits``, a row per organisation: the start times of its calls in the last
-  minute (at most ``per_minute`` of them, a rolling window: stricter than Xero's fixed
-  ones), its day window (start, count), its 429 pause, and its concurrency leases (holder
-  id, expiry). A lease ends when its call ends, or at its expiry if the instance died: a
-  killed instance's slots come back after ``lease_s`` at most.
+- ``writer_limits``, a row per organisation: its calls of the last minute (at most
+  ``per_minute``, a rolling window), its day window (start, count), its 429 pause, and its
+  concurrency leases (holder id, expiry). A lease ends when its call ends, or at its
+  expiry if the instance died: a killed instance's slots come back after ``lease_s`` at
+  most. A call counts in the minute from when it is sent until a minute after its answer
+  came (until a minute after its lease's expiry if no answer is recorded): Xero counts it
+  at some moment in between, so however long the network takes, no 60 s of Xero's, fixed
+  or rolling, sees more than ``per_minute`` of our calls.
 - ``writer_app_limit``, a row per Xero app: calls in 5-second buckets over the last
   minute; a call goes only while the buckets that touch the last 60 s hold fewer than
   ``app_per_minute`` (never more than the limit in any 60 s, at the price of up to 5 s of
@@ -18,10 +21,11 @@ the writer's database, and every instance asks it before each call:
 
 One statement takes a turn (``writer_limit_acquire``: counts, checks and records under
 the organisation's row lock, then the app row's, always in that order, so no deadlock) and
-one gives the slot back. Time is PostgreSQL's clock, so instances never disagree on it.
-A refused turn says how long to wait; the caller sleeps that long (polls, for a slot
-held elsewhere) and asks again. Each organisation has its own row and its own waiters, so
-one company's backlog never delays another's (only the app-wide limit is shared by all).
+one gives the slot back (``writer_limit_release``). Time is PostgreSQL's clock, so
+instances never disagree on it. A refused turn says how long to wait; the caller sleeps
+that long (polls, for a slot held elsewhere) and asks again. Each organisation has its
+own row and its own waiters, so one company's backlog never delays another's (only the
+app-wide limit is shared by all).
 """
 
 from __future__ import annotations
@@ -133,8 +137,10 @@ BEGIN
     END IF;
     v_counts[1] := v_counts[1] + 1;
     UPDATE writer_app_limit SET bucket = v_bucket, counts = v_counts WHERE app = p_app;
+    -- Counted in the minute from now until a minute after its answer: the release puts the
+    -- answer's time in place of this stamp (the lease's expiry, if it never comes).
     UPDATE writer_limits SET
-        recent = r.recent || t,
+        recent = r.recent || (t + make_interval(secs => p_lease_s)),
         day_start = r.day_start,
         day_count = r.day_count + 1,
         holders = r.holders || p_holder,
@@ -147,14 +153,32 @@ BEGIN
     wait_s := 0;
 END
 $fn$;
+CREATE OR REPLACE FUNCTION writer_limit_release(p_tenant TEXT, p_holder TEXT)
+RETURNS VOID LANGUAGE plpgsql AS $fn$
+DECLARE
+    r writer_limits%ROWTYPE;
+    i INTEGER;
+    j INTEGER;
+BEGIN
+    SELECT * INTO r FROM writer_limits WHERE tenant_id = p_tenant FOR UPDATE;
+    i := array_position(r.holders, p_holder);
+    IF i IS NULL THEN
+        RETURN;  -- the lease ran out first
+    END IF;
+    j := array_position(r.recent, r.expiries[i]);
+    IF j IS NOT NULL THEN
+        r.recent[j] := clock_timestamp();
+    END IF;
+    UPDATE writer_limits SET
+        recent = r.recent,
+        holders = r.holders[:i - 1] || r.holders[i + 1:],
+        expiries = r.expiries[:i - 1] || r.expiries[i + 1:]
+      WHERE tenant_id = p_tenant;
+END
+$fn$;
 """
 
-RELEASE = """
-UPDATE writer_limits SET (holders, expiries) = (
-    SELECT coalesce(array_agg(h ORDER BY e), '{}'), coalesce(array_agg(e ORDER BY e), '{}')
-      FROM unnest(holders, expiries) AS x(h, e) WHERE h <> %(holder)s
-) WHERE tenant_id = %(tenant)s
-"""
+RELEASE = "SELECT writer_limit_release(%(tenant)s, %(holder)s)"
 
 PAUSE = """
 INSERT INTO writer_limits (tenant_id, paused_until)

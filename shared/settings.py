@@ -276,6 +276,11 @@ class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeyS
     xero_calls_per_minute: int = 60
     xero_concurrent_calls: int = 5
     xero_calls_per_day: int = 5000
+    # Xero's app-wide limit, across all organisations and every writer instance.
+    xero_app_calls_per_minute: int = 10000
+    # How long a call's concurrency slot stays held if its writer dies mid-call (the shared
+    # limiter's lease, services/xero_writer/shared_limits.py); above any call's duration.
+    xero_call_lease_s: float = 120.0
     xero_batch_size: int = 50
     # Hosts whose attachment links may be plain http and may resolve to any address
     # (loopback, private): the demo's and tests' own file servers. Everyone else's links

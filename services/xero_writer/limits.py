@@ -3,6 +3,10 @@
 Per organisation: at most ``concurrent`` calls at once and ``per_minute`` calls
 in any 60 s; after a 429 the organisation pauses for Retry-After. Each
 organisation has its own limiter, so one company's backlog never delays another.
+
+``OrgLimiter`` counts in this process only: right for one writer. The writer runs
+``shared_limits.SharedLimiter``, the same interface (``Limiter``) with its counts in
+PostgreSQL, so the limits hold across writer instances.
 """
 
 from __future__ import annotations
@@ -11,7 +15,24 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """One organisation's limiter, as ``session.OrgSession`` uses it."""
+
+    def call(self) -> AbstractAsyncContextManager[None]:
+        """Waits for a turn; the call is made inside the block."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Holds the organisation's calls for ``seconds`` (Xero's Retry-After)."""
+        ...
+
+    def day_wait(self) -> float:
+        """Seconds until calls go again when the day budget is spent, else 0."""
+        ...
 
 
 class OrgLimiter:

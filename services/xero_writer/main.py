@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.xero_writer import shared_limits
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.scheduler import Writer
 from shared.db import open_pool
@@ -32,6 +33,7 @@ def create_app(settings: WriterSettings) -> FastAPI:
         await tokens.setup()
         attempts = Attempts(pool)
         await attempts.setup()
+        await shared_limits.setup(pool)
         xero = XeroClient(
             settings.xero_accounting_url,
             settings.xero_token_url,

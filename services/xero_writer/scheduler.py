@@ -3,11 +3,12 @@
 Consumption and execution are decoupled: the shared consumer loop
 (``shared.messaging.consumer``) hands each record to ``_accept``, which queues it
 on its company's lane (an unreadable command is dead-lettered there), and each
-lane runs on its own, under its organisation's limiter. An attachment's file is
-downloaded first, in a task of its own (``prefetch.py``), and only then does its upload
-join the lane: a slow file never holds a lane. A partition's offset is
-committed only up to its oldest record whose result is not yet on Kafka, so a
-crash re-reads (and the executor's lookups dedupe) rather than loses.
+lane runs on its own, under its organisation's limiter (held in PostgreSQL and shared by
+every writer instance: ``shared_limits.py``). An attachment's file is downloaded first, in
+a task of its own (``prefetch.py``), and only then does its upload join the lane: a slow
+file never holds a lane. A partition's offset is committed only up to its oldest record
+whose result is not yet on Kafka, so a crash re-reads (and the executor's lookups dedupe)
+rather than loses.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.budget import DayBudgetNotices
 from services.xero_writer.fetch import FetchRules
-from services.xero_writer.limits import OrgLimiter
 from services.xero_writer.policy import Policy, request_size
 from services.xero_writer.prefetch import Prefetcher
 from services.xero_writer.session import OrgSession
+from services.xero_writer.shared_limits import Limits, SharedLimiter
 from shared.contracts.commands import AnyCommand, UploadAttachment, decode, encode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import XERO_COMMANDS, XERO_RESULTS
@@ -81,7 +82,7 @@ class Writer:
         self.dead_letters = DeadLetterWriter(self.producer)
         self.lanes: dict[str, deque[Item]] = defaultdict(deque)
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
-        self.limiters: dict[str, OrgLimiter] = {}
+        self.limiters: dict[str, SharedLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
         self.queued: dict[str, Item] = {}  # command id -> its queued item
         # Each organisation's tracking categories and base currency, read once and kept.
@@ -239,14 +240,21 @@ class Writer:
                 self._capacity.set()
 
     def _session(self, access: Access) -> OrgSession:
-        limiter = self.limiters.setdefault(
-            access.tenant_id,
-            OrgLimiter(
-                self.settings.xero_calls_per_minute,
-                self.settings.xero_concurrent_calls,
-                self.settings.xero_calls_per_day,
-            ),
-        )
+        # Xero's limits are held in the database, so they hold across writer instances.
+        limiter = self.limiters.get(access.tenant_id)
+        if limiter is None:
+            limiter = self.limiters[access.tenant_id] = SharedLimiter(
+                lambda: self.attempts.pool,
+                access.tenant_id,
+                self.settings.xero_client_id,
+                Limits(
+                    per_minute=self.settings.xero_calls_per_minute,
+                    concurrent=self.settings.xero_concurrent_calls,
+                    per_day=self.settings.xero_calls_per_day,
+                    app_per_minute=self.settings.xero_app_calls_per_minute,
+                    lease_s=self.settings.xero_call_lease_s,
+                ),
+            )
         return OrgSession(self.xero, limiter, access)
 
     async def _park(self, commands: list[AnyCommand], reason: str) -> None:

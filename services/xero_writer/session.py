@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.xero_writer.limits import OrgLimiter
+from services.xero_writer.limits import Limiter
 from shared.xero.client import XeroClient
 from shared.xero.token_store import Access
 
@@ -19,12 +19,13 @@ class OrgSession:
     """The writer's ``Call`` (services/xero_writer/outcomes.py) bound to a tenant and token.
 
     ``call`` waits for the limiter's turn (5 at once, 60 a minute, 5,000 a day per
-    organisation) and raises what ``XeroClient.call`` raises; ``pause`` holds every call to
-    the organisation for ``seconds`` (Xero's Retry-After).
+    organisation, 10,000 a minute per app; across writer instances) and raises what
+    ``XeroClient.call`` raises; ``pause`` holds every call to the organisation for
+    ``seconds`` (Xero's Retry-After).
     """
 
     xero: XeroClient
-    limiter: OrgLimiter
+    limiter: Limiter
     access: Access
 
     async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:

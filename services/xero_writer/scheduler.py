@@ -223,7 +223,7 @@ class Writer:
             BATCH.observe(len(batch))
             try:
                 results = await self.policy.carry_out(company_id, [i.command for i in batch])
-                await self._publish(results)
+                await self._publish(self._with_budget(batch[0].command.tenant_id, results))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - our own storage or Kafka: try again later
@@ -276,6 +276,14 @@ class Writer:
                     consumer="rx-writer" + self.settings.group_suffix,
                 )
             )
+
+    def _with_budget(self, tenant_id: str, results: list[XeroResult]) -> list[XeroResult]:
+        """The results with Xero's calls left today for the organisation, as its last answer
+        said (the integration page shows it: the budget this writer spends)."""
+        left = self.xero.remaining.get(tenant_id.lower())
+        if left is None or left.day is None:
+            return results
+        return [r.model_copy(update={"day_calls_remaining": left.day}) for r in results]
 
     async def _publish(self, results: list[XeroResult]) -> None:
         futures = [

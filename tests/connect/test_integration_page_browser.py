@@ -136,6 +136,14 @@ def test_the_integration_page_in_each_state_with_retry(
     assert len(hours) == 7 * 24 and sum(h["synced"] for h in hours) == 2
     assert _text(page, "#synced-7d") == "2"
 
+    # The day's budget as the writer heard it from Xero after sending the bills.
+    def budget_from_the_writer() -> bool:
+        page.goto(url)
+        return "after the last call that sent a document" in page.content()
+
+    wait_for(budget_from_the_writer, 30, "the writer's day budget on the page")
+    assert 0 < int(_text(page, "#budget-left")) < 5000
+
     # 4. The grant is revoked at Xero: needs reconnect, and a new bill waits with the reason.
     token_set = p.token_set(company)
     assert token_set is not None

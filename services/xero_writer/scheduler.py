@@ -48,7 +48,11 @@ RESULTS = Counter("rx_writer_results_total", "results published", ["type"])
 BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1, 2, 5, 10, 20, 50))
 QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
 
-MAX_IN_FLIGHT = 5000
+# Commands read and not yet answered: per partition, and in all (memory's backstop). A
+# partition over its share is paused alone, so one company's month-end backlog does not stop
+# the reading of the others' partitions (issue 14: fairness within one writer).
+MAX_IN_FLIGHT_PER_PARTITION = 1000
+MAX_IN_FLIGHT = 12 * MAX_IN_FLIGHT_PER_PARTITION
 # Below Xero's 3.5 MB a request, with room for the envelope and Xero's longer field names.
 BATCH_MAX_BYTES = 3_000_000
 
@@ -102,7 +106,7 @@ class Writer:
             handle=self._accept,
             dead_letters=self.dead_letters,
             committable=self._committable,
-            before_poll=self._capacity.wait,
+            before_poll=self._before_poll,
             before_stop=self._drain,
         )
         self.policy = Policy(
@@ -133,6 +137,29 @@ class Writer:
         self._stopping.set()
         self.loop.stop()
         self._capacity.set()
+
+    async def _before_poll(self) -> None:
+        """Pauses each partition holding ``MAX_IN_FLIGHT_PER_PARTITION`` unanswered commands
+        and resumes it at half; waits while all of them together hold ``MAX_IN_FLIGHT``."""
+        consumer = self.loop.consumer
+        if consumer is not None:
+            assigned = consumer.assignment()
+            paused = consumer.paused()
+            full = {
+                tp
+                for tp in assigned
+                if len(self.progress[tp].in_flight) >= MAX_IN_FLIGHT_PER_PARTITION
+            }
+            drained = {
+                tp
+                for tp in paused & assigned
+                if len(self.progress[tp].in_flight) < MAX_IN_FLIGHT_PER_PARTITION // 2
+            }
+            if full - paused:
+                consumer.pause(*(full - paused))
+            if drained:
+                consumer.resume(*drained)
+        await self._capacity.wait()
 
     async def _accept(self, record: ConsumerRecord[Any, Any]) -> None:
         tp = TopicPartition(record.topic, record.partition)

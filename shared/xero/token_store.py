@@ -99,6 +99,7 @@ class Row:
     tenant_id: str  # "" until an organisation is chosen
     status: str
     reason: str | None = None  # why it needs reconnecting (None otherwise)
+    updated_at: datetime | None = None  # the row's last write
 
 
 @dataclass(frozen=True)
@@ -191,12 +192,12 @@ class TokenStore:
     async def row(self, company_id: str) -> Row | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT tenant_id, status, status_reason FROM xero_connections "
+                "SELECT tenant_id, status, status_reason, updated_at FROM xero_connections "
                 "WHERE company_id = %s",
                 (company_id,),
             )
             found = await cur.fetchone()
-        return Row(tenant_id=found[0], status=found[1], reason=found[2]) if found else None
+        return Row(*found) if found else None
 
     async def choose(
         self,
@@ -255,14 +256,8 @@ class TokenStore:
         """
         kept = None if force or allow_pending else self._kept.get(company_id)
         if kept is not None and kept[0].expires_at - time.time() >= REFRESH_MARGIN_S:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT tenant_id, status, updated_at FROM xero_connections "
-                    "WHERE company_id = %s",
-                    (company_id,),
-                )
-                row = await cur.fetchone()
-            if row is not None and (row[0], row[1], row[2]) == (
+            row = await self.row(company_id)
+            if row is not None and (row.tenant_id, row.status, row.updated_at) == (
                 kept[0].tenant_id,
                 CONNECTED,
                 kept[1],

@@ -61,7 +61,7 @@ async def get(pool: AsyncConnectionPool, company_id: str) -> Profile | None:
         await cur.execute(
             "SELECT tenant_id, organisation_name, base_currency, default_account_code, "
             "default_payment_account_code, connected_at, last_sync_at, disconnected_at, "
-            "lock_date_policy, bill_status "
+            "lock_date_policy, bill_status, day_calls_remaining, day_calls_seen_at "
             "FROM xero_connection_profiles WHERE company_id = %s",
             (company_id,),
         )
@@ -188,18 +188,6 @@ async def budget_heard(
             "AND (day_calls_seen_at IS NULL OR day_calls_seen_at < %s)",
             (remaining, at, company_id, at),
         )
-
-
-async def budget(pool: AsyncConnectionPool, company_id: str) -> tuple[int | None, datetime | None]:
-    """(calls left today as the writer last heard it, when); (None, None) if never heard."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT day_calls_remaining, day_calls_seen_at FROM xero_connection_profiles "
-            "WHERE company_id = %s",
-            (company_id,),
-        )
-        row = await cur.fetchone()
-    return (row[0], row[1]) if row else (None, None)
 
 
 async def history(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, Any]]:

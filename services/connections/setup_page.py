@@ -252,10 +252,10 @@ def page_router(
             log.warning("sync_status_unavailable", company_id=company_id, error=str(exc))
             sync = None
         # The writer's word (it spends the budget) when there is one; else this process's.
-        heard, heard_at = await profiles.budget((await connector()).pool, company_id)
+        kept = await profiles.get((await connector()).pool, company_id)
         budget = (
-            integration_view.Budget(heard, heard_at)
-            if heard is not None
+            integration_view.Budget(kept.day_calls_remaining, kept.day_calls_seen_at)
+            if kept is not None and kept.day_calls_remaining is not None
             else integration_view.Budget(day_calls_remaining(view.get("tenant_id")))
         )
         csrf = session.csrf_token(sess, keys)

@@ -128,6 +128,9 @@ class Profile:
     disconnected_at: datetime | None
     lock_date_policy: str = "fail"  # ConnectionData.lock_date_policy
     bill_status: str = "AUTHORISED"  # ConnectionData.bill_status
+    # Xero's calls left today as the writer last heard them (XeroResult.day_calls_remaining).
+    day_calls_remaining: int | None = None
+    day_calls_seen_at: datetime | None = None
 
 
 def connection_status(token_status: str | None, profile: Profile | None) -> str:

@@ -233,7 +233,7 @@ class ConsumerLoop:
             while not self._stopping.is_set():
                 if self._before_poll is not None:
                     await self._before_poll()
-                batch = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                batch = await self._fetch(consumer)
                 for tp, records in sorted(batch.items(), key=self._topic_order):
                     await self._handle_partition(tp, records)
                 if batch and self._after_batch is not None:
@@ -248,10 +248,30 @@ class ConsumerLoop:
             finally:
                 await consumer.stop()
 
-    def _topic_order(self, item: tuple[TopicPartition, list[Any]]) -> tuple[int, int]:
-        tp = item[0]
+    async def _fetch(
+        self, consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, list[ConsumerRecord[Any, Any]]]:
+        """Up to ``max_records`` of every partition that has records in hand.
+
+        aiokafka's ``getmany`` hands out partitions in the order their data arrived and stops
+        at ``max_records``, so a partition with a deep backlog (one company's month end) came
+        alone, round after round, while the records of the other partitions waited in the
+        buffer (issue 14: fairness). The first call waits for anything; the others only take
+        what is already fetched."""
+        batch = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+        if batch:
+            for tp in consumer.assignment() - consumer.paused() - batch.keys():
+                more = await consumer.getmany(tp, timeout_ms=0, max_records=self._max_records)
+                batch.update(more)
+        return batch
+
+    def _topic_order(self, item: tuple[TopicPartition, list[Any]]) -> tuple[int, int, int]:
+        """The topics in the order given (Xero's answers before new facts), and within one,
+        the shortest run of records first: a few records of a quiet partition do not wait
+        behind a backlog's batch."""
+        tp, records = item
         rank = self.topics.index(tp.topic) if tp.topic in self.topics else len(self.topics)
-        return (rank, tp.partition)
+        return (rank, len(records), tp.partition)
 
     async def _handle_partition(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]

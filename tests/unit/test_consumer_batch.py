@@ -117,3 +117,41 @@ def test_answers_come_before_facts_in_each_fetch() -> None:
     }
     order = [tp for tp, _ in sorted(fetched.items(), key=consumer._topic_order)]
     assert order[0] == TopicPartition(XERO_RESULTS, 1)
+
+
+class _Buffered:
+    """aiokafka's consumer as ``_fetch`` uses it: records already fetched, per partition,
+    handed out as ``getmany`` does (in arrival order, stopping at ``max_records``)."""
+
+    def __init__(self, buffered: dict[TopicPartition, list[int]], paused: set[TopicPartition]):
+        self.buffered, self.held = buffered, paused
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.buffered)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.held)
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[int]]:
+        out: dict[TopicPartition, list[int]] = {}
+        for tp, waiting in self.buffered.items():
+            if (partitions and tp not in partitions) or tp in self.held or not waiting:
+                continue
+            out[tp], self.buffered[tp] = waiting[:max_records], waiting[max_records:]
+            max_records -= len(out[tp])
+            if max_records == 0:
+                break
+        return out
+
+
+async def test_a_partitions_backlog_does_not_keep_the_others_records_waiting() -> None:
+    consumer = loop(None, None, FakeDeadLetters())
+    backlog, quiet, held = (TopicPartition(DOMAIN_EVENTS, p) for p in (0, 1, 2))
+    fake = _Buffered({backlog: list(range(2000)), quiet: [7, 8], held: [9]}, paused={held})
+    fetched = await consumer._fetch(fake)  # type: ignore[arg-type]
+    assert {tp: len(r) for tp, r in fetched.items()} == {backlog: 500, quiet: 2}
+    # The quiet partition's two records are handled before the backlog's batch.
+    order = [tp for tp, _ in sorted(fetched.items(), key=consumer._topic_order)]
+    assert order == [quiet, backlog]

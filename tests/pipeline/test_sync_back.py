@@ -6,106 +6,24 @@ changes bills "in Xero" through the sandbox's as-accountant admin route.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.xero_inbound.signature import xero_signature
-from shared.contracts.topics import ROGER_SYNC_BACK, TOPICS, XERO_NOTIFICATIONS
-from tests.fixtures.pipeline import CLIENT_ID, XERO_WEBHOOK_KEY, Pipeline, wait_for
+from shared.contracts.topics import ROGER_SYNC_BACK, XERO_NOTIFICATIONS
+from tests.fixtures.pipeline import XERO_WEBHOOK_KEY, Pipeline, wait_for
 from tests.support import event_builders as ev
-
-
-class TopicReader:
-    """Reads a topic from the offsets it had when made (the broker is shared by tests)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
-        self.start = asyncio.run(self._ends())
-        self.seen: list[tuple[bytes | None, dict[str, Any]]] = []
-
-    async def _ends(self) -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
-        await consumer.start()
-        try:
-            parts = range(next(t.partitions for t in TOPICS if t.name == self.topic))
-            tps = [TopicPartition(self.topic, p) for p in parts]
-            return await consumer.end_offsets(tps)  # type: ignore[no-any-return]
-        finally:
-            await consumer.stop()
-
-    def read(self) -> list[tuple[bytes | None, dict[str, Any]]]:
-        async def fetch() -> list[tuple[bytes | None, dict[str, Any]]]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-            await consumer.start()
-            try:
-                consumer.assign(list(self.start))
-                for tp, offset in self.start.items():
-                    consumer.seek(tp, offset)
-                got: list[tuple[bytes | None, dict[str, Any]]] = []
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    got += [(r.key, json.loads(r.value)) for r in records]
-                    for r in records:
-                        tp = TopicPartition(r.topic, r.partition)
-                        self.start[tp] = max(self.start[tp], r.offset + 1)
-                return got
-            finally:
-                await consumer.stop()
-
-        self.seen += asyncio.run(fetch())
-        return self.seen
-
-
-def _subscribe(pipeline: Pipeline) -> None:
-    r = httpx.put(
-        f"{pipeline.sandbox_url}/_sandbox/webhooks",
-        json={
-            "url": f"{pipeline.ingest_url}/v1/xero/webhooks",
-            "key": XERO_WEBHOOK_KEY,
-            "client_id": CLIENT_ID,
-        },
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "OK"
-
-
-def _accountant(pipeline: Pipeline, tenant: str, method: str, path: str, body: Any) -> Any:
-    r = httpx.request(
-        method,
-        f"{pipeline.sandbox_url}/_sandbox/organisations/{tenant}/as-accountant/{path}",
-        json=body,
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _bill(pipeline: Pipeline, tenant: str, roger_id: str, status: str = "AUTHORISED") -> Any:
-    def find() -> Any:
-        for invoice in pipeline.ledger(tenant)["invoices"]:
-            if invoice.get("Url", "").endswith(f"/bills/{roger_id}"):
-                if invoice["Status"] == status:
-                    return invoice
-        return None
-
-    return wait_for(find, 90, f"bill {roger_id} {status} in Xero")
-
-
-def _for(events: list[tuple[bytes | None, dict[str, Any]]], company: str) -> list[dict[str, Any]]:
-    return [e for key, e in events if key == company.encode() and e["company_id"] == company]
+from tests.support import xero_changes as xc
 
 
 def test_a_forged_webhook_is_refused_and_a_signed_one_lands_on_the_topic(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    reader = TopicReader(kafka_bootstrap, XERO_NOTIFICATIONS)
+    reader = xc.TopicReader(kafka_bootstrap, XERO_NOTIFICATIONS)
     tenant = str(uuid.uuid4())
     body = json.dumps(
         {
@@ -144,11 +62,10 @@ def test_a_forged_webhook_is_refused_and_a_signed_one_lands_on_the_topic(
 def test_changes_made_in_xero_come_back_and_our_own_writes_do_not(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    company = f"back-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "back")
     pipeline.connect(company, tenant)
-    _subscribe(pipeline)
-    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    xc.subscribe(pipeline)
+    reader = xc.TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
     lines = [ev.line("Paper", "1", "100.00")]
 
     # Ours: a bill and its payment, written by our writer. Nothing may come back.
@@ -159,7 +76,7 @@ def test_changes_made_in_xero_come_back_and_our_own_writes_do_not(
         ]
     )
     assert r.status_code == 202, r.text
-    _bill(pipeline, tenant, "b1", "PAID")
+    xc.bill_in_xero(pipeline, tenant, "b1", "PAID")
     r = pipeline.post_events(
         [
             ev.bill(company, "b2", lines, "100.00", number="B-2", minute=1),
@@ -167,57 +84,20 @@ def test_changes_made_in_xero_come_back_and_our_own_writes_do_not(
         ]
     )
     assert r.status_code == 202, r.text
-    b2 = _bill(pipeline, tenant, "b2")
-    b3 = _bill(pipeline, tenant, "b3")
+    b2 = xc.bill_in_xero(pipeline, tenant, "b2")
+    b3 = xc.bill_in_xero(pipeline, tenant, "b3")
 
     # An accountant, in Xero: pays b2 in full, voids b3, makes a bill of their own.
-    _accountant(
-        pipeline,
-        tenant,
-        "PUT",
-        "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": b2["InvoiceID"]},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-25",
-                    "Amount": 100,
-                    "Reference": "paid by hand",
-                }
-            ]
-        },
+    xc.accountant(
+        pipeline, tenant, "PUT", "Payments", xc.payment(b2["InvoiceID"], 100, "paid by hand")
     )
-    _accountant(pipeline, tenant, "POST", f"Invoices/{b3['InvoiceID']}", {"Status": "VOIDED"})
-    made = _accountant(
-        pipeline,
-        tenant,
-        "PUT",
-        "Invoices",
-        {
-            "Invoices": [
-                {
-                    "Type": "ACCPAY",
-                    "Contact": {"ContactID": b2["Contact"]["ContactID"]},
-                    "InvoiceNumber": "XERO-ONLY-1",
-                    "Date": "2026-11-20",
-                    "DueDate": "2026-12-20",
-                    "Status": "AUTHORISED",
-                    "LineItems": [
-                        {
-                            "Description": "Ink",
-                            "Quantity": 1,
-                            "UnitAmount": 50,
-                            "AccountCode": "429",
-                        }
-                    ],
-                }
-            ]
-        },
+    xc.accountant(pipeline, tenant, "POST", f"Invoices/{b3['InvoiceID']}", xc.void())
+    made = xc.accountant(
+        pipeline, tenant, "PUT", "Invoices", xc.made_in_xero(b2["Contact"]["ContactID"])
     )["Invoices"][0]
 
     def arrived() -> list[dict[str, Any]] | None:
-        mine = _for(reader.read(), company)
+        mine = xc.for_company(reader.read(), company)
         return mine if any(e["type"] == "BillCreatedInXero" for e in mine) else None
 
     events = wait_for(arrived, 90, "the bill made in Xero announced")
@@ -246,11 +126,10 @@ def test_changes_made_in_xero_come_back_and_our_own_writes_do_not(
 def test_part_payments_edits_and_contacts_changed_in_xero_come_back(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    company = f"back-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "back")
     pipeline.connect(company, tenant)
-    _subscribe(pipeline)
-    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    xc.subscribe(pipeline)
+    reader = xc.TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
     lines = [ev.line("Paper", "1", "100.00")]
     other = ev.vendor("ven_2", "Other Paper ApS")
     r = pipeline.post_events(
@@ -261,34 +140,19 @@ def test_part_payments_edits_and_contacts_changed_in_xero_come_back(
         ]
     )
     assert r.status_code == 202, r.text
-    b4 = _bill(pipeline, tenant, "b4")
-    b5 = _bill(pipeline, tenant, "b5")
-    b6 = _bill(pipeline, tenant, "b6")
+    b4 = xc.bill_in_xero(pipeline, tenant, "b4")
+    b5 = xc.bill_in_xero(pipeline, tenant, "b5")
+    b6 = xc.bill_in_xero(pipeline, tenant, "b6")
 
-    _accountant(
-        pipeline,
-        tenant,
-        "PUT",
-        "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": b4["InvoiceID"]},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-25",
-                    "Amount": 30,
-                }
-            ]
-        },
-    )
-    _accountant(
+    xc.accountant(pipeline, tenant, "PUT", "Payments", xc.payment(b4["InvoiceID"], 30))
+    xc.accountant(
         pipeline,
         tenant,
         "POST",
         f"Invoices/{b5['InvoiceID']}",
         {"DueDate": "2026-12-24"},
     )
-    survivor = _accountant(
+    survivor = xc.accountant(
         pipeline, tenant, "PUT", "Contacts", {"Contacts": [{"Name": "Other Paper A/S"}]}
     )["Contacts"][0]
     merged_id = b6["Contact"]["ContactID"]
@@ -302,7 +166,7 @@ def test_part_payments_edits_and_contacts_changed_in_xero_come_back(
     wanted = {"BillPartPaidInXero", "BillEditedInXero", "ContactMergedInXero"}
 
     def arrived() -> list[dict[str, Any]] | None:
-        mine = _for(reader.read(), company)
+        mine = xc.for_company(reader.read(), company)
         return mine if wanted <= {e["type"] for e in mine} else None
 
     events = wait_for(arrived, 90, "part payment, edit and merge announced")

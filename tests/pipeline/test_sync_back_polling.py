@@ -9,7 +9,6 @@ Each test turns the poller on through ``pipeline_env`` (the fixture leaves it of
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +17,9 @@ import psycopg
 import pytest
 
 from shared.contracts.topics import ROGER_SYNC_BACK
-from tests.fixtures.pipeline import CLIENT_ID, XERO_WEBHOOK_KEY, Pipeline, wait_for
-from tests.pipeline.test_sync_back import TopicReader, _accountant, _bill, _for, _subscribe
+from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.support import event_builders as ev
+from tests.support import xero_changes as xc
 
 INTERVAL_S = 5.0
 POLLING = {
@@ -44,21 +43,6 @@ def _holds(check: Any, seconds: float, what: str) -> None:
 def _db(pipeline: Pipeline, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(pipeline.env["RX_DATABASE_URL"]) as conn:
         return conn.execute(sql, args).fetchall()
-
-
-def _subscribe_lost(pipeline: Pipeline) -> dict[str, Any]:
-    r = httpx.put(
-        f"{pipeline.sandbox_url}/_sandbox/webhooks",
-        json={
-            "url": f"{pipeline.ingest_url}/v1/xero/webhooks",
-            "key": XERO_WEBHOOK_KEY,
-            "client_id": CLIENT_ID,
-            "lose": True,
-        },
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def _seen(pipeline: Pipeline, tenant: str, xero_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -92,29 +76,14 @@ def _poll_state(pipeline: Pipeline, tenant: str) -> dict[str, Any]:
     return dict(zip(("last_reason", "day_remaining", "polled_at"), rows[0], strict=True))
 
 
-def _payment(invoice_id: str, amount: int, reference: str = "") -> dict[str, Any]:
-    return {
-        "Payments": [
-            {
-                "Invoice": {"InvoiceID": invoice_id},
-                "Account": {"Code": "090"},
-                "Date": "2026-11-25",
-                "Amount": amount,
-                "Reference": reference,
-            }
-        ]
-    }
-
-
 @pytest.mark.parametrize("pipeline_env", [POLLING], ids=["polling"])
 def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_the_interval(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    company = f"poll-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "poll")
     pipeline.connect(company, tenant)
-    subscription = _subscribe_lost(pipeline)
-    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    subscription = xc.subscribe(pipeline, lose=True)
+    reader = xc.TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
     lines = [ev.line("Paper", "1", "100.00")]
     merged_vendor = ev.vendor("ven_2", "Merged Paper ApS")
     archived_vendor = ev.vendor("ven_3", "Archived Paper ApS")
@@ -129,7 +98,7 @@ def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_
         ]
     )
     assert r.status_code == 202, r.text
-    bills = {f"b{n}": _bill(pipeline, tenant, f"b{n}") for n in range(1, 7)}
+    bills = {f"b{n}": xc.bill_in_xero(pipeline, tenant, f"b{n}") for n in range(1, 7)}
     merged_id = bills["b5"]["Contact"]["ContactID"]
     archived_id = bills["b6"]["Contact"]["ContactID"]
     # The poller has looked at every bill and both contacts: what changes next is a change.
@@ -139,15 +108,13 @@ def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_
     )
 
     changed_at = time.monotonic()
-    _accountant(pipeline, tenant, "PUT", "Payments", _payment(bills["b1"]["InvoiceID"], 100))
-    _accountant(pipeline, tenant, "PUT", "Payments", _payment(bills["b2"]["InvoiceID"], 30))
-    _accountant(
-        pipeline, tenant, "POST", f"Invoices/{bills['b3']['InvoiceID']}", {"Status": "VOIDED"}
-    )
-    _accountant(
+    xc.accountant(pipeline, tenant, "PUT", "Payments", xc.payment(bills["b1"]["InvoiceID"], 100))
+    xc.accountant(pipeline, tenant, "PUT", "Payments", xc.payment(bills["b2"]["InvoiceID"], 30))
+    xc.accountant(pipeline, tenant, "POST", f"Invoices/{bills['b3']['InvoiceID']}", xc.void())
+    xc.accountant(
         pipeline, tenant, "POST", f"Invoices/{bills['b4']['InvoiceID']}", {"DueDate": "2026-12-24"}
     )
-    survivor = _accountant(
+    survivor = xc.accountant(
         pipeline, tenant, "PUT", "Contacts", {"Contacts": [{"Name": "Survivor Paper A/S"}]}
     )["Contacts"][0]
     books = f"{pipeline.sandbox_url}/_sandbox/organisations/{tenant}/contacts"
@@ -155,32 +122,8 @@ def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_
     assert r.status_code == 200, r.text
     r = httpx.post(f"{books}/{archived_id}/archive", timeout=30)
     assert r.status_code == 200, r.text
-    made = _accountant(
-        pipeline,
-        tenant,
-        "PUT",
-        "Invoices",
-        {
-            "Invoices": [
-                {
-                    "Type": "ACCPAY",
-                    "Contact": {"ContactID": survivor["ContactID"]},
-                    "InvoiceNumber": "XERO-ONLY-1",
-                    "Date": "2026-11-20",
-                    "DueDate": "2026-12-20",
-                    "Status": "AUTHORISED",
-                    "LineItems": [
-                        {
-                            "Description": "Ink",
-                            "Quantity": 1,
-                            "UnitAmount": 50,
-                            "AccountCode": "429",
-                        }
-                    ],
-                }
-            ]
-        },
-    )["Invoices"][0]
+    bill = xc.made_in_xero(survivor["ContactID"])
+    made = xc.accountant(pipeline, tenant, "PUT", "Invoices", bill)["Invoices"][0]
 
     wanted = {
         "BillPaidInXero",
@@ -193,7 +136,7 @@ def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_
     }
 
     def arrived() -> list[dict[str, Any]] | None:
-        mine = _for(reader.read(), company)
+        mine = xc.for_company(reader.read(), company)
         edited = {e["roger_document"]["roger_id"] for e in mine if e["type"] == "BillEditedInXero"}
         # b5's contact moved to the survivor in the merge: an edit of b5 too.
         return mine if wanted <= {e["type"] for e in mine} and edited >= {"b4", "b5"} else None
@@ -237,11 +180,10 @@ def test_with_webhooks_lost_polling_brings_each_change_made_in_xero_back_within_
 def test_no_echo_after_100_of_our_own_writes_with_webhooks_and_polling_on(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    company = f"echo-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "echo")
     pipeline.connect(company, tenant)
-    _subscribe(pipeline)
-    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    xc.subscribe(pipeline)
+    reader = xc.TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
     lines = [ev.line("Paper", "1", "100.00")]
     bills = [
         ev.bill(company, f"e{n}", lines, "100.00", number=f"E-{n}", minute=n) for n in range(50)
@@ -276,7 +218,9 @@ def test_no_echo_after_100_of_our_own_writes_with_webhooks_and_polling_on(
 
     wait_for(settled, 90, "both paths to have looked at the paid bills")
     # The worker's echo grace (3 s) and one more round: still nothing.
-    _holds(lambda: _for(reader.read(), company) == [], 8, "no sync-back for our own writes")
+    _holds(
+        lambda: xc.for_company(reader.read(), company) == [], 8, "no sync-back for our own writes"
+    )
     assert _poll_calls(pipeline, tenant) > 4  # the poller did poll, several rounds
 
 
@@ -299,10 +243,11 @@ def _set_day_limit(pipeline: Pipeline, per_day: int) -> None:
 def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_left(
     pipeline: Pipeline, kafka_bootstrap: str
 ) -> None:
-    company = f"budget-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
-    reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
-    contact = _accountant(pipeline, tenant, "PUT", "Contacts", {"Contacts": [{"Name": "Backlog"}]})
+    company, tenant = xc.new_company(pipeline, "budget")
+    reader = xc.TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
+    contact = xc.accountant(
+        pipeline, tenant, "PUT", "Contacts", {"Contacts": [{"Name": "Backlog"}]}
+    )
     invoice = {
         "Type": "ACCPAY",
         "Contact": {"ContactID": contact["Contacts"][0]["ContactID"]},
@@ -313,7 +258,7 @@ def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_lef
     }
     # A backlog made in Xero before we connected: 350 bills, four pages of 100.
     backlog = [{**invoice, "InvoiceNumber": f"OLD-{n}"} for n in range(350)]
-    _accountant(pipeline, tenant, "PUT", "Invoices", {"Invoices": backlog})
+    xc.accountant(pipeline, tenant, "PUT", "Invoices", {"Invoices": backlog})
     pipeline.connect(company, tenant)
 
     # 10 calls: the bills (four pages of 100, all changed at one moment: page 1 read again
@@ -327,7 +272,7 @@ def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_lef
     )
     _holds(lambda: _poll_calls(pipeline, tenant) == 10, 4 * 2.0, "10 calls, four intervals on")
     announced = wait_for(
-        lambda: len({e["xero_id"] for e in _for(reader.read(), company)}) == 350 or None,
+        lambda: len({e["xero_id"] for e in xc.for_company(reader.read(), company)}) == 350 or None,
         60,
         "every bill of the backlog announced",
     )
@@ -341,8 +286,7 @@ def test_the_polling_budget_holds_under_a_backlog_and_the_writers_reserve_is_lef
     # than the reserve (1,000) are left, so the poller stops after the call that told it.
     try:
         _set_day_limit(pipeline, 1000)
-        other_company = f"reserve-{uuid.uuid4().hex[:8]}"
-        other = pipeline.new_organisation(f"Org {other_company}", "DKK")
+        other_company, other = xc.new_company(pipeline, "reserve")
         pipeline.connect(other_company, other)
         wait_for(
             lambda: _poll_state(pipeline, other).get("last_reason") == "day_reserve",

@@ -7,51 +7,16 @@ through the sandbox's as-accountant admin route; we read the projector's read AP
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from tests.fixtures.pipeline import CLIENT_ID, SERVICE_TOKEN, XERO_WEBHOOK_KEY, Pipeline, wait_for
+from tests.fixtures.pipeline import SERVICE_TOKEN, Pipeline, wait_for
 from tests.support import event_builders as ev
+from tests.support import xero_changes as xc
 
 LINES = [ev.line("Paper", "1", "100.00")]
-
-
-def subscribe(pipeline: Pipeline) -> None:
-    r = httpx.put(
-        f"{pipeline.sandbox_url}/_sandbox/webhooks",
-        json={
-            "url": f"{pipeline.ingest_url}/v1/xero/webhooks",
-            "key": XERO_WEBHOOK_KEY,
-            "client_id": CLIENT_ID,
-        },
-        timeout=30,
-    )
-    assert r.status_code == 200 and r.json()["status"] == "OK", r.text
-
-
-def accountant(pipeline: Pipeline, tenant: str, method: str, path: str, body: Any) -> Any:
-    r = httpx.request(
-        method,
-        f"{pipeline.sandbox_url}/_sandbox/organisations/{tenant}/as-accountant/{path}",
-        json=body,
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def in_xero(pipeline: Pipeline, tenant: str, roger_id: str, status: str = "AUTHORISED") -> Any:
-    def find() -> Any:
-        for invoice in pipeline.ledger(tenant)["invoices"]:
-            if invoice.get("Url", "").endswith(f"/bills/{roger_id}"):
-                if invoice["Status"] == status:
-                    return invoice
-        return None
-
-    return wait_for(find, 90, f"bill {roger_id} {status} in Xero")
 
 
 def shown(pipeline: Pipeline, company: str, roger_id: str, what: str, check: Any) -> Any:
@@ -65,10 +30,9 @@ def shown(pipeline: Pipeline, company: str, roger_id: str, what: str, check: Any
 
 
 def test_paid_voided_and_made_in_xero_show_in_state_and_history(pipeline: Pipeline) -> None:
-    company = f"state-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "state")
     pipeline.connect(company, tenant)
-    subscribe(pipeline)
+    xc.subscribe(pipeline)
     r = pipeline.post_events(
         [
             ev.bill(company, "b1", LINES, "100.00", number="B-1"),
@@ -76,52 +40,19 @@ def test_paid_voided_and_made_in_xero_show_in_state_and_history(pipeline: Pipeli
         ]
     )
     assert r.status_code == 202, r.text
-    b1 = in_xero(pipeline, tenant, "b1")
-    b2 = in_xero(pipeline, tenant, "b2")
+    b1 = xc.bill_in_xero(pipeline, tenant, "b1")
+    b2 = xc.bill_in_xero(pipeline, tenant, "b2")
 
-    accountant(
+    xc.accountant(
         pipeline,
         tenant,
         "PUT",
         "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": b1["InvoiceID"]},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-03",
-                    "Amount": 100,
-                    "Reference": "paid by hand",
-                }
-            ]
-        },
+        xc.payment(b1["InvoiceID"], 100, "paid by hand", "2026-11-03"),
     )
-    accountant(pipeline, tenant, "POST", f"Invoices/{b2['InvoiceID']}", {"Status": "VOIDED"})
-    made = accountant(
-        pipeline,
-        tenant,
-        "PUT",
-        "Invoices",
-        {
-            "Invoices": [
-                {
-                    "Type": "ACCPAY",
-                    "Contact": {"ContactID": b1["Contact"]["ContactID"]},
-                    "InvoiceNumber": "XERO-ONLY-1",
-                    "Date": "2026-11-20",
-                    "DueDate": "2026-12-20",
-                    "Status": "AUTHORISED",
-                    "LineItems": [
-                        {
-                            "Description": "Ink",
-                            "Quantity": 1,
-                            "UnitAmount": 50,
-                            "AccountCode": "429",
-                        }
-                    ],
-                }
-            ]
-        },
+    xc.accountant(pipeline, tenant, "POST", f"Invoices/{b2['InvoiceID']}", xc.void())
+    made = xc.accountant(
+        pipeline, tenant, "PUT", "Invoices", xc.made_in_xero(b1["Contact"]["ContactID"])
     )["Invoices"][0]
 
     paid = shown(pipeline, company, "b1", "paid in Xero", lambda d: d["in_xero"])
@@ -163,16 +94,15 @@ def test_paid_voided_and_made_in_xero_show_in_state_and_history(pipeline: Pipeli
 
 
 def test_rogers_update_after_an_edit_in_xero_is_held_as_a_conflict(pipeline: Pipeline) -> None:
-    company = f"state-{uuid.uuid4().hex[:8]}"
-    tenant = pipeline.new_organisation(f"Org {company}", "DKK")
+    company, tenant = xc.new_company(pipeline, "state")
     pipeline.connect(company, tenant)
-    subscribe(pipeline)
+    xc.subscribe(pipeline)
     r = pipeline.post_events([ev.bill(company, "b4", LINES, "100.00", number="B-4")])
     assert r.status_code == 202, r.text
-    b4 = in_xero(pipeline, tenant, "b4")
+    b4 = xc.bill_in_xero(pipeline, tenant, "b4")
 
     # The accountant corrects the amount in Xero...
-    accountant(
+    xc.accountant(
         pipeline,
         tenant,
         "POST",

@@ -4,7 +4,9 @@
 
 ``up`` (after ``deploy.stack up``) starts them in the background on fixed ports, registers
 the development OAuth client at the sandbox, creates the organisation "Acme Danmark ApS" and
-connects the example company ``acme-dk`` to it, then prints the URLs and the development
+connects the example company ``acme-dk`` to it, subscribes ingest's ``/v1/xero/webhooks``
+to the sandbox's webhooks (development webhook key; the sandbox keeps subscriptions in
+memory only, so every ``up`` subscribes again), then prints the URLs and the development
 secrets. ``deploy.demo`` uses the same pieces in a throw-away directory.
 """
 
@@ -117,6 +119,24 @@ def register_client(sandbox_url: str, env: dict[str, str]) -> None:
             "redirect_uris": ["http://127.0.0.1:8080/v1/xero/callback"],
         },
     ).raise_for_status()
+
+
+def subscribe_webhooks(sandbox_url: str, ingest_url: str, env: dict[str, str]) -> str:
+    """Subscribes ingest's webhook route to the sandbox's webhooks for our app's
+    organisations, signed with the development webhook key; returns the subscription's
+    status (``OK``, or ``INTENT_FAILED`` when ingest did not pass Xero's intent check)."""
+    answer = httpx.put(
+        f"{sandbox_url}/_sandbox/webhooks",
+        json={
+            "url": f"{ingest_url}/v1/xero/webhooks",
+            "key": env["RX_XERO_WEBHOOK_KEYS"].split(",")[0].strip(),
+            "client_id": env["RX_XERO_CLIENT_ID"],
+        },
+        timeout=30,
+    )
+    answer.raise_for_status()
+    status: str = answer.json()["status"]
+    return status
 
 
 def connect_company(
@@ -234,6 +254,9 @@ def up(run_dir: Path) -> None:
         env = _stack_env(run_dir, "ingest")
         tenant = seed_sandbox(sandbox_url, env, "acme-dk", run_dir / "apps")
         (run_dir / "apps" / "tenant").write_text(tenant)
+    ingest_url = f"http://127.0.0.1:{DEFAULT_PORTS['ingest']}"
+    hooks = subscribe_webhooks(sandbox_url, ingest_url, _stack_env(run_dir))
+    print(f"sandbox webhooks -> {ingest_url}/v1/xero/webhooks: {hooks}")
     _print(run_dir)
 
 

@@ -1,14 +1,16 @@
 """xero_inbound's HTTP route and workers, served by the ingest process (``inbound_router``).
 
-- ``POST /v1/xero/webhooks``: Xero's webhooks. 401 unless ``x-xero-signature`` verifies
-  under one of ``RX_XERO_WEBHOOK_KEYS``; an empty ``events`` list (Xero's intent-to-receive
-  check) is answered 200; otherwise each event goes on ``rx.xero-notifications.v1`` (key:
-  tenant id) and the answer, 200, waits only for Kafka's acks (Xero wants it within 5 s).
+- ``POST /v1/xero/webhooks``: Xero's webhooks. 413 for a body over ``MAX_WEBHOOK_BYTES``
+  (refused while it streams in, never read whole); 401 unless ``x-xero-signature``
+  verifies under one of ``RX_XERO_WEBHOOK_KEYS`` (checked before the JSON is parsed); an
+  empty ``events`` list (Xero's intent-to-receive check) is answered 200; otherwise each
+  event goes on ``rx.xero-notifications.v1`` (key: tenant id) and the answer, 200, waits
+  only for Kafka's acks (Xero wants it within 5 s).
 - Worker ``rx-xero-inbound``: each notification -> the document read from Xero ->
   ``roger.sync-back`` events (``sync_back``'s rules) for every company connected to it.
   Nothing here ever writes to Xero.
-- Worker ``rx-xero-inbound-writes``: our writer's results, so our own writes are
-  recognised and not echoed.
+- Worker ``rx-xero-inbound-writes``: our writer's results (bills' status and total, and
+  the payments it deleted), so our own writes are recognised and not echoed.
 - The poller (``poller.py``, unless ``RX_INBOUND_POLL_INTERVAL_S`` is 0): what changed in
   Xero since it last looked, as notifications on the same topic, for the same worker.
 """
@@ -34,6 +36,7 @@ from services.xero_inbound.polling import Remaining, reserve_left
 from services.xero_inbound.signature import signed_by_xero
 from services.xero_inbound.store import InboundStore
 from services.xero_inbound.sync_back import (
+    OUR_PAYMENT_PREFIX,
     BillView,
     Change,
     ContactView,
@@ -41,6 +44,7 @@ from services.xero_inbound.sync_back import (
     bill_view,
     contact_changes,
     contact_view,
+    deleted_payments,
     roger_document,
 )
 from shared.contracts.results import XeroResult
@@ -59,6 +63,9 @@ log = get_logger("xero_inbound")
 
 _BILL_RESULTS = {"XeroBillCreated", "XeroBillUpdated", "XeroBillVoided"}
 _GRACE_STEP_S = 0.2
+# Xero's webhook payloads are a few KB (events are thin: ids, no documents); a bigger body
+# is refused with 413 as it streams in, so unsigned junk cannot fill the process's memory.
+MAX_WEBHOOK_BYTES = 1 << 20
 
 
 class Inbound:
@@ -87,13 +94,17 @@ class Inbound:
         return settings
 
     async def on_result(self, record: ConsumerRecord[Any, Any]) -> None:
-        """Remembers our writer's latest result per bill (unreadable: dead-lettered)."""
+        """Remembers our writer's latest result per bill, and each payment it deleted (as
+        status ``DELETED``, keyed by the PaymentID); unreadable: dead-lettered."""
         result = XeroResult.from_bytes(record.value or b"")
         if result.type in _BILL_RESULTS and result.xero_id:
             assert self.store is not None
             await self.store.record_write(
                 result.xero_id, result.xero_status, result.xero_total, result.recorded_at
             )
+        elif result.type == "XeroPaymentDeleted" and result.xero_id:
+            assert self.store is not None
+            await self.store.record_write(result.xero_id, "DELETED", None, result.recorded_at)
 
     async def on_notification(self, record: ConsumerRecord[Any, Any]) -> None:
         """One Xero event -> ``roger.sync-back`` events (none for our own writes)."""
@@ -181,13 +192,24 @@ class Inbound:
         looked_at = seen[1] if seen else None
         app_url = self.settings.roger_app_url
         deadline = time.monotonic() + self.settings.inbound_echo_grace_s
+        gone = [p.xero_id for p in deleted_payments(before, now)]
         while True:
             write = await self.store.our_write(now.xero_id)
-            changes = bill_changes(before, now, app_url, write, looked_at)
-            bill_level = [c for c in changes if c.payment is None]
+            ours = await self.store.deleted_by_us(gone) if gone else frozenset[str]()
+            changes = bill_changes(before, now, app_url, write, looked_at, ours)
+            claimable = [
+                c
+                for c in changes
+                if c.payment is None
+                or (
+                    c.type == "PaymentDeletedInXero"
+                    and c.payment.reference.startswith(OUR_PAYMENT_PREFIX)
+                )
+            ]
             # Our writer's result and Xero's webhook travel apart: a change of a synced bill
-            # that looks like Xero's own waits a little for the result that would claim it.
-            if not bill_level or roger_document(now.url, app_url) is None:
+            # (or a deletion of a payment we made) that looks like Xero's own waits a little
+            # for the result that would claim it.
+            if not claimable or roger_document(now.url, app_url) is None:
                 return changes
             if time.monotonic() >= deadline:
                 return changes
@@ -225,9 +247,33 @@ class Inbound:
         await asyncio.gather(*pending)
 
 
-def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
-    """The webhook route plus, for the router's lifespan, the two workers."""
-    inbound = Inbound(settings)
+async def capped_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to exceed ``limit`` bytes: by its
+    ``Content-Length`` (nothing read), or while it streams in (at most ``limit`` bytes plus
+    one chunk read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def inbound_router(
+    settings: InboundSettings | None = None,
+    *,
+    inbound: Inbound | None = None,
+    max_body: int = MAX_WEBHOOK_BYTES,
+) -> APIRouter:
+    """The webhook route plus, for the router's lifespan, the two workers. ``inbound``: the
+    shared parts, for a test that starts them itself; ``max_body``: the largest webhook
+    body accepted (bytes)."""
+    inbound = inbound if inbound is not None else Inbound(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -293,9 +339,12 @@ def inbound_router(settings: InboundSettings | None = None) -> APIRouter:
 
     @router.post("/v1/xero/webhooks", include_in_schema=False)
     async def xero_webhooks(request: Request) -> JSONResponse:
-        body = await request.body()
         if not inbound.keys:
             return JSONResponse({}, status_code=503)  # not started yet
+        body = await capped_body(request, max_body)
+        if body is None:
+            log.warning("xero_webhook_too_large", limit=max_body)
+            return JSONResponse({}, status_code=413)
         if not signed_by_xero(body, request.headers.get("x-xero-signature"), inbound.keys):
             return JSONResponse({}, status_code=401)
         try:

@@ -1,5 +1,6 @@
 """What xero_inbound remembers (PostgreSQL): each document as we last saw it in Xero, our
-writer's latest result per Xero document, and which companies a tenant is connected to."""
+writer's latest result per Xero document (a bill's status and total; a payment it deleted:
+status ``DELETED``), and which companies a tenant is connected to."""
 
 from __future__ import annotations
 
@@ -79,6 +80,16 @@ class InboundStore:
         if row is None:
             return None
         return OurWrite(status=row[0], total=row[1], recorded_at=row[2])
+
+    async def deleted_by_us(self, payment_ids: list[str]) -> frozenset[str]:
+        """Which of these payments our writer deleted (its ``XeroPaymentDeleted`` results)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT xero_id FROM xero_inbound_our_writes WHERE xero_id = ANY(%s) "
+                "AND status = 'DELETED'",
+                (payment_ids,),
+            )
+            return frozenset(row[0] for row in await cur.fetchall())
 
     async def record_write(
         self, xero_id: str, status: str | None, total: Decimal | None, recorded_at: datetime

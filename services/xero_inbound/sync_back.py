@@ -7,9 +7,13 @@ Which writes are ours (never echoed):
   was made in Xero;
 - a payment whose ``Reference`` starts ``Roger payment `` is ours (the projector's
   reference, unique per Roger payment);
+- a payment gone from a bill (deleted in Xero) is ours when our writer's result says it
+  deleted it (``XeroPaymentDeleted``: Roger reversed the payment);
 - a bill-level change (status, total, dates, contact) is ours when our writer's latest
   result for the bill was recorded after we last looked at the bill and reports the status
-  and total Xero now holds.
+  and total Xero now holds. A synced bill we never looked at is compared with that result
+  instead (its status and total: all a result reports), so a void or an edit of the total
+  made in Xero before our first look is still reported.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ SyncBackType = Literal[
     "BillVoidedInXero",
     "BillDeletedInXero",
     "BillEditedInXero",
+    "PaymentDeletedInXero",
     "ContactArchivedInXero",
     "ContactMergedInXero",
 ]
 OUR_PAYMENT_PREFIX = "Roger payment "
 _NAMESPACE = uuid.UUID("6f1f7e39-3b64-4c5e-9a56-1d1b7f0c2a11")
 _EDITABLE = ("total", "date", "due_date", "contact_id", "currency")
+_GONE = ("VOIDED", "DELETED")
 
 
 def _day(value: Any) -> Day | None:
@@ -236,19 +242,77 @@ def ours(write: OurWrite | None, now: BillView, looked_at: datetime | None) -> b
     )
 
 
+def written_fields(write: OurWrite, now: BillView) -> dict[str, str | None]:
+    """The editable fields as our writer last left them, as far as its result tells: its
+    total (when it reports one); every other field as Xero holds it now (unknown: no edit
+    can be claimed for it)."""
+    fields = now.fields()
+    if write.total is not None and (now.total is None or write.total != now.total):
+        fields["total"] = str(write.total)
+    return fields
+
+
+def bill_level_changes(
+    now: BillView, status_before: str | None, fields_before: dict[str, str | None]
+) -> list[Change]:
+    """A synced bill voided or deleted (its status newly gone), else its edited fields."""
+    if now.status in _GONE:
+        if status_before is None or status_before == now.status:
+            return []
+        kind: SyncBackType = "BillVoidedInXero" if now.status == "VOIDED" else "BillDeletedInXero"
+        return [Change(type=kind, xero_id=now.xero_id, occurred_at=now.updated_at, bill=now)]
+    new = now.fields()
+    edits = tuple(
+        FieldChange(field=name, before=fields_before[name], after=new[name])
+        for name in _EDITABLE
+        if fields_before[name] != new[name]
+    )
+    if not edits:
+        return []
+    return [
+        Change(
+            type="BillEditedInXero",
+            xero_id=now.xero_id,
+            occurred_at=now.updated_at,
+            bill=now,
+            changes=edits,
+        )
+    ]
+
+
+def deleted_payments(before: BillView | None, now: BillView) -> list[PaymentView]:
+    """Payments the bill had when we last looked and no longer has (Xero's bill leaves a
+    deleted payment out of ``Payments``; one still listed as ``DELETED`` counts too), with
+    status ``DELETED``."""
+    if before is None:
+        return []
+    live = {p.xero_id for p in now.payments if p.status != "DELETED"}
+    return [
+        p.model_copy(update={"status": "DELETED"})
+        for p in before.payments
+        if p.status != "DELETED" and p.xero_id not in live
+    ]
+
+
 def bill_changes(
     before: BillView | None,
     now: BillView,
     app_url: str,
     write: OurWrite | None,
     looked_at: datetime | None,
+    our_deletions: frozenset[str] = frozenset(),
 ) -> list[Change]:
     """What Xero's change to a bill means for Roger. ``before``: the bill when we last
     looked (None: never); ``write``: our writer's latest result for it; ``looked_at``: when
-    we last looked. Only bills (ACCPAY) are passed here."""
+    we last looked; ``our_deletions``: ids of the bill's payments our writer deleted. Only
+    bills (ACCPAY) are passed here.
+
+    With no ``before``, a synced bill is compared with ``write`` (its status and total): a
+    status or total other than our last write's is Xero's change; the same is our echo.
+    Neither known: nothing (we cannot tell Xero's change from our own)."""
     synced = roger_document(now.url, app_url) is not None
     if not synced:
-        if before is None and now.status not in ("DELETED", "VOIDED"):
+        if before is None and now.status not in _GONE:
             return [
                 Change(
                     type="BillCreatedInXero",
@@ -259,31 +323,11 @@ def bill_changes(
             ]
         return []
     found: list[Change] = []
-    if before is not None and not ours(write, now, looked_at):
-        if now.status != before.status and now.status in ("VOIDED", "DELETED"):
-            kind: SyncBackType = (
-                "BillVoidedInXero" if now.status == "VOIDED" else "BillDeletedInXero"
-            )
-            found.append(
-                Change(type=kind, xero_id=now.xero_id, occurred_at=now.updated_at, bill=now)
-            )
-        elif now.status not in ("VOIDED", "DELETED"):
-            old, new = before.fields(), now.fields()
-            edits = tuple(
-                FieldChange(field=name, before=old[name], after=new[name])
-                for name in _EDITABLE
-                if old[name] != new[name]
-            )
-            if edits:
-                found.append(
-                    Change(
-                        type="BillEditedInXero",
-                        xero_id=now.xero_id,
-                        occurred_at=now.updated_at,
-                        bill=now,
-                        changes=edits,
-                    )
-                )
+    if not ours(write, now, looked_at):
+        if before is not None:
+            found += bill_level_changes(now, before.status, before.fields())
+        elif write is not None:
+            found += bill_level_changes(now, write.status, written_fields(write, now))
     known = {p.xero_id for p in before.payments} if before else set()
     for payment in now.payments:
         if payment.xero_id in known or payment.status == "DELETED":
@@ -298,6 +342,18 @@ def bill_changes(
                 occurred_at=now.updated_at,
                 bill=now,
                 payment=payment,
+            )
+        )
+    for gone in deleted_payments(before, now):
+        if gone.xero_id in our_deletions:
+            continue  # Roger reversed it: our writer deleted it
+        found.append(
+            Change(
+                type="PaymentDeletedInXero",
+                xero_id=now.xero_id,
+                occurred_at=now.updated_at,
+                bill=now,
+                payment=gone,
             )
         )
     return found

@@ -232,3 +232,113 @@ def test_events_validate_against_the_checked_in_schema_and_ids_are_stable() -> N
     assert one.id == two.id
     assert one.roger_document is not None and one.roger_document.roger_id == "b 2"
     jsonschema.validate(json.loads(one.to_bytes()), sync_back_schema())
+
+
+def test_a_bill_never_looked_at_is_compared_with_our_last_write() -> None:
+    # Issue 15, bug 1: voided (or its total edited) in Xero before inbound first looked.
+    written = OurWrite(status="AUTHORISED", total=Decimal("100.00"), recorded_at=T0)
+    voided = bill_view(invoice(Status="VOIDED"))
+    [void] = bill_changes(None, voided, APP, written, None)
+    assert void.type == "BillVoidedInXero" and void.bill == voided
+    deleted = bill_view(invoice(Status="DELETED"))
+    assert types(bill_changes(None, deleted, APP, written, None)) == ["BillDeletedInXero"]
+    edited = bill_view(invoice(Total=120.0, AmountDue=120.0))
+    [edit] = bill_changes(None, edited, APP, written, None)
+    assert edit.type == "BillEditedInXero"
+    assert [(c.field, c.before, c.after) for c in edit.changes] == [("total", "100.00", "120.0")]
+    # Equal to our last write: our own echo, nothing.
+    assert bill_changes(None, bill_view(invoice()), APP, written, None) == []
+    ours = OurWrite(status="VOIDED", total=None, recorded_at=T0)
+    assert bill_changes(None, voided, APP, ours, None) == []
+    # Paid by Roger: the status moved (PAID) but neither a void nor an edit; no echo.
+    paid = bill_view(
+        invoice(
+            Status="PAID",
+            AmountPaid=100.0,
+            AmountDue=0.0,
+            Payments=[payment("Roger payment b 2/p1")],
+        )
+    )
+    assert bill_changes(None, paid, APP, written, None) == []
+    # Neither an earlier view nor a write of ours: nothing can be told apart.
+    assert bill_changes(None, voided, APP, None, None) == []
+
+
+def test_a_payment_deleted_in_xero_is_reported_and_one_roger_reversed_is_not() -> None:
+    # Issue 15, bug 2.
+    two = [payment("cash", 40), payment("Roger payment b 2/p1", 60, "p-2")]
+    before = bill_view(invoice(Status="PAID", AmountPaid=100.0, AmountDue=0.0, Payments=two))
+    # Xero's bill leaves a deleted payment out of its Payments.
+    after = bill_view(invoice(AmountPaid=60.0, AmountDue=40.0, Payments=two[1:]))
+    [change] = bill_changes(before, after, APP, None, T0)
+    assert change.type == "PaymentDeletedInXero" and change.xero_id == after.xero_id
+    assert change.payment is not None and change.payment.xero_id == "p-1"
+    assert change.payment.status == "DELETED" and change.payment.amount == Decimal("40")
+    assert change.bill == after
+    # Listed as DELETED counts the same.
+    listed = bill_view(
+        invoice(AmountPaid=60.0, AmountDue=40.0, Payments=[{**two[0], "Status": "DELETED"}, two[1]])
+    )
+    assert types(bill_changes(before, listed, APP, None, T0)) == ["PaymentDeletedInXero"]
+    # Roger's payment deleted by an accountant is Xero's change; reversed by Roger, ours.
+    none_left = bill_view(invoice(AmountPaid=0.0, AmountDue=100.0, Payments=[]))
+    assert types(bill_changes(before, none_left, APP, None, T0)) == ["PaymentDeletedInXero"] * 2
+    reversed_ = bill_changes(before, none_left, APP, None, T0, frozenset({"p-2"}))
+    assert [c.payment.xero_id for c in reversed_ if c.payment] == ["p-1"]
+    # Each deletion has its own stable id, and the event matches the schema.
+    event = change.addressed("acme/dk", "t", APP, T0)
+    assert event.id == change.addressed("acme/dk", "t", APP, T0 + timedelta(1)).id
+    jsonschema.validate(json.loads(event.to_bytes()), sync_back_schema())
+
+
+def _webhook_app(max_body: int = 1024) -> Any:
+    from fastapi import FastAPI
+
+    from services.xero_inbound.routes import Inbound, inbound_router
+
+    inbound = Inbound(InboundSettings(xero_webhook_keys="k"))
+    inbound.start()
+    app = FastAPI()
+    app.include_router(inbound_router(inbound=inbound, max_body=max_body))
+    return app
+
+
+def test_an_oversized_webhook_is_refused_with_413_before_it_is_read_whole() -> None:
+    # Issue 15, bug 3: unsigned 300 MB POSTs were read in full before the signature check.
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    import httpx
+
+    pulled: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for n in range(10_000):  # 10,000 x 512 B = 5 MB, if it were all read
+            pulled.append(n)
+            yield b"x" * 512
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=_webhook_app(max_body=1024))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+            url = "/v1/xero/webhooks"
+            streamed = await http.post(url, content=endless())
+            declared = await http.post(url, content=b"{}", headers={"content-length": str(2 << 20)})
+            body = b'{"events":[],"firstEventSequence":0,"lastEventSequence":0}'
+            small_unsigned = await http.post(url, content=body)
+            small_signed = await http.post(
+                url, content=body, headers={"x-xero-signature": xero_signature("k", body)}
+            )
+            junk = b"not json"
+            signed_junk = await http.post(
+                url, content=junk, headers={"x-xero-signature": xero_signature("k", junk)}
+            )
+            return [
+                streamed.status_code,
+                declared.status_code,
+                small_unsigned.status_code,
+                small_signed.status_code,
+                signed_junk.status_code,
+            ]
+
+    assert asyncio.run(run()) == [413, 413, 401, 200, 200]
+    assert len(pulled) <= 4  # 1 KiB cap: a few 512 B chunks read, not 10,000

@@ -14,14 +14,14 @@ import httpx
 from deploy.apps import subscribe_webhooks
 from shared.contracts.topics import ROGER_SYNC_BACK
 from tests.fixtures.pipeline import CLIENT_ID, XERO_WEBHOOK_KEY, Pipeline, wait_for
-from tests.pipeline.test_sync_back import TopicReader, _accountant, _bill, _for
 from tests.support import event_builders as ev
+from tests.support.xero_changes import TopicReader, accountant, bill_in_xero, for_company
 
 LINES = [ev.line("Paper", "1", "100.00")]
 
 
 def _pay_by_hand(pipeline: Pipeline, tenant: str, invoice_id: str, amount: int) -> str:
-    answer = _accountant(
+    answer = accountant(
         pipeline,
         tenant,
         "PUT",
@@ -63,14 +63,14 @@ def test_a_void_before_the_first_look_and_payments_deleted_in_xero_come_back(
     reader = TopicReader(kafka_bootstrap, ROGER_SYNC_BACK)
     r = pipeline.post_events([ev.bill(company, "b1", LINES, "100.00", number="B-1")])
     assert r.status_code == 202, r.text
-    b1 = _bill(pipeline, tenant, "b1")
+    b1 = bill_in_xero(pipeline, tenant, "b1")
     env = {"RX_XERO_WEBHOOK_KEYS": XERO_WEBHOOK_KEY, "RX_XERO_CLIENT_ID": CLIENT_ID}
     assert subscribe_webhooks(pipeline.sandbox_url, pipeline.ingest_url, env) == "OK"
 
-    _accountant(pipeline, tenant, "POST", f"Invoices/{b1['InvoiceID']}", {"Status": "VOIDED"})
+    accountant(pipeline, tenant, "POST", f"Invoices/{b1['InvoiceID']}", {"Status": "VOIDED"})
 
     def voided() -> list[dict[str, Any]] | None:
-        mine = _for(reader.read(), company)
+        mine = for_company(reader.read(), company)
         return mine if any(e["type"] == "BillVoidedInXero" for e in mine) else None
 
     [void] = wait_for(voided, 90, "b1's void announced")
@@ -79,18 +79,18 @@ def test_a_void_before_the_first_look_and_payments_deleted_in_xero_come_back(
     # b2, seen by inbound from its creation on. A payment by hand, deleted by hand.
     r = pipeline.post_events([ev.bill(company, "b2", LINES, "100.00", number="B-2", minute=1)])
     assert r.status_code == 202, r.text
-    b2 = _bill(pipeline, tenant, "b2")["InvoiceID"]
+    b2 = bill_in_xero(pipeline, tenant, "b2")["InvoiceID"]
 
     def announced(kind: str, count: int) -> Any:
         def find() -> list[dict[str, Any]] | None:
-            mine = [e for e in _for(reader.read(), company) if e["type"] == kind]
+            mine = [e for e in for_company(reader.read(), company) if e["type"] == kind]
             return mine if len(mine) >= count else None
 
         return wait_for(find, 90, f"{count} x {kind}")
 
     first = _pay_by_hand(pipeline, tenant, b2, 30)
     announced("BillPartPaidInXero", 1)
-    _accountant(pipeline, tenant, "POST", f"Payments/{first}", {"Status": "DELETED"})
+    accountant(pipeline, tenant, "POST", f"Payments/{first}", {"Status": "DELETED"})
     [gone] = announced("PaymentDeletedInXero", 1)
     assert gone["payment"]["xero_id"] == first and gone["payment"]["status"] == "DELETED"
     assert Decimal(gone["payment"]["amount"]) == Decimal("30")
@@ -108,9 +108,9 @@ def test_a_void_before_the_first_look_and_payments_deleted_in_xero_come_back(
     _roger_payment(pipeline, tenant, b2, "DELETED")
     # A last change by hand: once it is announced, the reversal's webhook was handled too
     # (one tenant's notifications are handled in order).
-    _accountant(pipeline, tenant, "POST", f"Payments/{second}", {"Status": "DELETED"})
+    accountant(pipeline, tenant, "POST", f"Payments/{second}", {"Status": "DELETED"})
     deletions = announced("PaymentDeletedInXero", 2)
     assert [e["payment"]["xero_id"] for e in deletions] == [first, second], deletions
     assert ours not in {
-        e["payment"]["xero_id"] for e in _for(reader.read(), company) if e["payment"]
+        e["payment"]["xero_id"] for e in for_company(reader.read(), company) if e["payment"]
     }

@@ -438,16 +438,19 @@ def differences(
 ) -> tuple[list[Difference], list[str]]:
     """Compares each document of the read API (with its ``roger`` and ``conflict`` fields)
     with Xero's (``invoices``: bills and receipts by InvoiceID; ``notes``: credit notes by
-    CreditNoteID; ``contacts`` by ContactID). Returns the differences, and the documents
-    not compared (a command of theirs in flight, or no Roger version yet).
+    CreditNoteID; ``contacts`` by ContactID). Returns the differences (every field that
+    differs: total, date, due date, currency, contact, status, payments), and the
+    documents not compared (a command of theirs in flight, or no Roger version yet).
 
-    Safe to fix (Roger's truth sent again, nothing Xero holds of a person's is lost): a
-    document Xero lacks (never made, or refused before: a refusal that stands shows
-    again), amounts or currency that differ
-    from what we sent with no conflict, a Roger payment Xero lacks. For a person: a
-    conflict held, a document voided or deleted in Xero (someone did it on purpose), a
-    contact archived or merged in Xero, a payment made in Xero outside Roger, a document
-    deleted in Roger that Xero still holds, a payment that failed.
+    Safe to fix (README, "What comes back from Xero, and conflicts"): only what Roger has
+    and Xero never got, so nothing of Xero's is overwritten: a document with no Xero id on
+    our side (never made, or refused: a refusal that stands shows again), a payment with no
+    Xero id on our side that failed. Everything else needs a person, in either direction: a
+    field of a document Xero holds that differs from what we sent (an edit in Xero), a
+    document or payment we made that Xero no longer has (removed there by someone), a
+    conflict held, a document voided or deleted in Xero, a contact archived or merged
+    there, a payment made in Xero outside Roger, a document deleted in Roger that Xero
+    still holds.
     """
     found: list[Difference] = []
     skipped: list[str] = []
@@ -472,6 +475,7 @@ def differences(
         xero_id = doc.get("xero_id")
         theirs = held_in.get(xero_id or "")
         status = str(theirs.get("Status", "")) if theirs else ""
+        resend = f"POST .../documents/{kind}/{roger_id}/resend"
         if roger.get("deleted"):
             if theirs is not None and status not in _GONE:
                 differ(
@@ -482,14 +486,19 @@ def differences(
                 )
             continue
         if theirs is None:
-            # Safe whatever the cause: Xero holds nothing of it to lose; a refusal that still
-            # stands shows on the document again.
-            differ(
-                "document",
-                f"{roger.get('number')} {roger.get('total')} {roger.get('currency')}",
-                "missing",
-                fix={"resend": "document"},
-            )
+            ours = f"{roger.get('number')} {roger.get('total')} {roger.get('currency')}"
+            if not xero_id:
+                # Safe whatever the cause: Xero never got it, so it holds nothing of it to
+                # lose; a refusal that still stands shows on the document again.
+                differ("document", ours, "missing", fix={"resend": "document"})
+            else:
+                differ(
+                    "document",
+                    f"{ours} (in Xero as {xero_id})",
+                    "missing",
+                    why="Xero no longer has the document we made: someone removed it there; "
+                    f'delete it in Roger, or make it again ({resend} {{"resend": "document"}})',
+                )
             continue
         if status in _GONE:
             differ(
@@ -497,8 +506,7 @@ def differences(
                 "live",
                 status,
                 why=f"{status.lower()} in Xero by someone: delete it in Roger, or, if Roger's "
-                f"stands, make it again (POST .../documents/{kind}/{roger_id}/resend "
-                '{"resend": "document"})',
+                f'stands, make it again ({resend} {{"resend": "document"}})',
             )
             continue
         _compare_document(doc, roger, theirs, contacts, differ)
@@ -514,6 +522,19 @@ def _collector(found: list[Difference], kind: str, roger_id: str) -> Any:
     return differ
 
 
+def _day(value: Any) -> str | None:
+    """Xero's ``/Date(ms+0000)/`` or ``2026-11-02T00:00:00`` as ``2026-11-02``."""
+    from shared.xero.client import xero_moment
+
+    moment = xero_moment(value)
+    return moment.date().isoformat() if moment else None
+
+
+def _moved_for_lock_date(doc: dict[str, Any]) -> bool:
+    """The writer posted it on the first open day after a lock date (its warning says so)."""
+    return any("the first open day" in str(w) for w in doc.get("warnings") or [])
+
+
 def _compare_document(
     doc: dict[str, Any],
     roger: dict[str, Any],
@@ -521,19 +542,36 @@ def _compare_document(
     contacts: dict[str, dict[str, Any]],
     differ: Any,
 ) -> None:
-    """Amounts, currency, contact and payments of a document Xero holds, live."""
+    """Every field of a document Xero holds, live, that differs from what we sent, and its
+    payments. A field that differs was changed in Xero (by someone: we sent Roger's): a
+    person decides, never ``--fix`` (it would overwrite the accountant's edit)."""
+    kind, roger_id = doc["kind"], doc["roger_id"]
+    edited = (
+        "changed in Xero by someone: keep Xero's (change Roger's to match), or put Roger's "
+        f'back (POST .../documents/{kind}/{roger_id}/resend {{"resend": "update"}})'
+    )
+    as_sent = bool(roger.get("in_xero_as_sent"))
     # What Xero held after our last write (it may round Roger's total), else Roger's total.
     expected = _num(roger.get("xero_total")) or _num(roger.get("total"))
     total = _num(theirs.get("Total"))
-    if roger.get("in_xero_as_sent") and expected is not None and total != expected:
-        differ("total", expected, total, fix={"resend": "update"})
+    if as_sent and expected is not None and total != expected:
+        differ("total", expected, total, why=edited)
+    dates = (("date", "DateString", "Date"), ("due_date", "DueDateString", "DueDate"))
+    for field, text_key, key in dates:
+        ours_day, xero_day = roger.get(field), _day(theirs.get(text_key) or theirs.get(key))
+        moved = _moved_for_lock_date(doc) and xero_day is not None and xero_day > str(ours_day)
+        if as_sent and ours_day and xero_day and ours_day != xero_day and not moved:
+            differ(field, ours_day, xero_day, why=edited)
     currency = theirs.get("CurrencyCode")
-    if roger.get("in_xero_as_sent") and currency and currency != roger.get("currency"):
-        differ("currency", roger.get("currency"), currency, fix={"resend": "update"})
+    if as_sent and currency and currency != roger.get("currency"):
+        differ("currency", roger.get("currency"), currency, why=edited)
     contact_id = roger.get("contact_id")
     contact = contacts.get(contact_id or "")
-    if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
-        merged = contact.get("MergedToContactID")
+    merged = contact.get("MergedToContactID") if contact else None
+    xero_contact = (theirs.get("Contact") or {}).get("ContactID")
+    if as_sent and contact_id and xero_contact and xero_contact not in (contact_id, merged):
+        differ("contact", contact_id, xero_contact, why=edited)
+    elif contact is not None and contact.get("ContactStatus") == "ARCHIVED":
         differ(
             "contact",
             f"{contact.get('Name')} ({contact_id})",
@@ -542,22 +580,31 @@ def _compare_document(
             if merged
             else "archived in Xero: restore the contact in Xero (or choose another vendor)",
         )
+    _compare_payments(roger, theirs, differ)
+
+
+def _compare_payments(roger: dict[str, Any], theirs: dict[str, Any], differ: Any) -> None:
+    """Roger's payments against the document's payments in Xero."""
     held = {str(p.get("PaymentID")): p for p in theirs.get("Payments") or []}
     ours = {p["xero_id"] for p in roger.get("payments") or [] if p.get("xero_id")}
     for payment in roger.get("payments") or []:
         if payment.get("reversed"):
             continue
-        if payment.get("state") == "failed":
+        field, amount = f"payment {payment['payment_id']}", payment.get("amount") or "the total"
+        if payment.get("xero_id"):
+            if payment["xero_id"] not in held:
+                # We made it; Xero no longer has it: someone removed it there on purpose.
+                differ(
+                    field,
+                    f"{amount} (in Xero as {payment['xero_id']})",
+                    "missing",
+                    why="removed in Xero by someone: reverse it in Roger, or pay it again in Xero",
+                )
+        elif payment.get("state") == "failed":
+            # Xero never got it: safe to send (a refusal that still stands shows again).
             differ(
-                f"payment {payment['payment_id']}",
-                payment.get("amount") or "the total",
-                "missing",
-                why="the payment failed: see the document's reason, then retry",
-            )
-        elif payment.get("xero_id") and payment["xero_id"] not in held:
-            differ(
-                f"payment {payment['payment_id']}",
-                payment.get("amount") or "the total",
+                field,
+                amount,
                 "missing",
                 fix={"resend": "payment", "payment_id": payment["payment_id"]},
             )
@@ -596,8 +643,10 @@ def reconcile(
     Our state comes from the projector's read API (RX_PROJECTOR_URL, with the first of
     RX_SERVICE_TOKENS); Xero's is read with the company's own tokens (GET Invoices,
     CreditNotes and Contacts; about one call per 50 documents). With --fix, what is safe is
-    sent again through the projector (``POST .../resend``: a document Xero lacks, Roger's
-    amounts, a payment Xero lacks), and what needs a person is listed with what to do.
+    sent again through the projector (``POST .../resend``: only what Xero never got, a
+    document or a failed payment with no Xero id on our side), and what needs a person is
+    listed with what to do (anything Xero holds that differs from ours: nothing is
+    overwritten in either direction).
     Documents with a command in flight are not compared. Exit status: 0 when nothing
     differs (or, with --fix, nothing is left for a person), 1 otherwise, 2 on bad settings.
     """
@@ -705,6 +754,22 @@ def _our_documents(base: str, company: str, headers: dict[str, str]) -> list[dic
             return docs
 
 
+def unreadable(company: str, exc: Exception) -> str:
+    """Why the company's Xero cannot be read, for a person: the token store's
+    ``NotConnected`` (no connection: its text is only the company id), ``NeedsReconnect``
+    (Xero refused our tokens) or another ``XeroError``."""
+    from shared.xero.token_store import NeedsReconnect, NotConnected
+
+    if isinstance(exc, NotConnected):
+        return (
+            f"{company} is not connected to Xero (connect it first: "
+            f"POST /v1/companies/{company}/xero/connect)"
+        )
+    if isinstance(exc, NeedsReconnect):
+        return f"{company} must be reconnected to Xero: {exc}"
+    return f"{company} cannot be read in Xero: {exc}"
+
+
 async def _read_xero(
     settings: Any, company: str, docs: list[dict[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -727,7 +792,7 @@ async def _read_xero(
         try:
             access = await store.access(company, xero.refresh)
         except (NotConnected, XeroError) as exc:
-            raise RuntimeError(f"{company} cannot be read in Xero: {exc}") from exc
+            raise RuntimeError(unreadable(company, exc)) from exc
 
         async def listed(collection: str, key: str, ids: list[str]) -> dict[str, Any]:
             got: dict[str, Any] = {}

@@ -63,9 +63,10 @@ def _uncursor(cursor: str) -> tuple[str, str]:
 
 
 class ResendRequest(BaseModel):
-    """What ``roger-xero reconcile --fix`` asks to send again: the ``document`` Xero lacks,
-    Roger's version of it (``update``: Xero holds other amounts), or the ``payment``
-    ``payment_id`` Xero lacks; ``reason`` is the difference found (shown in its history)."""
+    """What ``roger-xero reconcile --fix`` asks to send again: the ``document`` or the
+    ``payment`` ``payment_id`` Xero never got (no Xero id on our side); or what a person
+    asks: Roger's version over an edit made in Xero (``update``), a bill voided there made
+    again (``document``). ``reason`` is the difference found (shown in its history)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -142,8 +143,8 @@ def read_router(
         company_id: str, kind: str, roger_id: str, body: ResendRequest
     ) -> dict[str, Any]:
         """Sends what Roger holds again, as ``roger-xero reconcile --fix`` decided (a
-        ``DocumentRetryRequested`` with ``resend``). 404 if unknown; 409 ``conflict`` if the
-        document is held in a conflict with Xero (a person decides: retry); 422 a payment
+        ``DocumentRetryRequested`` with ``resend``). 404 if the document, or the payment
+        ``payment_id`` of it, is unknown; 409 as ``resend_refusal`` says; 422 a payment
         resend without ``payment_id``."""
         _company(company_id)
         _document(kind, roger_id)
@@ -152,13 +153,9 @@ def read_router(
         found = await views.document_state(pool, company_id, kind, roger_id)
         if found is None:
             raise ApiError(404, "not_found", f"no {kind} {roger_id} for company {company_id}")
-        if found.conflict:
-            raise ApiError(
-                409,
-                "conflict",
-                "the document is held in a conflict with Xero: a person decides (retry "
-                "sends Roger's version; leaving it keeps Xero's)",
-            )
+        refused = resend_refusal(found, body)
+        if refused is not None:
+            raise refused
         fact = retry_requested(
             company_id,
             kind,
@@ -191,6 +188,39 @@ def read_router(
         return await views.summary(pool, company_id)
 
     return router
+
+
+def resend_refusal(found: views.DocumentState, body: ResendRequest) -> ApiError | None:
+    """Why ``POST .../resend`` must not send, or None.
+
+    409 ``conflict``: the document is held in a conflict with Xero (a person decides:
+    retry). For a payment: 404 ``not_found`` if the document has no payment
+    ``payment_id``; 409 ``payment_in_xero`` if Roger has it as made in Xero (it has a Xero
+    id: making it again would pay the vendor twice; a payment removed in Xero by a person
+    is theirs to decide); 409 ``payment_reversed`` if Roger reversed it."""
+    if found.conflict:
+        return ApiError(
+            409,
+            "conflict",
+            "the document is held in a conflict with Xero: a person decides (retry "
+            "sends Roger's version; leaving it keeps Xero's)",
+        )
+    if body.resend != "payment":
+        return None
+    payment = found.payments.get(body.payment_id or "")
+    if payment is None:
+        return ApiError(404, "not_found", f"the document has no payment {body.payment_id}")
+    if payment.get("xero_id"):
+        return ApiError(
+            409,
+            "payment_in_xero",
+            f"payment {body.payment_id} is in Xero as {payment['xero_id']} "
+            f"({payment.get('state')}): sending it again would pay the bill twice; if it was "
+            "removed in Xero, a person decides (pay it again in Xero, or reverse it in Roger)",
+        )
+    if payment.get("reversed"):
+        return ApiError(409, "payment_reversed", f"payment {body.payment_id} was reversed in Roger")
+    return None
 
 
 def retry_requested(

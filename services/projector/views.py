@@ -7,7 +7,7 @@ by the projector (``domain/projection.py`` through ``store.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 from urllib.parse import quote
@@ -149,23 +149,39 @@ class DocumentState:
     state: str  # one of ``STATES``
     retryable: bool  # the document, or one of its payments, allocation or files, failed
     conflict: bool = False  # held in a conflict with Xero, for a person
+    # Its payments by Roger payment id: {"state", "xero_id", "reversed"} (the row's
+    # ``payments`` with ``reversed`` from ``detail.roger.payments``).
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def document_state(
     pool: AsyncConnectionPool, company_id: str, kind: str, roger_id: str
 ) -> DocumentState | None:
-    """The document's state, whether a retry has something to send and whether it is held
-    in a conflict with Xero, or None if the company has no such document."""
+    """The document's state, whether a retry has something to send, whether it is held
+    in a conflict with Xero and its payments, or None if the company has no such document."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT state, retryable, jsonb_typeof(detail->'conflict') = 'object' "
+            "SELECT state, retryable, jsonb_typeof(detail->'conflict') = 'object', payments, "
+            "detail->'roger'->'payments' "
             "FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
             (company_id, kind, roger_id),
         )
         row = await cur.fetchone()
     if row is None:
         return None
-    return DocumentState(str(row[0]), bool(row[1]), bool(row[2]))
+    reversed_ = {
+        str(p.get("payment_id")) for p in row[4] or [] if isinstance(p, dict) and p.get("reversed")
+    }
+    payments = {
+        str(p["payment_id"]): {
+            "state": p.get("state"),
+            "xero_id": p.get("xero_id"),
+            "reversed": str(p["payment_id"]) in reversed_,
+        }
+        for p in row[3] or []
+        if isinstance(p, dict) and p.get("payment_id") is not None
+    }
+    return DocumentState(str(row[0]), bool(row[1]), bool(row[2]), payments)
 
 
 OLDEST_PENDING = Gauge(

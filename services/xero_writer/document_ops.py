@@ -171,8 +171,10 @@ async def _create_bills(
     accountant keyed by hand (adopted); creates the rest in one call."""
     every = await contact_bills(call, commands[0].tenant_id, {c.contact_id for c in commands})
     # A bill of ours found VOIDED was made, then voided at Roger's request (the projector
-    # voids only deleted bills): done, then undone, never made again (issue 10).
-    by_url = {b["Url"]: b for b in every if b.get("Url")}
+    # voids only deleted bills): done, then undone, never made again (issue 10). A live bill
+    # wins over a gone one of the same Url (a bill voided in Xero, then made again).
+    by_url = {b["Url"]: b for b in every if b.get("Url") and b.get("Status") in GONE}
+    by_url |= {b["Url"]: b for b in every if b.get("Url") and b.get("Status") not in GONE}
     # The live bills by (contact, supplier number once normalised), the only ones ``adopt``
     # can take: a look per command, not a scan of the contact's whole history per command
     # (issue 14: the scan was half of the writer's time during a month-end backlog).
@@ -186,8 +188,11 @@ async def _create_bills(
     notes: dict[str, str] = {}
     taken: set[str] = set()
     for cmd in commands:
-        if cmd.url in by_url:
-            found = by_url[cmd.url]
+        found = by_url.get(cmd.url)
+        if found is not None and cmd.remake_gone and found.get("Status") in GONE:
+            # Voided or deleted in Xero by a person, and asked for again: made anew.
+            found = None
+        if found is not None:
             results.append(_answered(cmd, found, "XeroBillCreated", "InvoiceID", "InvoiceNumber"))
             continue
         free = [

@@ -91,6 +91,12 @@ class CreateBill(_DocumentBody):
     """Create an AUTHORISED ACCPAY invoice (looked up first if an attempt may have landed)."""
 
     kind: Literal["CreateBill"] = "CreateBill"
+    # The bill was voided or deleted in Xero by a person and a person asked for it again
+    # (the projector's retry or resend after that): a voided or deleted bill found by its
+    # Url is not this command's bill, so a new one is made. False (the default): a gone
+    # bill of ours found by Url answers the command (made, then voided at Roger's request:
+    # never made again).
+    remake_gone: bool = False
 
 
 class UpdateBill(_DocumentBody):

@@ -1,7 +1,8 @@
 """``roger-xero reconcile COMPANY [--fix]``: a company with five differences planted in Xero
 through the sandbox's admin API (webhooks off, so only reconcile can see them) is reconciled:
-all five are found, ``--fix`` repairs the three that are safe and lists the two that need a
-person, and a second run finds only those two.
+all five are found, ``--fix`` sends the one that is safe (a bill Xero never got) and lists the
+four that need a person (what an accountant did in Xero is never overwritten nor re-made), and
+a second run finds only those four, each left as Xero holds it.
 """
 
 from __future__ import annotations
@@ -150,29 +151,20 @@ def test_reconcile_finds_five_planted_differences_and_fixes_the_safe_ones(
     }, found.stdout
 
     fixed = reconcile(pipeline, company, "--fix")
-    assert fixed.returncode == 1, fixed.stdout + fixed.stderr  # two are left for a person
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr  # four are left for a person
     sent = {line for line in fixed.stdout.splitlines() if line.startswith("sent: ")}
-    assert sent == {
-        "sent: bill b2 update (total)",
-        "sent: bill b3 payment (payment p1)",
-        "sent: bill b5 document (document)",
-    }, fixed.stdout
-    assert "2 need(s) a person:" in fixed.stdout
+    assert sent == {"sent: bill b5 document (document)"}, fixed.stdout
+    assert "4 need(s) a person:" in fixed.stdout
     assert "bill b1: status: voided in Xero by someone" in fixed.stdout
+    assert "bill b2: total: changed in Xero by someone" in fixed.stdout
+    assert "bill b3: payment p1: removed in Xero by someone" in fixed.stdout
     assert "bill b4: contact: archived in Xero" in fixed.stdout
 
     def repaired() -> bool:
-        b2_now, b3_now, b5_now = (invoice(pipeline, tenant, f"b{n}") for n in (2, 3, 5))
-        return bool(
-            b2_now
-            and Decimal(str(b2_now["Total"])) == 100
-            and b3_now
-            and b3_now["Status"] == "PAID"
-            and b5_now
-            and b5_now["Status"] == "AUTHORISED"
-        )
+        b5_now = invoice(pipeline, tenant, "b5")
+        return bool(b5_now and b5_now["Status"] == "AUTHORISED")
 
-    wait_for(repaired, 120, "b2's amount, b3's payment and b5 back in Xero")
+    wait_for(repaired, 120, "b5 in Xero")
     wait_for(
         lambda: all(d["state"] not in ("pending", "waiting") for d in pipeline.documents(company)),
         60,
@@ -181,9 +173,16 @@ def test_reconcile_finds_five_planted_differences_and_fixes_the_safe_ones(
 
     again = reconcile(pipeline, company)
     assert again.returncode == 1
-    assert rows(again.stdout) == {("bill b1", "status"), ("bill b4", "contact")}, again.stdout
-    # The voided bill and the archived contact were left as Xero holds them.
+    assert rows(again.stdout) == {
+        ("bill b1", "status"),
+        ("bill b2", "total"),
+        ("bill b3", "payment p1"),
+        ("bill b4", "contact"),
+    }, again.stdout
+    # What the accountant did was left as Xero holds it: nothing overwritten nor re-made.
     assert (invoice(pipeline, tenant, "b1") or {})["Status"] == "VOIDED"
+    assert Decimal(str((invoice(pipeline, tenant, "b2") or {})["Total"])) == 120
+    assert (invoice(pipeline, tenant, "b3") or {})["Status"] == "AUTHORISED"
 
 
 # ---- the comparison alone (no stack) ---------------------------------------------------------
@@ -256,8 +255,72 @@ def test_the_comparison_says_what_is_safe_and_what_needs_a_person() -> None:
     got = {(d.roger_id, d.field): (d.fix, bool(d.why)) for d in found}
     assert got == {
         ("kept", "status"): (None, True),  # deleted in Roger, live in Xero
-        ("usd", "currency"): ({"resend": "update"}, False),
+        ("usd", "currency"): (None, True),  # changed in Xero: a person decides
         ("byhand", "payment made in Xero"): (None, True),
         ("held", "conflict"): (None, True),
-        ("refused", "document"): ({"resend": "document"}, False),
+        ("refused", "document"): ({"resend": "document"}, False),  # Xero never got it
     }
+
+
+def test_an_edit_in_xero_is_never_safe_and_every_field_that_differs_is_shown() -> None:
+    from services.cli import differences
+
+    dated = {"date": "2026-11-02", "due_date": "2026-12-02"}
+    docs = [_doc("edited", roger=dated)]
+    invoices = {
+        "inv-edited": _invoice(
+            "edited",
+            Total=120,
+            DateString="2026-11-02T00:00:00",
+            DueDate="/Date(1798675200000+0000)/",  # 2026-12-31
+            Contact={"ContactID": "c2"},
+        )
+    }
+
+    found, _ = differences(docs, invoices, {}, {})
+
+    got = {d.field: (d.ours, d.xero, d.fix) for d in found}
+    assert got == {
+        "total": ("100.00", "120", None),
+        "due_date": ("2026-12-02", "2026-12-31", None),
+        "contact": ("c1", "c2", None),
+    }
+    assert all("changed in Xero by someone" in d.why for d in found)
+
+
+def test_only_what_xero_never_got_is_safe_and_what_we_made_that_is_gone_needs_a_person() -> None:
+    from services.cli import differences
+
+    payments = [
+        # Made by us in Xero, no longer there: removed by someone in Xero.
+        {"payment_id": "p1", "amount": "40", "xero_id": "x-p1", "state": "synced"},
+        # Never got to Xero (no Xero id on our side): safe to send.
+        {"payment_id": "p2", "amount": "10", "xero_id": None, "state": "failed"},
+        # In Xero, as ours: nothing to say.
+        {"payment_id": "p3", "amount": "5", "xero_id": "x-p3", "state": "synced"},
+    ]
+    docs = [
+        _doc("paid", roger={"payments": payments}),
+        _doc("removed"),  # we made it; Xero no longer has it
+    ]
+    ours = [{"PaymentID": "x-p3", "Amount": 5, "Reference": "Roger payment p3"}]
+    invoices = {"inv-paid": _invoice("paid", Payments=ours)}
+
+    found, _ = differences(docs, invoices, {}, {})
+
+    got = {(d.roger_id, d.field): (d.fix, bool(d.why)) for d in found}
+    assert got == {
+        ("paid", "payment p1"): (None, True),
+        ("paid", "payment p2"): ({"resend": "payment", "payment_id": "p2"}, False),
+        ("removed", "document"): (None, True),
+    }
+
+
+def test_a_company_with_no_connection_is_said_to_be_not_connected() -> None:
+    from services.cli import unreadable
+    from shared.xero.token_store import NotConnected
+
+    said = unreadable("lonely-co", NotConnected("lonely-co"))
+
+    assert said.startswith("lonely-co is not connected to Xero"), said
+    assert "cannot be read" not in said

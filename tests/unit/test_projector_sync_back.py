@@ -326,7 +326,7 @@ def test_reconcile_resends_what_xero_lacks_under_new_command_ids() -> None:
     state = CompanyState(COMPANY)
     create = synced_bill(state)
     [pay] = step(state, fact("BillPaid", paid_data("b1", "p1", "21.00"), day=3))
-    step(state, answer(pay, "XeroPaymentCreated", xero_id="pay-1", amount=Decimal(21)))
+    step(state, answer(pay, "XeroCommandFailed", message="Xero was down"))  # never in Xero
 
     def resend(what: str, **more: Any) -> list[AnyCommand]:
         data = {"kind": "bill", "roger_id": "b1", "resend": what, "reason": "test", **more}
@@ -336,7 +336,7 @@ def test_reconcile_resends_what_xero_lacks_under_new_command_ids() -> None:
     assert isinstance(again, CreatePayment) and again.command_id != pay.command_id
     step(state, answer(again, "XeroPaymentCreated", xero_id="pay-2", amount=Decimal(21)))
 
-    first = resend("update")
+    first = resend("update")  # a person's choice of Roger's version over Xero's
     # Xero refuses edits of a bill with payments: the payment leaves first, then the update.
     assert [type(c) for c in first] == [DeletePayment]
     [update] = step(state, answer(first[0], "XeroPaymentDeleted", xero_id="pay-2"))
@@ -395,3 +395,66 @@ def test_a_bill_moved_by_a_contact_merge_is_no_conflict_in_either_order() -> Non
 
         assert isinstance(update, UpdateBill), first_merge
         assert state.docs[("bill", "b1")].conflict is None
+
+
+def test_a_resend_of_a_payment_already_in_xero_is_refused_and_changes_nothing() -> None:
+    state = CompanyState(COMPANY)
+    synced_bill(state)
+    [pay] = step(state, fact("BillPaid", paid_data("b1", "p1", "21.00"), day=3))
+    step(state, answer(pay, "XeroPaymentCreated", xero_id="pay-1", amount=Decimal(21)))
+    doc = state.docs[("bill", "b1")]
+    data = {"kind": "bill", "roger_id": "b1", "resend": "payment", "payment_id": "p1"}
+
+    # The domain leaves it (a fact published before the read API refused it).
+    assert step(state, fact("DocumentRetryRequested", {**data, "reason": "t"})) == []
+    payment = doc.payments["p1"]
+    assert (payment.state, payment.xero_id) == ("synced", "pay-1")
+    assert doc.state == "synced"
+
+    # The read API refuses it: 409 naming why, and 404 for a payment it does not have.
+    from services.projector.api import ResendRequest, resend_refusal
+    from services.projector.views import DocumentState
+
+    row = document_row(COMPANY, doc, state)
+    payments = {
+        p["payment_id"]: {"state": p["state"], "xero_id": p["xero_id"], "reversed": False}
+        for p in row["payments"]
+    }
+    found = DocumentState(row["state"], row["retryable"], False, payments)
+    body = ResendRequest(resend="payment", payment_id="p1")
+    refused = resend_refusal(found, body)
+    assert refused is not None and refused.status == 409
+    assert refused.code == "payment_in_xero" and "pay-1" in refused.message
+    unknown = resend_refusal(found, ResendRequest(resend="payment", payment_id="p9"))
+    assert unknown is not None and unknown.status == 404
+    assert resend_refusal(found, ResendRequest(resend="document")) is None
+
+
+def test_a_resend_of_a_payment_xero_never_got_makes_it() -> None:
+    state = CompanyState(COMPANY)
+    synced_bill(state)
+    [pay] = step(state, fact("BillPaid", paid_data("b1", "p1", "21.00"), day=3))
+    step(state, answer(pay, "XeroCommandFailed", message="Xero was down"))
+    doc = state.docs[("bill", "b1")]
+    assert doc.payments["p1"].state == "failed" and doc.payments["p1"].xero_id is None
+
+    data = {"kind": "bill", "roger_id": "b1", "resend": "payment", "payment_id": "p1"}
+    [again] = step(state, fact("DocumentRetryRequested", data))
+
+    assert isinstance(again, CreatePayment) and again.command_id != pay.command_id
+
+
+def test_a_retry_after_a_void_in_xero_asks_the_writer_to_make_a_new_bill() -> None:
+    state = CompanyState(COMPANY)
+    create = synced_bill(state)
+    assert create.remake_gone is False  # a first CreateBill takes our bill found by Url
+    record(state, change("BillVoidedInXero", status="VOIDED"))
+    step(state, fact("BillUpdated", bill_data("b1", total="30.00"), day=27))  # held
+    doc = state.docs[("bill", "b1")]
+    assert doc.conflict is not None
+
+    [again] = step(state, fact("DocumentRetryRequested", {"kind": "bill", "roger_id": "b1"}))
+
+    assert isinstance(again, CreateBill) and again.remake_gone is True
+    step(state, answer(again, "XeroBillCreated", xero_id="inv-2", xero_total=Decimal(30)))
+    assert (doc.state, doc.xero_id, doc.remake_gone) == ("synced", "inv-2", False)

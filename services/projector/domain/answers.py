@@ -158,6 +158,7 @@ def _created(
     if _refused(doc, result, target):
         return
     doc.xero_id, doc.xero_number = result.xero_id, result.xero_number
+    doc.remake_gone = False
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
     _xero_holds_ours(doc)

@@ -450,7 +450,9 @@ def _decide_create(d: _Decider, doc: Document) -> None:
     if doc.kind == "credit_note":
         cmd = CreateCreditNote(**d.base(doc.kind, doc.roger_id, *parts), **body)
     else:
-        cmd = CreateBill(**d.base(doc.kind, doc.roger_id, *parts), **body)
+        cmd = CreateBill(
+            **d.base(doc.kind, doc.roger_id, *parts), **body, remake_gone=doc.remake_gone
+        )
     doc.outstanding = d.issue(cmd, Outstanding(cmd.kind, doc=doc.key, version_at=doc.version_at))
     doc.state, doc.reason = "pending", None
 

@@ -342,6 +342,7 @@ def _forget_xero(doc: Document) -> None:
     doc.xero_id = doc.xero_number = None
     doc.xero_total = None
     doc.synced_version_at = None
+    doc.remake_gone = True  # the gone bill still has our Url: the writer must not take it
     for payment in doc.payments.values():
         if payment.xero_id is not None:
             payment.xero_id, payment.made, payment.made_amount = None, None, None
@@ -355,9 +356,11 @@ def resend(
     sent again under a new attempt (new command ids; the writer's answers for the old ones
     would otherwise be replayed without calling Xero).
 
-    ``document``: Xero lacks the document; it is made again. ``update``: Xero holds other
-    amounts or dates; Roger's version is sent again. ``payment``: Xero lacks the payment
-    ``payment_id``; it is made again. A document held in a conflict is left to a person.
+    ``document``: Xero lacks the document; it is made again. ``update``: a person chose
+    Roger's amounts or dates over Xero's; Roger's version is sent again. ``payment``: Xero
+    never got the payment ``payment_id`` (Roger has no Xero id for it); it is made again. A
+    payment Roger has as made in Xero is never touched (it would be paid twice), and a
+    document held in a conflict is left to a person.
     """
     entry["note"] = f"reconcile: {reason or what}; sending Roger's {what} again"
     if doc.conflict is not None:
@@ -377,10 +380,20 @@ def resend(
         if doc.in_xero is not None:
             doc.in_xero.edited_since_sync = False
         doc.reopen()
-    elif what == "payment" and payment_id in doc.payments:
-        payment = doc.payments[payment_id]
-        payment.xero_id, payment.made, payment.made_amount = None, None, None
-        payment.again("not in Xero (reconcile): made again")
+    elif what == "payment":
+        payment = doc.payments.get(payment_id or "")
+        if payment is None or payment.data is None or payment.reversed:
+            entry["note"] = f"reconcile: not sent, Roger has no payment {payment_id} to send"
+        elif payment.xero_id is not None or payment.outstanding is not None:
+            # Made in Xero (or being made): sending it again would pay the bill twice. The
+            # read API refuses this too; a fact published before it did is left here.
+            entry["note"] = (
+                f"reconcile: not sent, payment {payment_id} is in Xero as {payment.xero_id}"
+                if payment.xero_id is not None
+                else f"reconcile: not sent, payment {payment_id} is being made in Xero"
+            )
+        else:
+            payment.again("not in Xero (reconcile): made again")
 
 
 def _retry_allocation(note: Document) -> None:

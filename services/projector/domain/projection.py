@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from services.projector.domain.state import CompanyState, DocKey, Document, Payment, VendorLink
+from shared.contracts.roger_events import BillData, CreditNoteData, ReceiptData
 
 DocumentRow = dict[str, Any]  # the columns of sync_documents that the state decides
 
@@ -29,7 +30,9 @@ def detail(doc: Document, link: VendorLink | None = None) -> dict[str, Any]:
     - ``conflict``: ``{"reason", "at", "roger", "xero", "xero_holds"}`` while held for a
       person, else None;
     - ``roger``: what Roger holds and what we gave Xero, for ``roger-xero reconcile``:
-      ``total``, ``currency``, ``number``, ``deleted``, ``in_xero_as_sent`` (Xero was
+      ``total``, ``currency``, ``number``, ``date`` and ``due_date`` (ISO dates as Xero is
+      given them: a receipt's are its ``paid_on``, a bill without a due date is due on its
+      issue date, a credit note has none), ``deleted``, ``in_xero_as_sent`` (Xero was
       given Roger's latest version), ``xero_total`` (Xero's answer), ``contact_id``,
       ``contact_status``, ``payments`` ``[{"payment_id", "amount" (None: the whole total),
       "xero_id", "state", "reversed"}]``.
@@ -49,6 +52,7 @@ def detail(doc: Document, link: VendorLink | None = None) -> dict[str, Any]:
             "total": _text(data.total) if data is not None else None,
             "currency": data.currency if data is not None else None,
             "number": number,
+            **_dates(doc),
             "deleted": doc.deleted,
             "in_xero_as_sent": doc.version_at is not None
             and doc.synced_version_at is not None
@@ -69,6 +73,18 @@ def detail(doc: Document, link: VendorLink | None = None) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _dates(doc: Document) -> dict[str, str | None]:
+    """The date and due date Xero is given for the document (``decisions._body``)."""
+    data = doc.data
+    if isinstance(data, BillData):
+        return {"date": _text(data.issue_date), "due_date": _text(data.due_date or data.issue_date)}
+    if isinstance(data, ReceiptData):
+        return {"date": _text(data.paid_on), "due_date": _text(data.paid_on)}
+    if isinstance(data, CreditNoteData):
+        return {"date": _text(data.issue_date), "due_date": None}
+    return {"date": None, "due_date": None}
 
 
 def _json(value: Any) -> Any:

@@ -202,6 +202,10 @@ class Document:
     # defaults: a snapshot pickled before these fields reads the class's None.
     in_xero: XeroSide | None = None
     conflict: Conflict | None = None
+    # Xero's bill was voided or deleted there (or is missing) and a person asked for it
+    # again: the CreateBill says so (``remake_gone``), so the writer makes a new bill
+    # instead of answering with the gone one it finds by Url. Cleared once made.
+    remake_gone: bool = False
 
     @property
     def key(self) -> DocKey:

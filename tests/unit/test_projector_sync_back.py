@@ -458,3 +458,19 @@ def test_a_retry_after_a_void_in_xero_asks_the_writer_to_make_a_new_bill() -> No
     assert isinstance(again, CreateBill) and again.remake_gone is True
     step(state, answer(again, "XeroBillCreated", xero_id="inv-2", xero_total=Decimal(30)))
     assert (doc.state, doc.xero_id, doc.remake_gone) == ("synced", "inv-2", False)
+
+
+def test_a_payment_deleted_in_xero_shows_and_rogers_own_waits_for_a_person() -> None:
+    state = CompanyState(COMPANY)
+    synced_bill(state)
+    [pay] = step(state, fact("BillPaid", paid_data("b1", "p1", "21.00"), day=3))
+    step(state, answer(pay, "XeroPaymentCreated", xero_id="pay-1", amount=Decimal(21)))
+    gone = {**by_hand("21"), "xero_id": "pay-1", "reference": "Roger payment p1"}
+    raw = change("PaymentDeletedInXero", paid="0.00", due="21.00", payment=gone)
+    assert record(state, raw) == []  # nothing made again on its own
+    doc = state.docs[("bill", "b1")]
+    payment = doc.payments["p1"]
+    assert payment.state == "failed" and "deleted in Xero by a person" in (payment.reason or "")
+    assert doc.in_xero is not None and doc.in_xero.amount_due == Decimal("21.00")
+    assert doc.in_xero.summary is not None and doc.in_xero.summary.startswith("payment of 21")
+    assert all(p.get("xero_id") != "pay-1" for p in doc.in_xero.payments)

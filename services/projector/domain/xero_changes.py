@@ -164,6 +164,8 @@ def apply_change(state: CompanyState, record: SyncBackRecord) -> Effects:
         _gone(doc, side, GONE[record.type], record, entry)
     elif record.type == "BillEditedInXero":
         _edited(state, doc, side, record, entry)
+    elif record.type == "PaymentDeletedInXero":
+        _payment_deleted(doc, side, record, entry)
     else:
         entry["note"] = f"a change of a kind the projector does not know: {record.type}"
     effects.note(doc.key, entry)
@@ -279,6 +281,32 @@ def _paid(
             ),
             entry,
         )
+
+
+def _payment_deleted(
+    doc: Document, side: XeroSide, record: SyncBackRecord, entry: HistoryEntry
+) -> None:
+    """A payment deleted in Xero by a person. One of Roger's (ours by its Xero id) is shown
+    failed with the reason and left for a person: never made again on its own, since the
+    accountant removed it on purpose (a retry sends it again)."""
+    payment = record.payment
+    if payment is None:
+        return
+    side.payments = [p for p in side.payments if p.get("xero_id") != payment.xero_id]
+    on = _text(payment.date) or str(record.when.date())
+    side.summary = (
+        f"payment of {_text(payment.amount)} deleted in Xero on {record.when.date()} "
+        f"(it was dated {on})"
+    )
+    entry["note"] = side.summary
+    for roger in doc.payments.values():
+        if roger.xero_id == payment.xero_id and not roger.reversed:
+            roger.state = "failed"
+            roger.reason = (
+                f"Roger's payment {roger.payment_id} was deleted in Xero by a person on "
+                f"{record.when.date()}: not made again on its own (retry sends it again)"
+            )
+            entry["note"] = f"{side.summary}; it was Roger's payment {roger.payment_id}"
 
 
 def _gone(

@@ -780,13 +780,7 @@ async def _read_xero(
     from shared.xero.token_store import NotConnected, TokenStore
 
     pool = await open_pool(settings.database_url, max_size=2)
-    xero = XeroClient(
-        settings.xero_accounting_url,
-        settings.xero_token_url,
-        settings.xero_client_id,
-        settings.xero_client_secret.get_secret_value(),
-        settings.xero_timeout_s,
-    )
+    xero = XeroClient.for_app(settings)
     try:
         store = TokenStore(pool, [k.get_secret_value() for k in settings.token_keys])
         try:

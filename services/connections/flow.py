@@ -106,15 +106,7 @@ class Connector:
         self.states = PendingStates(
             pool, MultiFernet([Fernet(k.encode()) for k in keys]), settings.connect_state_ttl_s
         )
-        self.xero = xero or XeroClient(
-            settings.xero_accounting_url,
-            settings.xero_token_url,
-            settings.xero_client_id,
-            settings.xero_client_secret.get_secret_value(),
-            settings.xero_timeout_s,
-            revoke_url=settings.xero_revoke_url,
-            identity_url=settings.xero_identity_url,
-        )
+        self.xero = xero or XeroClient.for_app(settings)
         self.redirect_uri = redirect_uri(settings)
         # redirect_after may only lead back to Roger (or to our own setup page).
         self.redirect_origins = oauth.allowed_origins(

@@ -285,13 +285,7 @@ def inbound_router(
         await inbound.store.setup()
         poll_store = PollStore(pool)
         await poll_store.setup()
-        inbound.xero = XeroClient(
-            config.xero_accounting_url,
-            config.xero_token_url,
-            config.xero_client_id,
-            config.xero_client_secret.get_secret_value(),
-            config.xero_timeout_s,
-        )
+        inbound.xero = XeroClient.for_app(config)
         producer = durable_producer(
             config.kafka_bootstrap, "rx-xero-inbound", kafka_security(config)
         )

@@ -34,13 +34,7 @@ def create_app(settings: WriterSettings) -> FastAPI:
         attempts = Attempts(pool)
         await attempts.setup()
         await shared_limits.setup(pool)
-        xero = XeroClient(
-            settings.xero_accounting_url,
-            settings.xero_token_url,
-            settings.xero_client_id,
-            settings.xero_client_secret.get_secret_value(),
-            settings.xero_timeout_s,
-        )
+        xero = XeroClient.for_app(settings)
         writer = Writer(settings, tokens, attempts, xero)
         async with running_worker(writer, "writer", pool, running, [xero.aclose, pool.close]):
             yield

@@ -26,6 +26,7 @@ import httpx
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.logging import get_logger
+from shared.settings import XeroAppSettings
 from shared.xero.errors import (
     Forbidden,
     NeedsReconnect,
@@ -172,6 +173,22 @@ def raise_for_answer(what: str, response: httpx.Response) -> None:
 class XeroClient:
     """One app's Xero client. ``timeout_s`` bounds each call (the writer keeps it well under
     Kafka's max poll interval); URLs are Xero's or the sandbox's."""
+
+    @classmethod
+    def for_app(
+        cls, settings: XeroAppSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> XeroClient:
+        """The client of our Xero app as the service's settings describe it (``RX_XERO_*``)."""
+        return cls(
+            settings.xero_accounting_url,
+            settings.xero_token_url,
+            settings.xero_client_id,
+            settings.xero_client_secret.get_secret_value(),
+            settings.xero_timeout_s,
+            revoke_url=settings.xero_revoke_url,
+            identity_url=settings.xero_identity_url,
+            transport=transport,
+        )
 
     def __init__(
         self,

@@ -308,11 +308,27 @@ async def test_a_kept_access_token_is_handed_out_only_while_its_row_is_unchanged
         first = await writers.access("co", _never)
         assert (await writers.access("co", _never)) == first
         assert len(opened) == 1  # kept: not read under a lock nor decrypted again
+        # The sealed token set rewritten behind its back (as a refresh elsewhere would, or a
+        # test making it look expired): opened again.
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT token_ciphertext FROM xero_connections WHERE company_id = 'co'"
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            resealed = Fernet(KEY.encode()).encrypt(Fernet(KEY.encode()).decrypt(bytes(row[0])))
+            await conn.execute(
+                "UPDATE xero_connections SET token_ciphertext = %s WHERE company_id = 'co'",
+                (resealed,),
+            )
+            await conn.commit()
+        assert (await writers.access("co", _never)) == first
+        assert len(opened) == 2
         # Another process moves the company to another organisation: seen at the next call.
         other_tenant = setup.sandbox.create_org("Other ApS")
         assert await others.choose("co", other_tenant, "connected")
         assert (await writers.access("co", _never)).tenant_id == other_tenant
-        assert len(opened) == 2
+        assert len(opened) == 3
         # Disconnected elsewhere: nothing kept is handed out.
         await others.remove("co")
         with pytest.raises(NotConnected):

@@ -197,13 +197,24 @@ def resend_refusal(found: views.DocumentState, body: ResendRequest) -> ApiError 
     retry). For a payment: 404 ``not_found`` if the document has no payment
     ``payment_id``; 409 ``payment_in_xero`` if Roger has it as made in Xero (it has a Xero
     id: making it again would pay the vendor twice; a payment removed in Xero by a person
-    is theirs to decide); 409 ``payment_reversed`` if Roger reversed it."""
+    is theirs to decide); 409 ``payment_reversed`` if Roger reversed it. For the document:
+    409 ``document_in_xero`` if Xero has it (a Xero id, not voided or deleted there): sending
+    it again would overwrite what an accountant changed there (a person uses retry, or
+    ``"update"``, to send Roger's version on purpose)."""
     if found.conflict:
         return ApiError(
             409,
             "conflict",
             "the document is held in a conflict with Xero: a person decides (retry "
             "sends Roger's version; leaving it keeps Xero's)",
+        )
+    if body.resend == "document" and found.xero_id and not found.gone_in_xero:
+        return ApiError(
+            409,
+            "document_in_xero",
+            f"Xero has the document as {found.xero_id}: resending it would overwrite what was "
+            'changed there; send Roger\'s version on purpose with {"resend": "update"} '
+            "or retry",
         )
     if body.resend != "payment":
         return None

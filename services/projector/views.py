@@ -152,6 +152,8 @@ class DocumentState:
     # Its payments by Roger payment id: {"state", "xero_id", "reversed"} (the row's
     # ``payments`` with ``reversed`` from ``detail.roger.payments``).
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    xero_id: str | None = None  # the document in Xero, once made
+    gone_in_xero: bool = False  # voided or deleted in Xero (roger.sync-back)
 
 
 async def document_state(
@@ -162,7 +164,7 @@ async def document_state(
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT state, retryable, jsonb_typeof(detail->'conflict') = 'object', payments, "
-            "detail->'roger'->'payments' "
+            "detail->'roger'->'payments', xero_id, detail->'in_xero'->>'gone' "
             "FROM sync_documents WHERE company_id = %s AND kind = %s AND roger_id = %s",
             (company_id, kind, roger_id),
         )
@@ -181,7 +183,9 @@ async def document_state(
         for p in row[3] or []
         if isinstance(p, dict) and p.get("payment_id") is not None
     }
-    return DocumentState(str(row[0]), bool(row[1]), bool(row[2]), payments)
+    return DocumentState(
+        str(row[0]), bool(row[1]), bool(row[2]), payments, row[5], row[6] is not None
+    )
 
 
 OLDEST_PENDING = Gauge(

@@ -420,14 +420,20 @@ def test_a_resend_of_a_payment_already_in_xero_is_refused_and_changes_nothing() 
         p["payment_id"]: {"state": p["state"], "xero_id": p["xero_id"], "reversed": False}
         for p in row["payments"]
     }
-    found = DocumentState(row["state"], row["retryable"], False, payments)
+    found = DocumentState(row["state"], row["retryable"], False, payments, row["xero_id"])
     body = ResendRequest(resend="payment", payment_id="p1")
     refused = resend_refusal(found, body)
     assert refused is not None and refused.status == 409
     assert refused.code == "payment_in_xero" and "pay-1" in refused.message
     unknown = resend_refusal(found, ResendRequest(resend="payment", payment_id="p9"))
     assert unknown is not None and unknown.status == 404
-    assert resend_refusal(found, ResendRequest(resend="document")) is None
+    # The bill itself is in Xero: resending it would overwrite an accountant's edit there.
+    in_xero = resend_refusal(found, ResendRequest(resend="document"))
+    assert in_xero is not None and in_xero.status == 409 and in_xero.code == "document_in_xero"
+    gone = DocumentState(row["state"], row["retryable"], False, payments, row["xero_id"], True)
+    assert resend_refusal(gone, ResendRequest(resend="document")) is None  # voided there
+    never = DocumentState(row["state"], row["retryable"], False, payments)
+    assert resend_refusal(never, ResendRequest(resend="document")) is None  # Xero never got it
 
 
 def test_a_resend_of_a_payment_xero_never_got_makes_it() -> None:

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import time
+
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+
+# A connection handed back less than this ago is handed out again without a round trip.
+# PostgreSQL going away (a restart, a failover, ``pg_terminate_backend`` of idle sessions)
+# takes longer than this to come back, so the connections left from before it are idle past
+# it and checked; a connection that broke while in use is marked broken and not kept.
+# Issue 14: a check per use was a round trip per statement, a tenth of the writer's time.
+RECENT_S = 1.0
+_RETURNED = "_rx_returned_at"
+
+
+async def _mark_returned(conn: AsyncConnection) -> None:
+    setattr(conn, _RETURNED, time.monotonic())
+
+
+async def _check(conn: AsyncConnection) -> None:
+    if conn.broken or conn.closed:
+        raise ConnectionError("connection closed")
+    if time.monotonic() - getattr(conn, _RETURNED, 0.0) >= RECENT_S:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
-    """An open pool whose connections are checked as they are handed out: one PostgreSQL
-    closed (a restart, a failover, ``pg_terminate_backend``) is replaced instead of failing
-    the request that drew it (psycopg_pool's ``check_connection``)."""
+    """An open pool whose connections are checked as they are handed out (psycopg_pool's
+    ``check_connection``, unless used within :data:`RECENT_S`): one PostgreSQL closed is
+    replaced instead of failing the request that drew it."""
     pool = AsyncConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         open=False,
         timeout=15,
-        check=AsyncConnectionPool.check_connection,
+        check=_check,
+        reset=_mark_returned,
     )
     await pool.open(wait=True)
     return pool

@@ -45,6 +45,10 @@ _STRICT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Strings (with escapes) and the structural characters, for locating over-deep nesting.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?|[\[\]{},]')
+# An escape that can make a control character or a surrogate in a string (C0 controls cannot
+# appear raw in JSON, and UTF-8 cannot hold a surrogate), and C1 controls raw (see clean()).
+_ESCAPE = re.compile(r"\\[bfnrtu]")
+_C1 = re.compile("[\x80-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,35 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> Path | None:
         elif stack and stack[-1][0] == "[":  # a comma inside an array
             stack[-1][1] += 1
     return None
+
+
+def clean(text: str, doc: Any) -> bool:
+    """True only if :func:`problems` finds nothing in ``doc`` (decoded from ``text``) nor in
+    any part of it; False means "look": :func:`problems` then says what, if anything.
+
+    The common case's fast way (issue 14): no string can hold a refused character unless the
+    text has an escape that makes one or holds DEL or a C1 control raw (an escaped ``\\n``
+    in free text only sends the body the slow way); depth and refused numbers are found by a
+    walk over the containers alone, without paths or string checks.
+    """
+    if ("\\" in text and _ESCAPE.search(text)) or "\x7f" in text:
+        return False
+    if not text.isascii() and _C1.search(text):
+        return False
+    if type(doc) is not dict and type(doc) is not list:
+        return False  # a bare value: problems() looks at it
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is _Refused:
+                return False
+    return True
 
 
 def problems(doc: Any) -> list[Problem]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from services.ingest.hygiene import decode, printable, problems
+from services.ingest.hygiene import clean, decode, printable, problems
 from shared.contracts.domain_events import from_roger
 from shared.contracts.messages import MAX_ERRORS_LISTED, described, listed, prefixed, quote
 from shared.contracts.roger_events import MAX_BATCH, RogerEvent, readable_id, validate_event
@@ -89,6 +89,7 @@ def read_body(body: bytes, now: datetime | None = None) -> Intake:
     doc, unreadable = decode(body)
     if unreadable:
         return Intake(malformed=unreadable)
+    looked = clean(body.decode("utf-8"), doc)  # decode() read it as UTF-8 already
     batch = isinstance(doc, dict) and "events" in doc and "type" not in doc
     if isinstance(doc, dict) and batch:
         raws = doc["events"]
@@ -96,7 +97,7 @@ def read_body(body: bytes, now: datetime | None = None) -> Intake:
             return Intake(malformed=f"events: must be a non-empty array, got {described(raws)}")
         if len(raws) > MAX_BATCH:
             return Intake(malformed=f"events: at most {MAX_BATCH} per request, got {len(raws)}")
-        outside = problems({**doc, "events": []})
+        outside = [] if looked else problems({**doc, "events": []})
         if outside:
             return Intake(malformed="; ".join(p.describe() for p in outside))
     elif isinstance(doc, dict):
@@ -108,7 +109,7 @@ def read_body(body: bytes, now: datetime | None = None) -> Intake:
         )
     intake = Intake(batch=batch)
     for index, raw in enumerate(raws):
-        event, errors = _read_event(raw, now)
+        event, errors = _read_event(raw, now, looked)
         if event is None:
             intake.invalid.append(Invalid(index, _safe_id(raw), errors))
         else:
@@ -130,7 +131,7 @@ def read_record(
     doc, unreadable = decode(value)
     if unreadable:
         return None, unreadable
-    event, errors = _read_event(doc, now)
+    event, errors = _read_event(doc, now, clean(value.decode("utf-8"), doc))
     if event is None:
         return None, "; ".join(listed(errors))
     # roger-events.md, Delivery: "Roger produces the same JSON (one event per record, UTF-8,
@@ -149,9 +150,14 @@ def read_record(
     return event, None
 
 
-def _read_event(raw: Any, now: datetime | None) -> tuple[RogerEvent | None, list[str]]:
-    """Hygiene, then the contract, then the edge's own rules; the first that refuses says why."""
-    found = problems(raw)
+def _read_event(
+    raw: Any, now: datetime | None, looked: bool
+) -> tuple[RogerEvent | None, list[str]]:
+    """Hygiene, then the contract, then the edge's own rules; the first that refuses says why.
+
+    ``looked``: the text ``raw`` came from passed :func:`hygiene.clean`, so the walk is skipped.
+    """
+    found = [] if looked else problems(raw)
     if found:
         return None, [p.describe() for p in found]
     event, errors = validate_event(raw)

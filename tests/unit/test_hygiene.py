@@ -7,11 +7,14 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ingest.hygiene import (
     MAX_DEPTH,
     MAX_NUMBER_CHARS,
     MAX_PROBLEMS,
+    clean,
     decode,
     printable,
     problems,
@@ -300,3 +303,53 @@ def test_an_event_over_a_kafka_record_is_refused_before_publishing() -> None:
     with pytest.raises(EventTooLarge) as refused:
         domain_record(huge, "kafka")
     assert refused.value.size > MAX_RECORD_BYTES and refused.value.event_id == huge.id
+
+
+# --------------------------------------------------------------------------- the fast way
+# clean() lets a body skip the walk; it may say "look" too often, never "clean" wrongly.
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**50), max_value=10**50)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=_json_values, ascii_only=st.booleans())
+def test_clean_never_hides_a_problem(doc: Any, ascii_only: bool) -> None:
+    raw = json.dumps({"events": [doc]}, ensure_ascii=ascii_only, allow_nan=True).encode()
+    decoded, unreadable = decode(raw)
+    if unreadable is None and clean(raw.decode(), decoded):
+        assert problems(decoded) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "x\\u0007"}',
+        b'{"a": "\\ud800"}',
+        b'{"a": "x\x7f"}',
+        '{"a": "x\x85"}'.encode(),
+        b'{"a": "x\\n"}',
+        b'{"a": 1' + b"0" * MAX_NUMBER_CHARS + b"}",
+        b'{"a": NaN}',
+        b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
+        b'"bare"',
+    ],
+)
+def test_clean_sends_each_kind_of_problem_the_slow_way(raw: bytes) -> None:
+    doc, unreadable = decode(raw)
+    assert unreadable is None
+    assert not clean(raw.decode(), doc)
+
+
+def test_clean_passes_an_ordinary_bill() -> None:
+    raw = json.dumps(bill()).encode()
+    doc, _ = decode(raw)
+    assert clean(raw.decode(), doc)
+    deep = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert clean(deep.decode(), decode(deep)[0])

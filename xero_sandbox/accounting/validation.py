@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -100,6 +101,21 @@ def _spec() -> tuple[dict[str, Any], list[tuple[str, list[str], dict[str, Any]]]
 
 
 @functools.lru_cache(maxsize=256)
+def _validators(method: str, path: str) -> tuple[Any, Any] | None:
+    """(the compiled check, jsonschema's validator) of the operation's body, or None.
+
+    The compiled one (``jsonschema_rs``, same schema, formats not asserted, like jsonschema
+    without a format checker) answers "valid?" at a small share of the cost; jsonschema still
+    finds the error Xero's message names, so an invalid body is judged as before.
+    """
+    validator = _validator(method, path)
+    if validator is None:
+        return None
+    fast = jsonschema_rs.Draft7Validator(validator.schema, validate_formats=False)
+    return fast, validator
+
+
+@functools.lru_cache(maxsize=256)
 def _validator(method: str, path: str) -> Any:
     definitions, operations = _spec()
     parts = path.strip("/").split("/")
@@ -117,8 +133,11 @@ def _validator(method: str, path: str) -> Any:
 
 
 def check_body(method: str, path: str, body: Any) -> None:
-    validator = _validator(method, path)
-    if validator is None:
+    both = _validators(method, path)
+    if both is None:
+        return
+    fast, validator = both
+    if fast.is_valid(body):
         return
     error: ValidationError | None = next(iter(validator.iter_errors(body)), None)
     if error is None:

@@ -89,20 +89,25 @@ class Projector:
         self.loop.stop()
 
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
-        await asyncio.to_thread(
+        commands = await asyncio.to_thread(
             self.app.process, record.topic, record.partition, record.offset, record.value
         )
+        if commands:
+            self.relay.wake()
 
     async def _handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """One partition's fetched records in one transaction (``SyncApplication.process_batch``);
         if it raises, the loop goes record by record through ``_handle``."""
         first = records[0]
-        await asyncio.to_thread(
+        commands = await asyncio.to_thread(
             self.app.process_batch,
             first.topic,
             first.partition,
             [(r.offset, r.value) for r in records],
         )
+        if commands:
+            # Sent now, not after the fetch's other partitions (issue 14: latency).
+            self.relay.wake()
 
     async def _position(self, tp: TopicPartition) -> int | None:
         return await asyncio.to_thread(self.app.position, tp.topic, tp.partition)

@@ -55,26 +55,31 @@ class PollStore:
     async def setup(self) -> None:
         await ensure_schema(self.pool, DDL)
 
-    async def connected_tenants(self) -> list[str]:
-        """Tenants with at least one connected company, as stored (token store's table)."""
+    async def claim_due(self, now: datetime, interval_s: float) -> list[str]:
+        """The connected tenants (as stored) due at ``now``, each now ours until
+        ``now + interval``: one statement for all of them (of several replicas, one polls
+        each), and rows written only for the due ones. A statement per tenant per second
+        grew with the customers (issue 14)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT min(tenant_id) FROM xero_connections WHERE status = 'connected' "
-                "AND tenant_id <> '' GROUP BY lower(tenant_id) ORDER BY 1"
+                "WITH connected AS ("
+                "  SELECT lower(tenant_id) AS key, min(tenant_id) AS tenant_id "
+                "  FROM xero_connections WHERE status = 'connected' AND tenant_id <> '' "
+                "  GROUP BY lower(tenant_id)"
+                "), due AS ("
+                "  SELECT c.key FROM connected c "
+                "  LEFT JOIN xero_inbound_poll_tenants p ON p.tenant_id = c.key "
+                "  WHERE p.next_at IS NULL OR p.next_at <= %(now)s"
+                "), claimed AS ("
+                "  INSERT INTO xero_inbound_poll_tenants (tenant_id, next_at) "
+                "  SELECT key, %(next)s FROM due "
+                "  ON CONFLICT (tenant_id) DO UPDATE SET next_at = EXCLUDED.next_at "
+                "  WHERE xero_inbound_poll_tenants.next_at <= %(now)s RETURNING tenant_id"
+                ") SELECT c.tenant_id FROM connected c JOIN claimed ON claimed.tenant_id = c.key "
+                "ORDER BY 1",
+                {"now": now, "next": now + timedelta(seconds=interval_s)},
             )
             return [row[0] for row in await cur.fetchall()]
-
-    async def claim(self, tenant_id: str, now: datetime, interval_s: float) -> bool:
-        """True if the tenant was due at ``now`` and is now ours until ``now + interval``
-        (one statement: of several replicas, one polls it)."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "INSERT INTO xero_inbound_poll_tenants (tenant_id, next_at) VALUES (%s, %s) "
-                "ON CONFLICT (tenant_id) DO UPDATE SET next_at = EXCLUDED.next_at "
-                "WHERE xero_inbound_poll_tenants.next_at <= %s RETURNING tenant_id",
-                (tenant_id.lower(), now + timedelta(seconds=interval_s), now),
-            )
-            return await cur.fetchone() is not None
 
     async def finish(
         self, tenant_id: str, reason: str, now: datetime, until: datetime | None = None

@@ -105,12 +105,11 @@ class Poller:
                 pass
 
     async def round(self) -> None:
-        for tenant_id in await self.store.connected_tenants():
+        due = await self.store.claim_due(self.clock(), self.settings.inbound_poll_interval_s)
+        for tenant_id in due:
             if self._stopping.is_set():
-                return
-            now = self.clock()
-            if await self.store.claim(tenant_id, now, self.settings.inbound_poll_interval_s):
-                await self.poll(tenant_id)
+                return  # the others claimed are polled after their interval
+            await self.poll(tenant_id)
 
     async def poll(self, tenant_id: str) -> str:
         """One poll of one tenant (already claimed); returns how it ended."""

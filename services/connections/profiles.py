@@ -6,6 +6,7 @@ Writers take a connection so they run inside the token store's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -167,27 +168,33 @@ async def disconnected(conn: Conn, company_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def synced(pool: AsyncConnectionPool, company_id: str, at: datetime) -> None:
-    async with pool.connection() as conn:
-        await conn.execute(
-            "UPDATE xero_connection_profiles SET last_sync_at = GREATEST(last_sync_at, %s) "
-            "WHERE company_id = %s",
-            (at, company_id),
-        )
-
-
-async def budget_heard(
-    pool: AsyncConnectionPool, company_id: str, remaining: int, at: datetime
+async def results_heard(
+    pool: AsyncConnectionPool,
+    synced: Iterable[tuple[str, datetime]],
+    budgets: Iterable[tuple[str, int, datetime]],
 ) -> None:
-    """Keeps Xero's calls left today for the company's organisation, unless a later word is
-    kept already (results may come again, or out of order across partitions)."""
-    async with pool.connection() as conn:
-        await conn.execute(
-            "UPDATE xero_connection_profiles SET day_calls_remaining = %s, "
-            "day_calls_seen_at = %s WHERE company_id = %s "
-            "AND (day_calls_seen_at IS NULL OR day_calls_seen_at < %s)",
-            (remaining, at, company_id, at),
-        )
+    """What a run of Xero's answers tells, in one transaction: each company's last sync
+    (``(company_id, at)``: the latest is kept) and Xero's calls left today for its
+    organisation (``(company_id, remaining, at)``: kept unless a later word is kept already;
+    results may come again, or out of order across partitions)."""
+    synced, budgets = list(synced), list(budgets)
+    if not synced and not budgets:
+        return
+    async with pool.connection() as conn, conn.transaction():
+        async with conn.cursor() as cur:
+            if synced:
+                await cur.executemany(
+                    "UPDATE xero_connection_profiles "
+                    "SET last_sync_at = GREATEST(last_sync_at, %s) WHERE company_id = %s",
+                    [(at, company_id) for company_id, at in synced],
+                )
+            if budgets:
+                await cur.executemany(
+                    "UPDATE xero_connection_profiles SET day_calls_remaining = %s, "
+                    "day_calls_seen_at = %s WHERE company_id = %s "
+                    "AND (day_calls_seen_at IS NULL OR day_calls_seen_at < %s)",
+                    [(left, at, company_id, at) for company_id, left, at in budgets],
+                )
 
 
 async def history(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, Any]]:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -93,18 +94,25 @@ class Inbound:
         self.keys = [k.get_secret_value() for k in settings.xero_webhook_keys]
         return settings
 
-    async def on_result(self, record: ConsumerRecord[Any, Any]) -> None:
+    async def on_results(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Remembers our writer's latest result per bill, and each payment it deleted (as
-        status ``DELETED``, keyed by the PaymentID); unreadable: dead-lettered."""
-        result = XeroResult.from_bytes(record.value or b"")
-        if result.type in _BILL_RESULTS and result.xero_id:
+        status ``DELETED``, keyed by the PaymentID): a partition's fetched results in one
+        statement. An unreadable result raises: the loop goes one by one and dead-letters it."""
+        writes: list[tuple[str, str | None, Decimal | None, datetime]] = []
+        for record in records:
+            result = XeroResult.from_bytes(record.value or b"")
+            if result.type in _BILL_RESULTS and result.xero_id:
+                writes.append(
+                    (result.xero_id, result.xero_status, result.xero_total, result.recorded_at)
+                )
+            elif result.type == "XeroPaymentDeleted" and result.xero_id:
+                writes.append((result.xero_id, "DELETED", None, result.recorded_at))
+        if writes:
             assert self.store is not None
-            await self.store.record_write(
-                result.xero_id, result.xero_status, result.xero_total, result.recorded_at
-            )
-        elif result.type == "XeroPaymentDeleted" and result.xero_id:
-            assert self.store is not None
-            await self.store.record_write(result.xero_id, "DELETED", None, result.recorded_at)
+            await self.store.record_writes(writes)
+
+    async def on_result(self, record: ConsumerRecord[Any, Any]) -> None:
+        await self.on_results([record])
 
     async def on_notification(self, record: ConsumerRecord[Any, Any]) -> None:
         """One Xero event -> ``roger.sync-back`` events (none for our own writes)."""
@@ -301,7 +309,12 @@ def inbound_router(
                 dead_letters,
             ),
             consumer_loop(
-                config, "rx-xero-inbound-writes", [XERO_RESULTS], inbound.on_result, dead_letters
+                config,
+                "rx-xero-inbound-writes",
+                [XERO_RESULTS],
+                inbound.on_result,
+                dead_letters,
+                handle_batch=inbound.on_results,
             ),
         ]
         tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in loops]

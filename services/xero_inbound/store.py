@@ -4,6 +4,7 @@ status ``DELETED``), and which companies a tenant is connected to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -91,16 +92,30 @@ class InboundStore:
             )
             return frozenset(row[0] for row in await cur.fetchall())
 
-    async def record_write(
-        self, xero_id: str, status: str | None, total: Decimal | None, recorded_at: datetime
+    async def record_writes(
+        self, writes: Iterable[tuple[str, str | None, Decimal | None, datetime]]
     ) -> None:
-        """Keeps the latest result per document (results may come again: replays)."""
+        """Keeps the latest result per document, ``(xero_id, status, total, recorded_at)``
+        (results may come again: replays), all of them in one statement."""
+        latest: dict[str, tuple[str | None, Decimal | None, datetime]] = {}
+        for xero_id, status, total, at in writes:
+            kept = latest.get(xero_id)
+            if kept is None or kept[2] <= at:
+                latest[xero_id] = (status, total, at)
+        if not latest:
+            return
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO xero_inbound_our_writes (xero_id, status, total, recorded_at) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (xero_id) DO UPDATE SET "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::timestamptz[]) "
+                "ON CONFLICT (xero_id) DO UPDATE SET "
                 "status = EXCLUDED.status, total = EXCLUDED.total, "
                 "recorded_at = EXCLUDED.recorded_at "
                 "WHERE xero_inbound_our_writes.recorded_at <= EXCLUDED.recorded_at",
-                (xero_id, status, total, recorded_at),
+                (
+                    list(latest),
+                    [w[0] for w in latest.values()],
+                    [w[1] for w in latest.values()],
+                    [w[2] for w in latest.values()],
+                ),
             )

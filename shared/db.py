@@ -27,10 +27,17 @@ async def _check(conn: AsyncConnection) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
+async def open_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 8, autocommit: bool = False
+) -> AsyncConnectionPool:
     """An open pool whose connections are checked as they are handed out (psycopg_pool's
     ``check_connection``, unless used within :data:`RECENT_S`): one PostgreSQL closed is
-    replaced instead of failing the request that drew it."""
+    replaced instead of failing the request that drew it.
+
+    ``autocommit``: each statement is its own transaction, so a use of one statement costs
+    one round trip, not two (its COMMIT); statements that belong together must then be in
+    ``conn.transaction()``. For a pool whose every use is audited for it (the writer's).
+    """
     pool = AsyncConnectionPool(
         dsn,
         min_size=min_size,
@@ -39,13 +46,14 @@ async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> AsyncC
         timeout=15,
         check=_check,
         reset=_mark_returned,
+        kwargs={"autocommit": autocommit},
     )
     await pool.open(wait=True)
     return pool
 
 
 async def ensure_schema(pool: AsyncConnectionPool, ddl: str) -> None:
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         # Several processes may start at once; the advisory lock keeps DDL one at a time.
         await conn.execute("SELECT pg_advisory_xact_lock(7261)")
         await conn.execute(ddl)

@@ -58,19 +58,16 @@ class Attempts:
 
     async def begin(self, company_id: str, command_ids: Iterable[str]) -> set[str]:
         """Records the attempt before the call; returns the ids that were attempted before."""
-        ids = list(command_ids)
+        ids = list(dict.fromkeys(command_ids))
         async with self._pool.connection() as conn:
+            # One statement: the ids it could insert are the new ones.
             cur = await conn.execute(
-                "SELECT command_id FROM writer_attempts WHERE command_id = ANY(%s)", (ids,)
+                "INSERT INTO writer_attempts (command_id, company_id) "
+                "SELECT unnest(%s::text[]), %s ON CONFLICT DO NOTHING RETURNING command_id",
+                (ids, company_id),
             )
-            earlier = {r[0] for r in await cur.fetchall()}
-            async with conn.cursor() as c:
-                await c.executemany(
-                    "INSERT INTO writer_attempts (command_id, company_id) VALUES (%s, %s) "
-                    "ON CONFLICT DO NOTHING",
-                    [(i, company_id) for i in ids if i not in earlier],
-                )
-        return earlier
+            new = {r[0] for r in await cur.fetchall()}
+        return set(ids) - new
 
     async def answers(self, command_ids: Sequence[str]) -> dict[str, XeroResult]:
         """The final answers recorded for any of ``command_ids``, by command id."""

@@ -16,6 +16,15 @@ The index is dropped, and read again in full, when it is older than ``MAX_AGE_S`
 an answer carried no ``DateTimeUTC`` (nothing to count from), or when it would hold more
 than ``MAX_BILLS`` (memory stays bounded: such an organisation is read in full per batch,
 as before).
+
+The changes are read at most every ``FRESH_S`` seconds, not before every batch: at Xero's
+60 calls a minute, a read per batch of 50 halved the bills a minute can carry (issue 14's
+ceiling). What the writer itself made is put in the index from Xero's answer
+(``note``), so only a person's changes wait; a batch holding a command tried before, or
+one to make again after a void in Xero, reads them first whatever their age (``recheck``).
+The cost: a bill keyed by hand less than ``FRESH_S`` before Roger's copy of it arrives is
+not adopted (it is made, and the duplicate shows in Xero; adoption is for bills keyed
+before Roger sent them, in practice hours or days before).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from services.xero_writer.outcomes import Call
 from shared.xero.client import xero_moment
 
 OVERLAP = timedelta(seconds=10)
+FRESH_S = 15.0
 MAX_AGE_S = 900.0
 MAX_BILLS = 20_000
 PAGE_SIZE = "1000"  # Xero's largest page
@@ -98,24 +108,31 @@ class BillIndex:
     """One organisation's index; ``clock`` is monotonic seconds (injected by tests)."""
 
     clock: Callable[[], float] = time.monotonic
+    fresh_s: float = FRESH_S
     _bills: dict[str, dict[str, Any]] = field(default_factory=dict)  # InvoiceID -> bill
     _contacts: set[str] = field(default_factory=set)  # read in full since the watermark
     _watermark: datetime | None = None
     _built_at: float = 0.0
+    _read_at: float | None = None  # the last read of changes (or in full)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def bills(self, call: Call, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """Every ACCPAY bill (any status) of these contacts as Xero holds it now."""
+    async def bills(
+        self, call: Call, contact_ids: Iterable[str], *, recheck: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every ACCPAY bill (any status) of these contacts as Xero holds it, at most
+        ``fresh_s`` old (``recheck``: as it holds it now)."""
         wanted = set(contact_ids)
         async with self._lock:
             if self._watermark is None or self.clock() - self._built_at > MAX_AGE_S:
                 self._reset()
             marks: list[datetime | None] = []
             since = self._watermark
-            if self._contacts and since is not None:
+            stale = recheck or self._read_at is None or self.clock() - self._read_at >= self.fresh_s
+            if self._contacts and since is not None and stale:
                 changed, stamp = await read_bills(call, {}, since - OVERLAP)
                 self._merge(changed)
                 marks.append(stamp)
+                self._read_at = self.clock()
             fresh = wanted - self._contacts
             if fresh:
                 ids = {"ContactIDs": ",".join(sorted(fresh))}
@@ -123,6 +140,8 @@ class BillIndex:
                 self._merge(found)
                 self._contacts |= fresh
                 marks.append(stamp)
+                if self._read_at is None:
+                    self._read_at = self.clock()
             out = [b for b in self._bills.values() if _contact(b) in wanted]
             if None in marks or len(self._bills) > MAX_BILLS:
                 self._reset()  # nothing to count from, or too big to keep: read in full next
@@ -132,6 +151,12 @@ class BillIndex:
                 if self._built_at == 0.0:
                     self._built_at = self.clock()
             return out
+
+    def note(self, bills: Iterable[dict[str, Any]]) -> None:
+        """Bills as Xero answered the writer's own write: kept, so the next look finds them
+        without reading them back (the next read of changes brings them again, harmlessly)."""
+        if self._watermark is not None:
+            self._merge([b for b in bills if b.get("Type") == "ACCPAY"])
 
     def _merge(self, bills: list[dict[str, Any]]) -> None:
         for b in bills:
@@ -143,6 +168,7 @@ class BillIndex:
         self._contacts.clear()
         self._watermark = None
         self._built_at = 0.0
+        self._read_at = None
 
 
 def _contact(bill: dict[str, Any]) -> str | None:

@@ -151,10 +151,13 @@ def _answered(
     )
 
 
-async def contact_bills(call: Call, tenant_id: str, contact_ids: set[str]) -> list[dict[str, Any]]:
+async def contact_bills(
+    call: Call, tenant_id: str, contact_ids: set[str], *, recheck: bool = True
+) -> list[dict[str, Any]]:
     """Every ACCPAY bill, any status, of these contacts (Xero ids: nothing of ours in the
-    filter), from the lane's index of the organisation's bills (``bill_index.py``)."""
-    return await org_facts.facts().bills(call, tenant_id, contact_ids)
+    filter), from the lane's index of the organisation's bills (``bill_index.py``); without
+    ``recheck``, a person's changes of the last ``bill_index.FRESH_S`` may be missing."""
+    return await org_facts.facts().bills(call, tenant_id, contact_ids, recheck=recheck)
 
 
 async def create_bills(
@@ -165,11 +168,15 @@ async def create_bills(
 
 
 async def _create_bills(
-    call: Call, commands: list[CreateBill], _earlier: set[str]
+    call: Call, commands: list[CreateBill], earlier: set[str]
 ) -> list[XeroResult]:
     """Looks first, always: for a bill an attempt made (by ``Url``) and for one the
-    accountant keyed by hand (adopted); creates the rest in one call."""
-    every = await contact_bills(call, commands[0].tenant_id, {c.contact_id for c in commands})
+    accountant keyed by hand (adopted); creates the rest in one call. The look is Xero's
+    books now when a command was tried before or is to be made again after a void (its
+    answer may be there), else as of at most ``bill_index.FRESH_S`` ago."""
+    tenant_id = commands[0].tenant_id
+    recheck = any(c.command_id in earlier or c.remake_gone for c in commands)
+    every = await contact_bills(call, tenant_id, {c.contact_id for c in commands}, recheck=recheck)
     # A bill of ours found VOIDED was made, then voided at Roger's request (the projector
     # voids only deleted bills): done, then undone, never made again (issue 10). A live bill
     # wins over a gone one of the same Url (a bill voided in Xero, then made again).
@@ -222,6 +229,12 @@ async def _create_bills(
         body={"Invoices": [bill_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "bills"),
     )
+    made = [
+        b
+        for b in answer.get("Invoices") or []
+        if b.get("InvoiceID", "").strip("0-") and b.get("StatusAttributeString") != "ERROR"
+    ]
+    org_facts.facts().bills_written(tenant_id, made)
     return results + [
         _answered(
             cmd,

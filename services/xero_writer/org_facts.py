@@ -88,11 +88,18 @@ class OrgFacts:
     _bills: dict[str, BillIndex] = field(default_factory=dict)
 
     async def bills(
-        self, call: Call, tenant_id: str, contact_ids: set[str]
+        self, call: Call, tenant_id: str, contact_ids: set[str], *, recheck: bool = False
     ) -> list[dict[str, Any]]:
-        """Every ACCPAY bill (any status) of these contacts as Xero holds it now."""
+        """Every ACCPAY bill (any status) of these contacts as Xero holds it, at most
+        ``bill_index.FRESH_S`` old (``recheck``: now)."""
         index = self._bills.setdefault(tenant_id, BillIndex(clock=self.clock))
-        return await index.bills(call, contact_ids)
+        return await index.bills(call, contact_ids, recheck=recheck)
+
+    def bills_written(self, tenant_id: str, bills: list[dict[str, Any]]) -> None:
+        """Bills as Xero answered our own write of them (kept in the index)."""
+        index = self._bills.get(tenant_id)
+        if index is not None:
+            index.note(bills)
 
     async def tracking(self, call: Call, tenant_id: str, *, fresh: bool = False) -> Tracking:
         """The organisation's tracking; ``fresh``: read now whatever is kept."""

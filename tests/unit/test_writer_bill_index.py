@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.xero_writer.bill_index import MAX_AGE_S, OVERLAP, BillIndex
+from services.xero_writer.bill_index import FRESH_S, MAX_AGE_S, OVERLAP, BillIndex
 
 
 def ms(moment: datetime) -> str:
@@ -58,7 +58,7 @@ def ids(bills: list[dict[str, Any]]) -> set[str]:
 
 
 def test_a_contact_is_read_in_full_once_then_only_what_changed() -> None:
-    books, index = Books(), BillIndex()
+    books, index = Books(), BillIndex(fresh_s=0)
     books.put("a1", "A")
     books.put("b1", "B")
     assert ids(asyncio.run(index.bills(books.call, {"A"}))) == {"a1"}
@@ -77,7 +77,7 @@ def test_a_contact_is_read_in_full_once_then_only_what_changed() -> None:
 
 
 def test_a_bill_voided_or_moved_to_another_contact_in_xero_is_seen() -> None:
-    books, index = Books(), BillIndex()
+    books, index = Books(), BillIndex(fresh_s=0)
     books.put("a1", "A")
     books.put("b1", "B")
     asyncio.run(index.bills(books.call, {"A", "B"}))
@@ -110,3 +110,28 @@ def test_an_old_index_is_read_again_in_full() -> None:
     asyncio.run(index.bills(books.call, {"A"}))
     assert books.calls[-1]["params"].get("ContactIDs") == "A"
     assert "if_modified_since" not in books.calls[-1]
+
+
+def test_changes_are_read_at_most_every_fresh_s_unless_rechecked() -> None:
+    now = [0.0]
+    books, index = Books(), BillIndex(clock=lambda: now[0])
+    books.put("a1", "A")
+    asyncio.run(index.bills(books.call, {"A"}))
+    books.put("a2", "A")  # a person keyed it in Xero just now
+    now[0] = FRESH_S / 2
+    assert ids(asyncio.run(index.bills(books.call, {"A"}))) == {"a1"}
+    assert len(books.calls) == 1  # no call: the look is fresh enough
+    assert ids(asyncio.run(index.bills(books.call, {"A"}, recheck=True))) == {"a1", "a2"}
+    books.put("a3", "A")
+    now[0] = FRESH_S * 2
+    assert ids(asyncio.run(index.bills(books.call, {"A"}))) == {"a1", "a2", "a3"}
+
+
+def test_what_the_writer_made_is_in_the_index_without_a_read() -> None:
+    books, index = Books(), BillIndex()
+    books.put("a1", "A")
+    asyncio.run(index.bills(books.call, {"A"}))
+    books.put("a2", "A")  # as our PUT made it, and answered it
+    index.note([{k: v for k, v in books.bills["a2"].items() if k != "_at"}])
+    assert ids(asyncio.run(index.bills(books.call, {"A"}))) == {"a1", "a2"}
+    assert len(books.calls) == 1

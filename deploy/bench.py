@@ -1,14 +1,15 @@
 """Throughput, latency and memory of the whole pipeline against the sandbox; prints its figures.
 
-    python -m deploy.bench [--companies 20] [--bills 50] [--quick] [--json bench.json]
+    python -m deploy.bench [--companies 20] [--bills 200] [--quick] [--json bench.json]
         [--skip limits,latency,fairness,projector]
     make bench
 
 Starts its own Kafka, PostgreSQL, sandbox and services (like ``make demo``), then:
 
 1. **Limits off** (the sandbox's and the writer's): every company's bills (1-5 lines, half
-   of them paid) over HTTP: ingest's events/s, end-to-end documents/s until Xero holds every
-   bill and payment, documents per Xero call.
+   of them paid) over HTTP, in requests of 500 from four clients at once (each company's
+   events through one of them, in order): ingest's events/s, end-to-end documents/s until
+   Xero holds every bill and payment, documents per Xero call.
 2. **Limits on** (``bench_scenarios.limits_on``): one organisation's backlog, documents per
    minute as a share of the 3,000 that 60 calls of 50 allow, against batches of one.
 3. **Steady rate** (``steady_latency``): 200 events/s over many companies; p50/p95/p99 from
@@ -172,7 +173,7 @@ def table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--companies", type=int, default=20)
-    parser.add_argument("--bills", type=int, default=50)
+    parser.add_argument("--bills", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="minutes: fewer of everything")
     parser.add_argument("--skip", default="", help=f"comma separated, of {', '.join(SCENARIOS)}")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))

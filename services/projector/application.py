@@ -83,13 +83,6 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         "AGGREGATE_CACHE_MAXSIZE": "2000",
         # One thread processes records, so cached aggregates need no defensive copies.
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
-        # A company's events are written only by the projector that holds its partition
-        # (facts, answers and a person's retries all come through Kafka), so a cached
-        # aggregate is current while the partition stays: no read of newer events before
-        # each use (one round trip per company per batch, issue 14). The cache is emptied
-        # whenever partitions are assigned (``position``), and a save that finds newer
-        # events (another instance wrote them) fails and drops the cached copy (``process``).
-        "AGGREGATE_CACHE_FASTFORWARD": "n",
     }
 
 
@@ -118,18 +111,7 @@ class SyncApplication(Application[uuid.UUID]):
         transcoder.register(CompanyStateAsPickle())
 
     def position(self, topic: str, partition: int) -> int | None:
-        """The next offset to read on this partition, from our own store.
-
-        Asked when partitions are assigned: the cached aggregates are dropped first, since
-        another instance may have written to them while it held their partitions.
-        """
-        cache = self.repository.cache
-        if cache is not None:
-            for key in list(cache.cache):
-                try:
-                    cache.get(key, evict=True)
-                except KeyError:
-                    pass
+        """The next offset to read on this partition, from our own store."""
         return self.recorder.max_tracking_id(f"{topic}:{partition}")  # type: ignore[attr-defined]
 
     def company(self, company_id: str) -> CompanySync:

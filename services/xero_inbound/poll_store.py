@@ -12,6 +12,7 @@ Tenant ids are kept in lower case (Xero's are GUIDs; case is not meaningful).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
@@ -55,11 +56,16 @@ class PollStore:
     async def setup(self) -> None:
         await ensure_schema(self.pool, DDL)
 
-    async def claim_due(self, now: datetime, interval_s: float) -> list[str]:
-        """The connected tenants (as stored) due at ``now``, each now ours until
-        ``now + interval``: one statement for all of them (of several replicas, one polls
-        each), and rows written only for the due ones. A statement per tenant per second
-        grew with the customers (issue 14)."""
+    async def claim_next(
+        self, now: datetime, interval_s: float, skip: Collection[str] = ()
+    ) -> str | None:
+        """A connected tenant (as stored) due at ``now`` and not in ``skip``, now ours until
+        ``now + interval``; None when none is due (or the one found was just taken by another
+        replica). One
+        statement, one row: each tenant is claimed right before its own poll, so replicas
+        share the work and a long round never outlives its claims. Tenants not due cost no
+        statement of their own (a statement per tenant per second grew with the customers,
+        issue 14)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "WITH connected AS ("
@@ -69,17 +75,23 @@ class PollStore:
                 "), due AS ("
                 "  SELECT c.key FROM connected c "
                 "  LEFT JOIN xero_inbound_poll_tenants p ON p.tenant_id = c.key "
-                "  WHERE p.next_at IS NULL OR p.next_at <= %(now)s"
+                "  WHERE (p.next_at IS NULL OR p.next_at <= %(now)s) "
+                "  AND c.key <> ALL(%(skip)s::text[]) "
+                "  ORDER BY p.next_at NULLS FIRST, c.key LIMIT 1"
                 "), claimed AS ("
                 "  INSERT INTO xero_inbound_poll_tenants (tenant_id, next_at) "
                 "  SELECT key, %(next)s FROM due "
                 "  ON CONFLICT (tenant_id) DO UPDATE SET next_at = EXCLUDED.next_at "
                 "  WHERE xero_inbound_poll_tenants.next_at <= %(now)s RETURNING tenant_id"
-                ") SELECT c.tenant_id FROM connected c JOIN claimed ON claimed.tenant_id = c.key "
-                "ORDER BY 1",
-                {"now": now, "next": now + timedelta(seconds=interval_s)},
+                ") SELECT c.tenant_id FROM connected c JOIN claimed ON claimed.tenant_id = c.key",
+                {
+                    "now": now,
+                    "next": now + timedelta(seconds=interval_s),
+                    "skip": [t.lower() for t in skip],
+                },
             )
-            return [row[0] for row in await cur.fetchall()]
+            row = await cur.fetchone()
+            return None if row is None else str(row[0])
 
     async def finish(
         self, tenant_id: str, reason: str, now: datetime, until: datetime | None = None

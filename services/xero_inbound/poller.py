@@ -105,10 +105,16 @@ class Poller:
                 pass
 
     async def round(self) -> None:
-        due = await self.store.claim_due(self.clock(), self.settings.inbound_poll_interval_s)
-        for tenant_id in due:
-            if self._stopping.is_set():
-                return  # the others claimed are polled after their interval
+        """Polls due tenants, each claimed just before its poll and each once a round (one
+        put off to a moment already past waits for the next round), until none is due."""
+        polled: list[str] = []
+        while not self._stopping.is_set():
+            tenant_id = await self.store.claim_next(
+                self.clock(), self.settings.inbound_poll_interval_s, polled
+            )
+            if tenant_id is None:
+                return
+            polled.append(tenant_id)
             await self.poll(tenant_id)
 
     async def poll(self, tenant_id: str) -> str:

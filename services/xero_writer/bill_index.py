@@ -128,11 +128,16 @@ class BillIndex:
             marks: list[datetime | None] = []
             since = self._watermark
             stale = recheck or self._read_at is None or self.clock() - self._read_at >= self.fresh_s
-            if self._contacts and since is not None and stale:
-                changed, stamp = await read_bills(call, {}, since - OVERLAP)
-                self._merge(changed)
-                marks.append(stamp)
-                self._read_at = self.clock()
+            if self._contacts and since is not None:
+                if stale:
+                    changed, stamp = await read_bills(call, {}, since - OVERLAP)
+                    self._merge(changed)
+                    marks.append(stamp)
+                    self._read_at = self.clock()
+                else:
+                    # Not read: the changes after ``since`` are still to read, so the
+                    # watermark stays there (a new contact's read must not move it past them).
+                    marks.append(since)
             fresh = wanted - self._contacts
             if fresh:
                 ids = {"ContactIDs": ",".join(sorted(fresh))}

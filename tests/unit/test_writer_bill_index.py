@@ -135,3 +135,17 @@ def test_what_the_writer_made_is_in_the_index_without_a_read() -> None:
     index.note([{k: v for k, v in books.bills["a2"].items() if k != "_at"}])
     assert ids(asyncio.run(index.bills(books.call, {"A"}))) == {"a1", "a2"}
     assert len(books.calls) == 1
+
+
+def test_a_new_contacts_read_never_moves_past_changes_not_yet_read() -> None:
+    now = [0.0]
+    books, index = Books(), BillIndex(clock=lambda: now[0])
+    books.put("a1", "A")
+    books.put("b1", "B")
+    asyncio.run(index.bills(books.call, {"A"}))
+    books.put("a2", "A")  # a change the fresh look does not read yet
+    for _ in range(20):
+        books.put("c1", "C")  # Xero's clock moves on well past OVERLAP
+    now[0] = FRESH_S / 2
+    asyncio.run(index.bills(books.call, {"B"}))  # B read in full, changes not read
+    assert ids(asyncio.run(index.bills(books.call, {"A"}, recheck=True))) == {"a1", "a2"}

@@ -61,11 +61,10 @@ class PollStore:
     ) -> str | None:
         """A connected tenant (as stored) due at ``now`` and not in ``skip``, now ours until
         ``now + interval``; None when none is due (or the one found was just taken by another
-        replica). One
-        statement, one row: each tenant is claimed right before its own poll, so replicas
-        share the work and a long round never outlives its claims. Tenants not due cost no
-        statement of their own (a statement per tenant per second grew with the customers,
-        issue 14)."""
+        replica). One statement, one row: each tenant is claimed right before its own poll,
+        so replicas share the work and a long round never outlives its claims. Tenants not
+        due cost no statement of their own (a statement per tenant per second grew with the
+        customers, issue 14)."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "WITH connected AS ("

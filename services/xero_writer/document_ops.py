@@ -128,6 +128,15 @@ def total_check(cmd: Document, element: dict[str, Any]) -> str | None:
     return join_notes(*notes)
 
 
+def _refused(element: dict[str, Any], id_field: str) -> bool:
+    """Whether Xero refused this element of a batch (its messages, its status, no id)."""
+    return bool(
+        validation_messages(element)
+        or element.get("StatusAttributeString") == "ERROR"
+        or not element.get(id_field)
+    )
+
+
 def _answered(
     cmd: Document,
     element: dict[str, Any],
@@ -136,9 +145,8 @@ def _answered(
     number_field: str,
     note: str | None = None,
 ) -> XeroResult:
-    messages = validation_messages(element)
-    if messages or element.get("StatusAttributeString") == "ERROR" or not element.get(id_field):
-        messages = explain_refusal(cmd, messages)
+    if _refused(element, id_field):
+        messages = explain_refusal(cmd, validation_messages(element))
         return failed(cmd, "; ".join(messages) or "Xero refused the document")
     return result(
         cmd,
@@ -152,7 +160,7 @@ def _answered(
 
 
 async def contact_bills(
-    call: Call, tenant_id: str, contact_ids: set[str], *, recheck: bool = True
+    call: Call, tenant_id: str, contact_ids: set[str], *, recheck: bool
 ) -> list[dict[str, Any]]:
     """Every ACCPAY bill, any status, of these contacts (Xero ids: nothing of ours in the
     filter), from the lane's index of the organisation's bills (``bill_index.py``); without
@@ -229,11 +237,7 @@ async def _create_bills(
         body={"Invoices": [bill_payload(c) for c in todo]},
         idempotency_key=batch_key(todo, "bills"),
     )
-    made = [
-        b
-        for b in answer.get("Invoices") or []
-        if b.get("InvoiceID", "").strip("0-") and b.get("StatusAttributeString") != "ERROR"
-    ]
+    made = [b for b in answer.get("Invoices") or [] if not _refused(b, "InvoiceID")]
     org_facts.facts().bills_written(tenant_id, made)
     return results + [
         _answered(

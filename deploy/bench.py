@@ -144,6 +144,9 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (f"small companies' p99 during a {n}-bill backlog (s)", fair["small_latency_s"]["p99"])
         )
+        rows.append(
+            ("  of them on the backlog's partition, p99 (s)", fair["sharing_latency_s"]["p99"])
+        )
         rows.append((f"that {n}-bill backlog in Xero after (s)", fair["backlog_in_xero_s"]))
     if own := results.get("projector"):
         rows += [

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.partitioner import murmur2
 
 from deploy.apps import DEV_SECRETS, connect_company, spawn, wait
 from deploy.stack import terminate
 from services.ingest.signature import sign
+from shared.contracts.topics import TOPICS, XERO_COMMANDS
 
 MS_DATE_START = len("/Date(")
 
@@ -169,12 +171,36 @@ def send_all(
 
 def connect(stack: Stack, prefix: str, count: int) -> dict[str, str]:
     """``count`` new companies, each connected to an organisation of its own: company → tenant."""
+    return connect_named(stack, [f"{prefix}-{i}" for i in range(count)])
+
+
+def connect_named(stack: Stack, companies: list[str]) -> dict[str, str]:
+    """These companies, each connected to an organisation of its own: company → tenant."""
     return {
-        f"{prefix}-{i}": connect_company(
-            stack.sandbox, stack.env, f"{prefix}-{i}", stack.run, organisation=f"Org {prefix}-{i}"
-        )
-        for i in range(count)
+        c: connect_company(stack.sandbox, stack.env, c, stack.run, organisation=f"Org {c}")
+        for c in companies
     }
+
+
+def partition_of(company: str) -> int:
+    """The partition of the commands topic (and every topic keyed by company) holding the
+    company's records: Kafka's default partitioner on the key."""
+    partitions = next(t.partitions for t in TOPICS if t.name == XERO_COMMANDS)
+    return (murmur2(company.encode()) & 0x7FFFFFFF) % partitions
+
+
+def small_companies(big: str, count: int, sharing: int) -> list[str]:
+    """``count`` company ids, the first ``sharing`` of them on ``big``'s partition and the
+    others not: where they land decides whether a backlog can hold them up, so it is chosen,
+    not left to the names."""
+    on: list[str] = []
+    off: list[str] = []
+    i = 0
+    while len(on) < sharing or len(off) < count - sharing:
+        company = f"small-{i}"
+        (on if partition_of(company) == partition_of(big) else off).append(company)
+        i += 1
+    return on[:sharing] + off[: count - sharing]
 
 
 def created_at(stack: Stack, tenant: str) -> dict[str, float]:
@@ -317,11 +343,13 @@ def steady_latency(stack: Stack, companies: int, rate: int, seconds: int) -> dic
 
 def fairness(stack: Stack, backlog: int, small: int) -> dict[str, Any]:
     """One company's ``backlog`` bills sent at once, then ``small`` companies' three bills each
-    right after: the small companies' acceptance-to-Xero latency, and when the backlog was
-    done. Limits on."""
+    right after, a third of them on the backlog's partition: the small companies'
+    acceptance-to-Xero latency (all, and those sharing the partition), and when the backlog
+    was done. Limits on."""
     rng = random.Random(4)
     big = connect(stack, "month-end", 1)
-    smalls = connect(stack, "small", small)
+    sharing = max(1, small // 3)
+    smalls = connect_named(stack, small_companies("month-end-0", small, sharing))
     ((big_company, big_tenant),) = big.items()
     started = time.time()
     send_all(stack, [bill_event(big_company, f"M-{n}", rng) for n in range(backlog)])
@@ -334,11 +362,12 @@ def fairness(stack: Stack, backlog: int, small: int) -> dict[str, Any]:
             for e in events:
                 accepted[(company, e["data"]["bill_id"])] = at
     wait_created(stack, smalls, dict.fromkeys(smalls, 3), 900)
-    latencies = [
-        made - accepted[(company, number)]
+    latencies = {
+        company: [
+            made - accepted[(company, number)] for number, made in created_at(stack, tenant).items()
+        ]
         for company, tenant in smalls.items()
-        for number, made in created_at(stack, tenant).items()
-    ]
+    }
     wait_created(stack, big, {big_company: backlog}, 3600)
     made = created_at(stack, big_tenant)
     return {
@@ -346,7 +375,9 @@ def fairness(stack: Stack, backlog: int, small: int) -> dict[str, Any]:
         "backlog_accepted_s": round(backlog_accepted, 1),
         "backlog_in_xero_s": round(max(made.values()) - started, 1),
         "small_companies": small,
-        "small_latency_s": percentiles(latencies),
+        "small_latency_s": percentiles([s for c in smalls for s in latencies[c]]),
+        "sharing_partition": sharing,
+        "sharing_latency_s": percentiles([s for c in list(smalls)[:sharing] for s in latencies[c]]),
     }
 
 

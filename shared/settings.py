@@ -282,6 +282,10 @@ class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeyS
     # limiter's lease, services/xero_writer/shared_limits.py); above any call's duration.
     xero_call_lease_s: float = 120.0
     xero_batch_size: int = 50
+    # Read, unanswered commands one company may hold; its records past them wait on Kafka and
+    # are read again later, so a backlog never holds up the companies behind it on its
+    # partition (services/xero_writer/partition_progress.py). Five batches of 50 by default.
+    writer_company_share: int = Field(default=250, ge=1)
     # Hosts whose attachment links may be plain http and may resolve to any address
     # (loopback, private): the demo's and tests' own file servers. Everyone else's links
     # must be https to a public address (issue 13, SSRF). Comma separated in RX_.

@@ -6,16 +6,19 @@ on its company's lane (an unreadable command is dead-lettered there), and each
 lane runs on its own, under its organisation's limiter (held in PostgreSQL and shared by
 every writer instance: ``shared_limits.py``). An attachment's file is downloaded first, in
 a task of its own (``prefetch.py``), and only then does its upload join the lane: a slow
-file never holds a lane. A partition's offset is committed only up to its oldest record
-whose result is not yet on Kafka, so a crash re-reads (and the executor's lookups dedupe)
-rather than loses.
+file never holds a lane. A company holds at most its share of read, unanswered commands; its
+records past that are set aside and read again later, so a month-end backlog does not hold up
+the companies behind it on its partition (``partition_progress.py``). A partition's offset
+is committed only up to its oldest record not yet answered on Kafka, so a crash re-reads
+(and the executor's lookups dedupe) rather than loses.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter as Tally
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -27,6 +30,7 @@ from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.budget import DayBudgetNotices
 from services.xero_writer.fetch import FetchRules
+from services.xero_writer.partition_progress import PartitionProgress, has_room
 from services.xero_writer.policy import Policy, request_size
 from services.xero_writer.prefetch import Prefetcher
 from services.xero_writer.session import OrgSession
@@ -48,11 +52,11 @@ RESULTS = Counter("rx_writer_results_total", "results published", ["type"])
 BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1, 2, 5, 10, 20, 50))
 QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
 
-# Commands read and not yet answered: per partition, and in all (memory's backstop). A
-# partition over its share is paused alone, so one company's month-end backlog does not stop
-# the reading of the others' partitions (issue 14: fairness within one writer).
-MAX_IN_FLIGHT_PER_PARTITION = 1000
-MAX_IN_FLIGHT = 12 * MAX_IN_FLIGHT_PER_PARTITION
+# Commands read and not yet answered, per partition and in all: memory's backstop, above
+# what the companies' shares (``WriterSettings.writer_company_share``) let a few busy
+# companies hold. A full partition is paused alone; the others are still read.
+PARTITION_SHARES = 4
+PARTITIONS = 12
 # Below Xero's 3.5 MB a request, with room for the envelope and Xero's longer field names.
 BATCH_MAX_BYTES = 3_000_000
 
@@ -62,17 +66,7 @@ class Item:
     tp: TopicPartition
     offset: int
     command: AnyCommand
-
-
-@dataclass
-class PartitionProgress:
-    in_flight: set[int] = field(default_factory=set)
-    next_offset: int | None = None  # one past the highest offset read
-
-    def committable(self) -> int | None:
-        if self.in_flight:
-            return min(self.in_flight)
-        return self.next_offset
+    held_by: str = ""  # the record's key: whose share it counts against
 
 
 class Writer:
@@ -88,6 +82,10 @@ class Writer:
         self.lane_tasks: dict[str, asyncio.Task[None]] = {}
         self.limiters: dict[str, SharedLimiter] = {}
         self.progress: dict[TopicPartition, PartitionProgress] = defaultdict(PartitionProgress)
+        # Unanswered commands per company (record key), against its share.
+        self.held: Tally[str] = Tally()
+        self.share = settings.writer_company_share
+        self.partition_cap = PARTITION_SHARES * self.share
         self.queued: dict[str, Item] = {}  # command id -> its queued item
         # Each organisation's tracking categories and base currency, read once and kept.
         self.org_facts = org_facts.OrgFacts()
@@ -139,21 +137,24 @@ class Writer:
         self._capacity.set()
 
     async def _before_poll(self) -> None:
-        """Pauses each partition holding ``MAX_IN_FLIGHT_PER_PARTITION`` unanswered commands
-        and resumes it at half; waits while all of them together hold ``MAX_IN_FLIGHT``."""
+        """Reads again each deferred company's records once it answered half its share;
+        pauses a partition holding ``partition_cap`` unanswered commands and resumes it at
+        half; waits while all partitions together hold ``PARTITIONS`` of them."""
         consumer = self.loop.consumer
         if consumer is not None:
             assigned = consumer.assignment()
+            for tp, progress in self.progress.items():
+                if tp not in assigned:
+                    progress.forget()
+                elif progress.deferred:
+                    back = progress.resume(lambda c: has_room(self.held[c], self.share))
+                    if back is not None:
+                        consumer.seek(tp, back)
             paused = consumer.paused()
-            full = {
-                tp
-                for tp in assigned
-                if len(self.progress[tp].in_flight) >= MAX_IN_FLIGHT_PER_PARTITION
-            }
+            cap = self.partition_cap
+            full = {tp for tp in assigned if len(self.progress[tp].in_flight) >= cap}
             drained = {
-                tp
-                for tp in paused & assigned
-                if len(self.progress[tp].in_flight) < MAX_IN_FLIGHT_PER_PARTITION // 2
+                tp for tp in paused & assigned if len(self.progress[tp].in_flight) < cap // 2
             }
             if full - paused:
                 consumer.pause(*(full - paused))
@@ -161,10 +162,16 @@ class Writer:
                 consumer.resume(*drained)
         await self._capacity.wait()
 
+    def _in_flight(self) -> int:
+        return sum(len(p.in_flight) for p in self.progress.values())
+
     async def _accept(self, record: ConsumerRecord[Any, Any]) -> None:
         tp = TopicPartition(record.topic, record.partition)
         progress = self.progress[tp]
-        progress.next_offset = record.offset + 1
+        # The key is the company id (the projector's outbox keys each command by it).
+        company_id = (record.key or b"").decode(errors="replace")
+        if not progress.take(record.offset, company_id, self.held[company_id], self.share):
+            return
         try:
             command = decode(record.value or b"")
         except ValidationError as exc:
@@ -172,9 +179,10 @@ class Writer:
         if command.command_id in self.queued:
             return  # the copy already queued will answer for both
         progress.in_flight.add(record.offset)
-        item = Item(tp, record.offset, command)
+        item = Item(tp, record.offset, command, company_id)
+        self.held[company_id] += 1
         self.queued[command.command_id] = item
-        if sum(len(p.in_flight) for p in self.progress.values()) >= MAX_IN_FLIGHT:
+        if self._in_flight() >= self.partition_cap * PARTITIONS:
             self._capacity.clear()
         if isinstance(command, UploadAttachment):
             # The file first, outside the lane; the upload joins the lane once it is in hand.
@@ -260,11 +268,17 @@ class Writer:
                 await asyncio.sleep(2)
                 continue
             for item in batch:
-                self.prefetcher.done(item.command.command_id)
-                self.queued.pop(item.command.command_id, None)
-                self.progress[item.tp].in_flight.discard(item.offset)
-            if sum(len(p.in_flight) for p in self.progress.values()) < MAX_IN_FLIGHT // 2:
-                self._capacity.set()
+                self._answered_on_kafka(item)
+
+    def _answered_on_kafka(self, item: Item) -> None:
+        """``item``'s result is on Kafka: its offset may be committed, its company's share
+        has room again."""
+        self.prefetcher.done(item.command.command_id)
+        self.queued.pop(item.command.command_id, None)
+        self.progress[item.tp].in_flight.discard(item.offset)
+        self.held[item.held_by] -= 1
+        if self._in_flight() < self.partition_cap * PARTITIONS // 2:
+            self._capacity.set()
 
     def _session(self, access: Access) -> OrgSession:
         # Xero's limits are held in the database, so they hold across writer instances.

@@ -145,39 +145,3 @@ async def test_a_document_larger_than_xero_takes_is_refused_without_a_call() -> 
 
     assert result.type == "XeroCommandFailed" and result.message == TOO_LARGE
     assert w.xero.calls == []
-
-
-class _Consumer:
-    """The part of aiokafka's consumer the writer's back-pressure uses."""
-
-    def __init__(self, assigned: set[TopicPartition]) -> None:
-        self.assigned, self.held = assigned, set[TopicPartition]()
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.assigned)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self.held)
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self.held |= set(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self.held -= set(tps)
-
-
-async def test_a_partition_full_of_one_companys_backlog_is_paused_alone() -> None:
-    from services.xero_writer.scheduler import MAX_IN_FLIGHT_PER_PARTITION
-
-    writer = Writer(Settings(), tokens=None, attempts=None, xero=None)  # type: ignore[arg-type]
-    busy, quiet = TopicPartition("rx.xero-commands.v1", 3), TopicPartition("rx.xero-commands.v1", 4)
-    consumer = _Consumer({busy, quiet})
-    writer.loop.consumer = consumer  # type: ignore[assignment]
-    writer.progress[busy].in_flight.update(range(MAX_IN_FLIGHT_PER_PARTITION))
-    writer.progress[quiet].in_flight.update(range(3))
-    await writer._before_poll()  # returns: the others' partitions are still read
-    assert consumer.held == {busy}
-    # Answered down to half: read again.
-    writer.progress[busy].in_flight = set(range(MAX_IN_FLIGHT_PER_PARTITION // 2 - 1))
-    await writer._before_poll()
-    assert consumer.held == set()

@@ -18,6 +18,7 @@ from typing import Any
 
 from eventsourcing.persistence import Transcoding
 
+from services.projector.domain.documents import Documents
 from services.projector.domain.state import CompanyState
 
 
@@ -34,4 +35,6 @@ class CompanyStateAsPickle(Transcoding):
         state = pickle.loads(base64.b64decode(data))  # noqa: S301 - our own table, see above
         if not isinstance(state, CompanyState):
             raise TypeError(f"snapshot holds {type(state).__name__}, not CompanyState")
+        if not isinstance(state.docs, Documents):
+            state.docs = Documents(state.docs)  # a snapshot from before documents were packed
         return state

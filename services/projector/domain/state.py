@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from services.projector.domain.documents import Documents
 from shared.contracts.domain_events import ConnectionData
 from shared.contracts.roger_events import (
     BillData,
@@ -254,7 +255,8 @@ class CompanyState:
     company_id: str
     connection: ConnectionData | None = None
     vendors: dict[str, VendorLink] = field(default_factory=dict)
-    docs: dict[DocKey, Document] = field(default_factory=dict)
+    # Every document, the ones not in use packed (documents.py: memory and load time).
+    docs: Documents = field(default_factory=Documents)
     seen_events: set[str] = field(default_factory=set)
     outstanding: dict[str, Outstanding] = field(default_factory=dict)
     answered: set[str] = field(default_factory=set)

@@ -1,0 +1,82 @@
+"""A company's documents packed when not in use: read back as they were, changes kept, a
+snapshot stores them packed and loads with none unpacked, and an older snapshot (documents as
+a plain dict) still loads."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import pickle
+
+from services.projector.domain import facts
+from services.projector.domain.documents import Documents
+from services.projector.domain.state import CompanyState
+from services.projector.snapshots import CompanyStateAsPickle
+from tests.support.projector_facts import COMPANY, bill_data, connected, fact, step
+
+
+def company(bills: int) -> CompanyState:
+    state = CompanyState(COMPANY)
+    step(state, connected())
+    for n in range(bills):
+        facts.apply_fact(state, fact("BillSubmitted", bill_data(f"b{n}")))
+    return state
+
+
+def test_packed_documents_read_back_as_they_were() -> None:
+    state = company(5)
+    before = copy.deepcopy(dict(state.docs.items()))
+
+    state.docs.trim(live=0)
+
+    assert state.docs.unpacked == 0
+    assert len(state.docs) == 5 and ("bill", "b3") in state.docs  # without unpacking
+    assert state.docs.unpacked == 0
+    assert dict(state.docs.items()) == before
+
+
+def test_a_change_to_a_document_is_kept_when_it_is_packed_again() -> None:
+    state = company(3)
+    state.docs.trim(live=0)
+
+    state.docs[("bill", "b1")].fail("refused by Xero")
+    state.docs.trim(live=0)
+
+    assert state.docs[("bill", "b1")].reason == "refused by Xero"
+    assert state.docs[("bill", "b2")].state != "failed"
+
+
+def test_the_documents_used_last_stay_unpacked() -> None:
+    state = company(4)
+    state.docs[("bill", "b0")]  # used last
+
+    state.docs.trim(live=1)
+
+    assert state.docs.unpacked == 1
+    state.docs[("bill", "b0")]
+    assert state.docs.unpacked == 1  # it was the one kept
+    state.docs[("bill", "b1")]
+    assert state.docs.unpacked == 2
+
+
+def test_a_snapshot_stores_documents_packed_and_loads_none_unpacked() -> None:
+    state = company(50)
+    transcoding = CompanyStateAsPickle()
+
+    loaded = transcoding.decode(transcoding.encode(state))
+
+    assert loaded.docs.unpacked == 0
+    assert loaded == state
+    assert state.docs.unpacked == 50  # taking the snapshot packed no document in use
+
+
+def test_a_snapshot_from_before_documents_were_packed_loads() -> None:
+    state = company(3)
+    older = copy.copy(state)
+    older.docs = dict(state.docs.items())  # type: ignore[assignment]  # as pickled before
+    text = base64.b64encode(pickle.dumps(older, protocol=5)).decode("ascii")
+
+    loaded = CompanyStateAsPickle().decode(text)
+
+    assert isinstance(loaded.docs, Documents)
+    assert loaded == state

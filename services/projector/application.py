@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Tracking
+from eventsourcing.persistence import EventStore, JSONTranscoder, Tracking
+from eventsourcing.postgres import PostgresFactory
 from pydantic import ValidationError
 
 from services.projector.domain import facts, notices
@@ -30,6 +31,7 @@ from services.projector.domain.aggregate import CompanySync, company_aggregate_i
 from services.projector.domain.projection import DocumentRow, rows_for
 from services.projector.domain.xero_changes import SyncBackRecord
 from services.projector.snapshots import CompanyStateAsPickle
+from services.projector.store import SnapshotRecorder
 from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
 from shared.contracts.results import XeroResult
@@ -42,17 +44,17 @@ log = get_logger("projector")
 
 MAX_REASON = 2000  # characters of a failure's reason kept on the document
 # Events between a small company's snapshots: a load replays at most this many. A snapshot
-# costs about 50 µs per document in use (``documents.LIVE`` at most) and well under 1 µs per
-# packed one, so a large company's interval doubles slowly as it grows
-# (``snapshot_interval``): at 100,000 documents a load replays at most 1,600 events; measured
-# with deploy/bench_projector.py (README, Performance).
+# costs about 100 µs per document in use (``documents.LIVE`` at most) and about 5 µs per
+# packed one, so a large company's interval doubles as it grows (``snapshot_interval``),
+# keeping the cost per event under 0.2 ms: at 100,000 documents a load replays at most 3,200
+# events; measured with deploy/bench_projector.py (README, Performance).
 SNAPSHOT_EVERY = 200
-DOCUMENTS_PER_EVENT_BETWEEN = 100
+DOCUMENTS_PER_EVENT_BETWEEN = 50
 
 
 def snapshot_interval(documents: int) -> int:
     """Events between snapshots of a company with ``documents`` documents: ``SNAPSHOT_EVERY``
-    doubled while it stays at most a hundredth of them (it never shrinks: documents stay)."""
+    doubled while it stays at most a fiftieth of them (it never shrinks: documents stay)."""
     interval = SNAPSHOT_EVERY
     while interval * DOCUMENTS_PER_EVENT_BETWEEN <= documents:
         interval *= 2
@@ -107,6 +109,19 @@ class SyncApplication(Application[uuid.UUID]):
 
     def construct_recorder(self) -> Any:
         return self.factory.process_recorder()
+
+    def construct_snapshot_store(self) -> EventStore[uuid.UUID]:
+        """eventsourcing's snapshot store, on ``SnapshotRecorder`` in PostgreSQL."""
+        factory: Any = self.factory
+        if not isinstance(factory, PostgresFactory):
+            return super().construct_snapshot_store()
+        prefix = factory.env.name.lower() or "stored"  # the table eventsourcing would name
+        recorder = SnapshotRecorder(
+            datastore=factory.datastore, events_table_name=f"{prefix}_snapshots"
+        )
+        if factory.env_create_table():
+            recorder.create_table()
+        return factory.event_store(mapper=self.mapper, recorder=recorder)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresProcessRecorder
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
 
 from shared.contracts.topics import XERO_COMMANDS
 from shared.messaging import outbox
@@ -198,3 +199,24 @@ class ReadModelRecorder(PostgresProcessRecorder):
         for company_id in kwargs.get("resend_for", ()):
             outbox.resend_unanswered_sync(curs, company_id)
         outbox.mark_answered_sync(curs, kwargs.get("answered", ()))
+
+
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """eventsourcing's snapshot table, written a row at a time with the state sent as binary.
+
+    eventsourcing inserts an array of its composite type, which psycopg writes as text, escaping
+    every byte of the state in Python: seconds for the snapshot of a company with 100,000
+    documents (megabytes), while the company's records waited. The same rows, the same
+    conflict on a version already stored."""
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %b)"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        curs.executemany(
+            statement,
+            [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events],
+        )

@@ -30,7 +30,7 @@ from services.projector.domain import facts, notices
 from services.projector.domain.aggregate import CompanySync, company_aggregate_id
 from services.projector.domain.projection import DocumentRow, rows_for
 from services.projector.domain.xero_changes import SyncBackRecord
-from services.projector.snapshots import CompanyStateAsPickle
+from services.projector.snapshots import CompanyStateAsCompressedPickle, CompanyStateAsPickle
 from services.projector.store import SnapshotRecorder
 from shared.contracts.commands import AnyCommand, encode
 from shared.contracts.domain_events import DomainEvent
@@ -125,7 +125,9 @@ class SyncApplication(Application[uuid.UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
+        # Both read; the last registered writes (eventsourcing keys encoding by type).
         transcoder.register(CompanyStateAsPickle())
+        transcoder.register(CompanyStateAsCompressedPickle())
 
     def position(self, topic: str, partition: int) -> int | None:
         """The next offset to read on this partition, from our own store."""

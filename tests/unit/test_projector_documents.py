@@ -1,18 +1,20 @@
 """A company's documents packed when not in use: read back as they were, changes kept, a
-snapshot stores them packed and loads with none unpacked, and an older snapshot (documents as
-a plain dict) still loads."""
+snapshot stores them packed (compressed) and loads with none unpacked, and older snapshots
+(uncompressed, documents as a plain dict) still load."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import pickle
+from typing import Any
 
+from services.projector.application import IN_MEMORY, SyncApplication
 from services.projector.domain import facts
 from services.projector.domain.documents import Documents
 from services.projector.domain.state import CompanyState
-from services.projector.snapshots import CompanyStateAsPickle
-from tests.support.projector_facts import COMPANY, bill_data, connected, fact, step
+from services.projector.snapshots import CompanyStateAsCompressedPickle, CompanyStateAsPickle
+from tests.support.projector_facts import APP, COMPANY, bill_data, connected, fact, step
 
 
 def company(bills: int) -> CompanyState:
@@ -61,7 +63,7 @@ def test_the_documents_used_last_stay_unpacked() -> None:
 
 def test_a_snapshot_stores_documents_packed_and_loads_none_unpacked() -> None:
     state = company(50)
-    transcoding = CompanyStateAsPickle()
+    transcoding = CompanyStateAsCompressedPickle()
 
     loaded = transcoding.decode(transcoding.encode(state))
 
@@ -80,3 +82,13 @@ def test_a_snapshot_from_before_documents_were_packed_loads() -> None:
 
     assert isinstance(loaded.docs, Documents)
     assert loaded == state
+
+
+def test_the_projector_writes_compressed_snapshots_and_reads_the_older_ones() -> None:
+    app = SyncApplication("", APP, persistence=IN_MEMORY)
+    try:
+        transcoder: Any = app.mapper.transcoder
+        assert transcoder.types[CompanyState].name == CompanyStateAsCompressedPickle.name
+        assert CompanyStateAsPickle.name in transcoder.names
+    finally:
+        app.close()

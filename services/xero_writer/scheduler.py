@@ -137,19 +137,18 @@ class Writer:
         self._capacity.set()
 
     async def _before_poll(self) -> None:
-        """Reads again each deferred company's records once it answered half its share;
-        pauses a partition holding ``partition_cap`` unanswered commands and resumes it at
-        half; waits while all partitions together hold ``PARTITIONS`` of them."""
+        """Reads again each deferred company's records once it answered half its share (and
+        jumps on once they are deferred again); pauses a partition holding ``partition_cap``
+        unanswered commands and resumes it at half; waits while all partitions together hold
+        ``PARTITIONS * partition_cap``."""
         consumer = self.loop.consumer
         if consumer is not None:
             assigned = consumer.assignment()
             for tp, progress in self.progress.items():
                 if tp not in assigned:
                     progress.forget()
-                elif progress.deferred:
-                    back = progress.resume(lambda c: has_room(self.held[c], self.share))
-                    if back is not None:
-                        consumer.seek(tp, back)
+                elif (target := progress.seek(self._has_room)) is not None:
+                    consumer.seek(tp, target)
             paused = consumer.paused()
             cap = self.partition_cap
             full = {tp for tp in assigned if len(self.progress[tp].in_flight) >= cap}
@@ -161,6 +160,9 @@ class Writer:
             if drained:
                 consumer.resume(*drained)
         await self._capacity.wait()
+
+    def _has_room(self, company_id: str) -> bool:
+        return has_room(self.held[company_id], self.share)
 
     def _in_flight(self) -> int:
         return sum(len(p.in_flight) for p in self.progress.values())
@@ -175,8 +177,10 @@ class Writer:
         try:
             command = decode(record.value or b"")
         except ValidationError as exc:
+            progress.took(record.offset)  # dead-lettered: never read again
             raise Unprocessable(f"unreadable command: {exc}") from exc
         if command.command_id in self.queued:
+            progress.took(record.offset)
             return  # the copy already queued will answer for both
         progress.in_flight.add(record.offset)
         item = Item(tp, record.offset, command, company_id)
@@ -189,6 +193,8 @@ class Writer:
             self.prefetcher.start(command, lambda: self._enqueue(item))
         else:
             self._enqueue(item)
+        # Last: had anything above raised, the loop's retry must find the record not taken.
+        progress.took(record.offset)
 
     def _enqueue(self, item: Item) -> None:
         if self._stopping.is_set():

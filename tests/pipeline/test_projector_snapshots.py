@@ -11,6 +11,7 @@ from eventsourcing.application import project_aggregate
 
 from services.projector import application
 from services.projector.application import SyncApplication
+from services.projector.domain import documents
 from shared.contracts.topics import DOMAIN_EVENTS, XERO_RESULTS
 from tests.support.projector_facts import APP, COMPANY, answer, bill_data, connected, fact
 
@@ -19,6 +20,7 @@ def test_a_restarted_projector_loads_a_company_from_its_snapshot(
     fresh_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(application, "SNAPSHOT_EVERY", 8)
+    monkeypatch.setattr(documents, "LIVE", 5)  # most documents packed in the snapshots
     first = SyncApplication(fresh_database, APP)
     try:
         records = [connected(), *(fact("BillSubmitted", bill_data(f"b{n}")) for n in range(20))]

@@ -353,6 +353,8 @@ def test_every_delivery_order_ends_in_the_ledger_the_events_imply(
         expected = expected_ledger(roger_events, run.xero.chart())
         differences = compare(expected, ledger) + compare_attachments(expected, ledger)
         assert differences == [], (where, differences, run.xero.refusals)
+        # Packed after the last step (the substitute ran), unpacked by nothing since.
+        assert (run.state.docs.unpacked == 0) is packed or not run.state.docs, where
         failed = what_failed(run.state)
         assert failed == ALLOWED_FAILED.get(name, set()), (failed, run.xero.refusals, where)
         assert unsettled(run.state) == [], (unsettled(run.state), where)

@@ -9,11 +9,14 @@ import copy
 import pickle
 from typing import Any
 
+import pytest
+
 from services.projector.application import IN_MEMORY, SyncApplication
-from services.projector.domain import facts
+from services.projector.domain import documents, facts
 from services.projector.domain.documents import Documents
 from services.projector.domain.state import CompanyState
 from services.projector.snapshots import CompanyStateAsCompressedPickle, CompanyStateAsPickle
+from shared.contracts.topics import DOMAIN_EVENTS
 from tests.support.projector_facts import APP, COMPANY, bill_data, connected, fact, step
 
 
@@ -90,5 +93,22 @@ def test_the_projector_writes_compressed_snapshots_and_reads_the_older_ones() ->
         transcoder: Any = app.mapper.transcoder
         assert transcoder.types[CompanyState].name == CompanyStateAsCompressedPickle.name
         assert CompanyStateAsPickle.name in transcoder.names
+    finally:
+        app.close()
+
+
+def test_the_projector_keeps_at_most_live_documents_unpacked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(documents, "LIVE", 3)
+    app = SyncApplication("", APP, persistence=IN_MEMORY)
+    try:
+        records = [connected(), *(fact("BillSubmitted", bill_data(f"b{n}")) for n in range(10))]
+        app.process_batch(DOMAIN_EVENTS, 0, [(o, r.to_bytes()) for o, r in enumerate(records)])
+        new = fact("BillSubmitted", bill_data("b-new")).to_bytes()
+        app.process(DOMAIN_EVENTS, 0, len(records), new)
+
+        docs = app.company(COMPANY).state.docs
+        assert len(docs) == 11 and docs.unpacked == 3
     finally:
         app.close()

@@ -121,10 +121,12 @@ class Documents(MutableMapping["DocKey", "Document"]):
         """How many documents are held as objects now."""
         return len(self._live)
 
-    def trim(self, live: int = LIVE) -> None:
-        """Packs the documents used least recently until at most ``live`` are objects. Call
-        it only when no rule holds a document (a held one would be changed unseen)."""
-        while len(self._live) > live:
+    def trim(self, live: int | None = None) -> None:
+        """Packs the documents used least recently until at most ``live`` (``LIVE``) are
+        objects. Call it only when no rule holds a document (a held one would be changed
+        unseen)."""
+        limit = LIVE if live is None else live
+        while len(self._live) > limit:
             key = next(iter(self._live))
             del self._live[key]
             value = self._docs[key]

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka.partitioner import murmur2
 
 from deploy.apps import DEV_SECRETS, connect_company, spawn, wait
 from deploy.stack import terminate
 from services.ingest.signature import sign
 from shared.contracts.topics import TOPICS, XERO_COMMANDS
+from shared.messaging.offsets import company_partition
 
 MS_DATE_START = len("/Date(")
 
@@ -184,9 +184,9 @@ def connect_named(stack: Stack, companies: list[str]) -> dict[str, str]:
 
 def partition_of(company: str) -> int:
     """The partition of the commands topic (and every topic keyed by company) holding the
-    company's records: Kafka's default partitioner on the key."""
+    company's records."""
     partitions = next(t.partitions for t in TOPICS if t.name == XERO_COMMANDS)
-    return (murmur2(company.encode()) & 0x7FFFFFFF) % partitions
+    return company_partition(company, partitions)
 
 
 def small_companies(big: str, count: int, sharing: int) -> list[str]:

@@ -13,9 +13,9 @@ from collections import Counter
 
 import httpx
 import pytest
-from aiokafka.partitioner import murmur2
 
 from shared.contracts.topics import TOPICS, XERO_COMMANDS
+from shared.messaging.offsets import company_partition
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.support.event_builders import bill, line
 
@@ -34,7 +34,7 @@ def sharing_a_partition(run: str) -> tuple[str, str]:
     i = 0
     while True:
         company = f"fair-{run}-{i}"
-        partition = (murmur2(company.encode()) & 0x7FFFFFFF) % partitions
+        partition = company_partition(company, partitions)
         if partition in seen:
             return seen[partition], company
         seen[partition] = company

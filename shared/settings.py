@@ -267,6 +267,10 @@ class ProjectorSettings(KafkaSettings, DatabaseSettings, ServiceTokenSettings):
 
     roger_app_url: str = "https://app.roger.example"
     projector_port: int = 8081
+    # Records of one company applied per turn on a partition; its records past them wait on
+    # Kafka while the companies behind it have theirs applied (services/projector/
+    # fair_reading.py). One fetch's worth by default, so a backlog still goes in full batches.
+    projector_company_share: int = Field(default=500, ge=1)
 
 
 class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeySettings):
@@ -284,7 +288,7 @@ class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeyS
     xero_batch_size: int = 50
     # Read, unanswered commands one company may hold; its records past them wait on Kafka and
     # are read again later, so a backlog never holds up the companies behind it on its
-    # partition (services/xero_writer/partition_progress.py). Five batches of 50 by default.
+    # partition (shared/messaging/partition_progress.py). Five batches of 50 by default.
     writer_company_share: int = Field(default=250, ge=1)
     # Hosts whose attachment links may be plain http and may resolve to any address
     # (loopback, private): the demo's and tests' own file servers. Everyone else's links

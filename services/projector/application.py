@@ -140,12 +140,20 @@ class SyncApplication(Application[uuid.UUID]):
         except AggregateNotFoundError:
             return CompanySync(company_id=company_id, app_url=self.app_url)
 
-    def _tracked(self, tracking: Tracking) -> bool:
-        return bool(
-            self.recorder.has_tracking_id(  # type: ignore[attr-defined]
-                tracking.application_name, tracking.notification_id
-            )
-        )
+    def _tracking(
+        self, topic: str, partition: int, offset: int, track_to: int | None
+    ) -> tuple[bool, Tracking | None]:
+        """Whether the record at ``offset`` is behind the partition's tracked position (it
+        was processed), and the position to store with it: ``track_to`` or one past the
+        record (tracking stores the *next* offset, so a restart seeks straight to it), None
+        if that would not move the position forward (a record applied ahead of one the
+        projector deferred, ``fair_reading.py``)."""
+        name = f"{topic}:{partition}"
+        done = self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
+        if done is not None and offset + 1 <= done:
+            return True, None
+        position = offset + 1 if track_to is None else track_to
+        return False, Tracking(name, position) if done is None or position > done else None
 
     def _evict(self, company_id: str) -> None:
         """Drops the cached aggregate, which may hold an unsaved or half-applied event."""
@@ -157,21 +165,26 @@ class SyncApplication(Application[uuid.UUID]):
                 pass
 
     def process(
-        self, topic: str, partition: int, offset: int, value: bytes | None
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        track_to: int | None = None,
     ) -> list[AnyCommand]:
         """Applies one record of ``rx.domain-events.v1``, ``rx.xero-results.v1`` or
         ``roger.sync-back`` (changes made in Xero: recorded, no command decided).
 
-        Commits the company's new event, the record's position, the document rows, history
+        Commits the company's new event, the partition's position (``track_to``, by default
+        one past the record; kept if it would not move forward), the document rows, history
         and the outbox of the commands decided (returned) in one transaction. A record
         already tracked returns []. Raises ``pydantic.ValidationError`` for an unreadable
         record, and what the rules or the database raised (the record stays untracked, the
         cached aggregate is dropped), so the caller may try again or dead-letter it
         (``record_failure``).
         """
-        # Tracking stores the *next* offset, so a restart seeks straight to it.
-        tracking = Tracking(f"{topic}:{partition}", offset + 1)
-        if self._tracked(tracking):
+        processed, tracking = self._tracking(topic, partition, offset, track_to)
+        if processed:
             return []
         # Unreadable: ValidationError goes up, and the consumer loop dead-letters the record.
         fact = DomainEvent.from_bytes(value or b"") if topic == DOMAIN_EVENTS else None
@@ -179,7 +192,8 @@ class SyncApplication(Application[uuid.UUID]):
         change = _sync_back(topic, value)
         if fact is None and answer is None and change is None:
             log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
-            self._record(ProcessingEvent(tracking))
+            if tracking is not None:
+                self._record(ProcessingEvent(tracking))
             return []
         company_id = _company_of(fact, answer, change)
         try:
@@ -203,7 +217,7 @@ class SyncApplication(Application[uuid.UUID]):
 
     def _apply(
         self,
-        tracking: Tracking,
+        tracking: Tracking | None,
         company_id: str,
         fact: DomainEvent | None,
         answer: XeroResult | None,
@@ -220,10 +234,15 @@ class SyncApplication(Application[uuid.UUID]):
         return commands
 
     def process_batch(
-        self, topic: str, partition: int, records: Sequence[tuple[int, bytes | None]]
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[tuple[int, bytes | None]],
+        track_to: int | None = None,
     ) -> list[AnyCommand]:
         """Applies a partition's records ``(offset, value)``, in offset order, in ONE
-        transaction: the companies' new events, the last record's position, and the rows
+        transaction: the companies' new events, the partition's position (``track_to``, by
+        default one past the last record; kept if it would not move forward), and the rows
         (documents, history, outbox) of all of them, written in bulk.
 
         Records already tracked are skipped. All or nothing: raises what ``process`` would
@@ -255,7 +274,9 @@ class SyncApplication(Application[uuid.UUID]):
                     companies[company_id] = (loaded, loaded.version)
                 company = companies[company_id][0]
                 commands += _decide(company, fact, answer, now, writes, change)
-            event = ProcessingEvent[uuid.UUID](Tracking(name, todo[-1][0] + 1))
+            position = todo[-1][0] + 1 if track_to is None else track_to
+            tracking = Tracking(name, position) if done is None or position > done else None
+            event = ProcessingEvent[uuid.UUID](tracking)
             event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs())
             self._record(event)
         except Exception:
@@ -297,19 +318,26 @@ class SyncApplication(Application[uuid.UUID]):
                 log.warning("snapshot_not_written", company_id=company.company_id, error=repr(exc))
 
     def record_failure(
-        self, topic: str, partition: int, offset: int, value: bytes | None, reason: str
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        reason: str,
+        track_to: int | None = None,
     ) -> None:
         """A record failed its retry budget and was dead-lettered: move past it, and show it.
 
-        In one transaction: stores the record's position (so the partition moves on and a
-        restart does not seek back to it) and, if the record is a fact naming a document
+        In one transaction: stores the partition's position as ``process`` does (so the
+        partition moves on and a restart does not seek back to it) and, if the record is a
+        fact naming a document
         (``facts.named_document``), marks that document ``failed`` with ``reason`` (the
         company's event ``FactDeadLettered``, so a rebuild shows it too). If the company's
         events cannot be loaded or saved, the document row alone is marked. Raises only
         if the database cannot record the position.
         """
-        tracking = Tracking(f"{topic}:{partition}", offset + 1)
-        if self._tracked(tracking):
+        processed, tracking = self._tracking(topic, partition, offset, track_to)
+        if processed:
             return
         reason = reason[:MAX_REASON] or "the record could not be processed"
         fact: DomainEvent | None = None
@@ -330,7 +358,8 @@ class SyncApplication(Application[uuid.UUID]):
             reason=reason,
         )
         if fact is None or named is None:
-            self._record(ProcessingEvent(tracking))
+            if tracking is not None:
+                self._record(ProcessingEvent(tracking))
             return
         kind, roger_id = named
         now = datetime.now(UTC)

@@ -4,13 +4,15 @@ Topics read: ``rx.xero-results.v1``, ``rx.domain-events.v1`` and ``roger.sync-ba
 changed in Xero, deduplicated by the record's id).
 
 Records come through the shared consumer loop (``shared.messaging.consumer``), a
-partition's fetched records at once (one transaction, ``process_batch``); if that
+partition's fetched records at once (one transaction, ``process_batch``), except a
+company's records past its turn, which wait while the companies behind it on the partition
+have theirs applied (``fair_reading.py``: a backlog never holds up the others); if that
 fails they go one by one, and a record that keeps failing is dead-lettered, then
 ``SyncApplication.record_failure`` tracks its position and shows the failure on its
 document, so the partition moves on. Positions come from our own store (the
 tracking table), not from Kafka's committed offsets: on every assignment the
-consumer seeks to where the last commit of state left off. Kafka commits are kept
-only so lag is visible.
+consumer seeks to where the last commit of state left off (never past a record that
+waits its turn). Kafka commits are kept only so lag is visible.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from services.projector.application import SyncApplication
+from services.projector.fair_reading import FairReading
 from shared.contracts.commands import decode
 from shared.contracts.results import XeroResult
 from shared.contracts.topics import DOMAIN_EVENTS, ROGER_SYNC_BACK, XERO_RESULTS
@@ -45,6 +48,7 @@ class Projector:
         self, settings: ProjectorSettings, app: SyncApplication, pool: AsyncConnectionPool
     ) -> None:
         self.settings, self.app, self.pool = settings, app, pool
+        self.fair = FairReading(settings.projector_company_share)
         self.producer = durable_producer(
             settings.kafka_bootstrap, "rx-projector", kafka_security(settings)
         )
@@ -69,6 +73,9 @@ class Projector:
             after_dead_letter=self._dead_lettered,
             after_batch=self._wake_relay,
             handle_batch=self._handle_batch,
+            admit=self._admit,
+            before_poll=self._seek,
+            committable=self.fair.committable,
         )
 
     @property
@@ -88,10 +95,32 @@ class Projector:
     def stop(self) -> None:
         self.loop.stop()
 
+    def _admit(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[ConsumerRecord[Any, Any]]:
+        consumer = self.loop.consumer
+        end = consumer.highwater(tp) if consumer is not None else None
+        return self.fair.admit(tp, records, end)
+
+    async def _seek(self) -> None:
+        """Before each fetch: a deferred company whose turn came is read again, and a
+        partition read again past everyone's turn jumps back on (``FairReading.seeks``)."""
+        consumer = self.loop.consumer
+        if consumer is not None:
+            for tp, offset in self.fair.seeks(consumer.assignment()).items():
+                consumer.seek(tp, offset)
+
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
+        tp = TopicPartition(record.topic, record.partition)
         commands = await asyncio.to_thread(
-            self.app.process, record.topic, record.partition, record.offset, record.value
+            self.app.process,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.value,
+            self.fair.track_to(tp, record.offset),
         )
+        self.fair.done(tp, [record.offset])
         if commands:
             self.relay.wake()
 
@@ -99,28 +128,39 @@ class Projector:
         """One partition's fetched records in one transaction (``SyncApplication.process_batch``);
         if it raises, the loop goes record by record through ``_handle``."""
         first = records[0]
+        tp = TopicPartition(first.topic, first.partition)
         commands = await asyncio.to_thread(
             self.app.process_batch,
             first.topic,
             first.partition,
             [(r.offset, r.value) for r in records],
+            self.fair.track_to(tp, records[-1].offset),
         )
+        self.fair.done(tp, (r.offset for r in records))
         if commands:
             # Sent now, not after the fetch's other partitions (issue 14: latency).
             self.relay.wake()
 
     async def _position(self, tp: TopicPartition) -> int | None:
+        """Where a partition assigned starts: the tracked position. What was read ahead of it
+        is read again (``FairReading.forget``)."""
+        self.fair.forget(tp)
         return await asyncio.to_thread(self.app.position, tp.topic, tp.partition)
 
     async def _dead_lettered(self, record: ConsumerRecord[Any, Any], letter: DeadLetter) -> None:
-        await asyncio.to_thread(
-            self.app.record_failure,
-            record.topic,
-            record.partition,
-            record.offset,
-            record.value,
-            letter.reason,
-        )
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            await asyncio.to_thread(
+                self.app.record_failure,
+                record.topic,
+                record.partition,
+                record.offset,
+                record.value,
+                letter.reason,
+                self.fair.track_to(tp, record.offset),
+            )
+        finally:
+            self.fair.done(tp, [record.offset])  # dead-lettered: never read again
 
     async def _wake_relay(self) -> None:
         self.relay.wake()

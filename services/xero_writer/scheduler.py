@@ -8,9 +8,9 @@ every writer instance: ``shared_limits.py``). An attachment's file is downloaded
 a task of its own (``prefetch.py``), and only then does its upload join the lane: a slow
 file never holds a lane. A company holds at most its share of read, unanswered commands; its
 records past that are set aside and read again later, so a month-end backlog does not hold up
-the companies behind it on its partition (``partition_progress.py``). A partition's offset
-is committed only up to its oldest record not yet answered on Kafka, so a crash re-reads
-(and the executor's lookups dedupe) rather than loses.
+the companies behind it on its partition (``shared/messaging/partition_progress.py``). A
+partition's offset is committed only up to its oldest record not yet answered on Kafka, so a
+crash re-reads (and the executor's lookups dedupe) rather than loses.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from services.xero_writer.attachment_ops import Downloads
 from services.xero_writer.attempts import Attempts
 from services.xero_writer.budget import DayBudgetNotices
 from services.xero_writer.fetch import FetchRules
-from services.xero_writer.partition_progress import PartitionProgress, has_room
 from services.xero_writer.policy import Policy, request_size
 from services.xero_writer.prefetch import Prefetcher
 from services.xero_writer.session import OrgSession
@@ -42,6 +41,7 @@ from shared.logging import get_logger
 from shared.messaging.consumer import ConsumerLoop, Unprocessable
 from shared.messaging.dead_letters import DeadLetter, DeadLetterWriter
 from shared.messaging.kafka import durable_producer, kafka_security
+from shared.messaging.partition_progress import PartitionProgress
 from shared.settings import WriterSettings
 from shared.xero.client import XeroClient
 from shared.xero.token_store import Access, TokenStore
@@ -51,6 +51,13 @@ log = get_logger("xero_writer")
 RESULTS = Counter("rx_writer_results_total", "results published", ["type"])
 BATCH = Histogram("rx_writer_batch_size", "commands per Xero batch", buckets=(1, 2, 5, 10, 20, 50))
 QUEUED = Gauge("rx_writer_queued_commands", "commands waiting in lanes")
+
+
+def has_room(held: int, share: int) -> bool:
+    """Whether a company set aside, now holding ``held`` unanswered commands, is read again:
+    once it answered half its share (a re-read then brings a few batches, not one)."""
+    return held <= share // 2
+
 
 # Commands read and not yet answered, per partition and in all: memory's backstop, above
 # what the companies' shares (``WriterSettings.writer_company_share``) let a few busy

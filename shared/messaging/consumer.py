@@ -150,6 +150,9 @@ class ConsumerLoop:
       - ``handle_batch(records)``: handles each partition's fetched records at once (see
         ``BatchHandler``); on its failure (not an outage) the records go one by one
         through ``handle`` with the retry budget and the dead letter.
+      - ``admit(tp, records)``: which of a partition's fetched records to handle now; the
+        others are neither handled nor committed (the service reads them again later, e.g.
+        after a seek in ``before_poll``, and says what is committable).
 
     Partitions are handled in the order of ``topics`` within each fetch, so a service that
     names its answers' topic first has them applied before a backlog of new facts.
@@ -175,6 +178,11 @@ class ConsumerLoop:
         before_stop: Callable[[], Awaitable[None]] | None = None,
         max_records: int = 500,
         handle_batch: BatchHandler | None = None,
+        admit: Callable[
+            [TopicPartition, Sequence[ConsumerRecord[Any, Any]]],
+            Sequence[ConsumerRecord[Any, Any]],
+        ]
+        | None = None,
     ) -> None:
         self.name, self.group_id, self.topics = name, group_id, list(topics)
         self._bootstrap, self._security = bootstrap, security
@@ -184,6 +192,7 @@ class ConsumerLoop:
         self._after_batch, self._before_stop = after_batch, before_stop
         self._max_records = max_records
         self._handle_batch = handle_batch
+        self._admit = admit
         self._stopping = asyncio.Event()
         self._handled: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -235,7 +244,9 @@ class ConsumerLoop:
                     await self._before_poll()
                 batch = await self._fetch(consumer)
                 for tp, records in sorted(batch.items(), key=self._topic_order):
-                    await self._handle_partition(tp, records)
+                    admitted = records if self._admit is None else self._admit(tp, records)
+                    if admitted:
+                        await self._handle_partition(tp, admitted)
                 if batch and self._after_batch is not None:
                     await self._after_batch()
                 await self._commit()

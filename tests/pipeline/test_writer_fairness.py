@@ -14,10 +14,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from shared.contracts.topics import TOPICS, XERO_COMMANDS
-from shared.messaging.offsets import company_partition
+from shared.contracts.topics import XERO_COMMANDS
 from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.support.event_builders import bill, line
+from tests.support.partitions import sharing_a_partition
 
 BACKLOG = 40
 
@@ -27,20 +27,6 @@ def pipeline_env() -> dict[str, str]:
     return {"RX_WRITER_COMPANY_SHARE": "4", "RX_XERO_BATCH_SIZE": "2"}
 
 
-def sharing_a_partition(run: str) -> tuple[str, str]:
-    """Two company ids whose commands (keyed by company id) land on one partition."""
-    partitions = next(t.partitions for t in TOPICS if t.name == XERO_COMMANDS)
-    seen: dict[int, str] = {}
-    i = 0
-    while True:
-        company = f"fair-{run}-{i}"
-        partition = company_partition(company, partitions)
-        if partition in seen:
-            return seen[partition], company
-        seen[partition] = company
-        i += 1
-
-
 def bills_in_xero(pipeline: Pipeline, tenant: str) -> Counter[str]:
     """The organisation's bills, counted by InvoiceNumber."""
     invoices = pipeline.ledger(tenant)["invoices"]
@@ -48,7 +34,7 @@ def bills_in_xero(pipeline: Pipeline, tenant: str) -> Counter[str]:
 
 
 def test_a_backlog_does_not_hold_up_the_company_behind_it(pipeline: Pipeline) -> None:
-    big, small = sharing_a_partition(uuid.uuid4().hex[:6])
+    big, small = sharing_a_partition(f"fair-{uuid.uuid4().hex[:6]}", XERO_COMMANDS)
     tenants = {}
     for company in (big, small):
         tenants[company] = pipeline.new_organisation(f"Org {company}")

@@ -8,7 +8,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.xero_writer.partition_progress import PartitionProgress, has_room
+from services.xero_writer.scheduler import has_room
+from shared.messaging.partition_progress import PartitionProgress
 
 SHARE = 3
 

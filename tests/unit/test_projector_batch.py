@@ -134,3 +134,26 @@ def test_a_company_loads_from_its_snapshot_to_the_state_a_full_replay_gives(
     assert loaded.version == replayed.version == len(events) + 1
     assert loaded.state == replayed.state
     assert loaded.last_commands == [] and not loaded.last_effects.touched
+
+
+def test_records_applied_ahead_of_a_deferred_one_leave_the_position_and_apply_again_as_nothing(
+    app: SyncApplication,
+) -> None:
+    """fair_reading.py: records past a company's turn are deferred, the records of others
+    behind them are applied first with the position held at the first deferred record, and a
+    restart reads (and applies) them again."""
+    events = records()
+    app.process_batch(DOMAIN_EVENTS, 0, events[:2])
+    ahead = app.process_batch(DOMAIN_EVENTS, 0, events[4:5], track_to=2)
+    app.process(DOMAIN_EVENTS, 0, *events[5], track_to=2)
+
+    assert app.position(DOMAIN_EVENTS, 0) == 2  # not moved past the records deferred
+    assert {("bill", "b3"), ("bill", "b4")} <= app.company(COMPANY).state.docs.keys()
+    decided_ahead = {c.command_id for c in ahead}
+
+    again = app.process_batch(DOMAIN_EVENTS, 0, events[2:])
+
+    assert app.position(DOMAIN_EVENTS, 0) == len(events)
+    assert {c.document_id for c in again} <= {"b1", "b2"}  # b3 and b4 decide nothing twice
+    assert not decided_ahead & {c.command_id for c in again}
+    assert app.process(DOMAIN_EVENTS, 0, *events[5], track_to=3) == []  # tracked: skipped

@@ -1,19 +1,19 @@
-"""What the writer has read of one partition of commands, holds, and set aside.
+"""What a consumer has read of one partition, holds, and set aside for later.
 
-Commands are keyed by company, so one partition carries many companies' commands in one
-order. A company with a month-end backlog must not hold up a company behind it on the same
-partition (issue 14: fairness within one writer), and the writer must not hold the whole
-backlog in memory. So a company may hold at most its *share* of read, unanswered commands;
-its records past that are *deferred*: skipped while the partition is read on for the other
-companies, and read again from the first of them once the company has answered half its
-share. Offsets taken while something is deferred are remembered, so reading again never
-takes a record twice; once every company read again is deferred again, the reading jumps
-back to where it had been (what lies between is taken or deferred), so a backlog is not read
-over and over.
+Records are keyed by company, so one partition carries many companies' records in one order.
+A company with a month-end backlog must not hold up a company behind it on the same partition
+(issue 14: fairness), so a consumer may *defer* a company once it holds its *share*: the
+company's records past that are skipped while the partition is read on for the other
+companies, and read again from the first of them once the company is ``ready`` (what counts
+as held and as ready is the consumer's own: the writer's unanswered commands, the
+projector's records applied since it last caught up). Offsets taken while something is
+deferred are remembered, so reading again never takes a record twice; once every company
+read again is deferred again, the reading jumps back to where it had been (what lies between
+is taken or deferred), so a backlog is not read over and over.
 
-The committed offset never passes a record that is neither answered nor read again:
+The committed offset never passes a record that is neither taken nor read again:
 ``committable`` is the lowest of the records in flight, the deferred ones and the read
-position. A crash reads again from there, and the executor's look-ups dedupe what was done.
+position. Used by ``services/xero_writer/scheduler.py`` and ``services/projector/fair_reading.py``.
 """
 
 from __future__ import annotations
@@ -22,18 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-def has_room(held: int, share: int) -> bool:
-    """Whether a company set aside, now holding ``held`` unanswered commands, is read again:
-    once it answered half its share (a re-read then brings a few batches, not one)."""
-    return held <= share // 2
-
-
 @dataclass
 class PartitionProgress:
-    """One partition's progress (offsets are Kafka offsets of ``rx.xero-commands``).
+    """One partition's progress (offsets are the partition's Kafka offsets).
 
-    ``in_flight``: read and not yet answered on Kafka. ``deferred``: company id -> the offset
-    of its first record set aside. ``taken``: offsets taken while something was deferred.
+    ``in_flight``: taken and not yet done with (the writer: not answered on Kafka).
+    ``deferred``: company id -> the offset of its first record set aside. ``taken``: offsets
+    taken while something was deferred.
     ``read_to``: where reading stands (one past the last record read, or where it was sent
     back to); None until a record is read after an assignment. ``high``: the furthest it
     stood. ``rereading``: companies read again whose records before ``high`` may be due.

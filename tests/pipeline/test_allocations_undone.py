@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline.test_document_kinds import amount, company, invoice, send, synced, wait_doc
 from tests.support import event_builders as ev
+from tests.support.pipeline_documents import amount, company, invoice, send, synced, wait_doc
 
 
 def allocated(d: dict[str, Any]) -> bool:

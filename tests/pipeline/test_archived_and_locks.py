@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 
 from services.xero_writer.lock_dates import parse_xero_date
-from tests.fixtures.pipeline import SERVICE_TOKEN, Pipeline, wait_for
-from tests.pipeline.test_writer_hard_cases import ByHand, send, synced
-from tests.support import event_builders as ev
+from tests.fixtures.pipeline import Pipeline
+from tests.support.pipeline_bills import ByHand, bill, failed, invoices, retry, synced
+from tests.support.pipeline_documents import send
 
 RESTORE = "restore the contact in Xero, then retry"
 LOCK_FIX = "change the date in Roger, or ask the accountant to move the lock date in Xero"
-SUPPLIER = ev.vendor("ven_merge", "Merge Me ApS", tax_number="DK70707070")
 
 
 def company(pipeline: Pipeline, policy: str = "fail") -> tuple[str, str]:
@@ -32,32 +31,6 @@ def admin(pipeline: Pipeline, method: str, tenant: str, rest: str, **kw: Any) ->
     r = httpx.request(method, url, timeout=10, **kw)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def bill(c: str, bill_id: str, number: str, total: str = "100.00") -> dict[str, Any]:
-    lines = [ev.line("Goods", "1", total)]
-    return ev.bill(c, bill_id, lines, total, number=number, amount_type="no_tax", ven=SUPPLIER)
-
-
-def failed(pipeline: Pipeline, c: str, roger_id: str) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        doc = pipeline.doc(c, "bill", roger_id)
-        return doc if doc is not None and doc["state"] == "failed" else None
-
-    return wait_for(check, 90, f"bill {roger_id} failed")  # type: ignore[no-any-return]
-
-
-def retry(pipeline: Pipeline, c: str, roger_id: str) -> None:
-    r = httpx.post(
-        f"{pipeline.read_url}/v1/companies/{c}/documents/bill/{roger_id}/retry",
-        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-        timeout=10,
-    )
-    assert r.status_code == 202, r.text
-
-
-def invoices(pipeline: Pipeline, tenant: str) -> dict[str, dict[str, Any]]:
-    return {i["InvoiceNumber"]: i for i in pipeline.ledger(tenant)["invoices"]}
 
 
 def test_a_merged_contact_is_followed_to_its_survivor_and_the_vendor_moves(

@@ -11,9 +11,9 @@ import httpx
 
 from services.xero_writer.approval import AWAITS_APPROVAL
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline.test_archived_and_locks import bill, invoices, retry
-from tests.pipeline.test_writer_hard_cases import ByHand, send
 from tests.support import event_builders as ev
+from tests.support.pipeline_bills import ByHand, bill, invoices, retry
+from tests.support.pipeline_documents import send
 
 REFUSED = "Payments can only be made against Authorised documents"
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.partitioner import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.contracts.topics import TOPICS, XERO_COMMANDS
+from shared.contracts.topics import XERO_COMMANDS
 from tests.fixtures.pipeline import Pipeline, Service, running_pipeline, wait_for
 from tests.support.delivery import deliver
 from tests.support.ledger_checker import Chart, compare, expected_ledger
+from tests.support.partitions import one_per_partition
 from tests.support.scenario import company_events
 from tests.support.scenario_checks import all_synced
 
@@ -67,19 +67,6 @@ def two_of_each(
             yield pipeline
     finally:
         xero_sandbox.settings(limits=previous)
-
-
-def one_company_per_partition(run: str) -> list[str]:
-    """Company ids whose records (keyed by company id) land on every partition, one each:
-    whichever partitions an instance is given, it has work."""
-    partitions = next(t.partitions for t in TOPICS if t.name == XERO_COMMANDS)
-    chosen: dict[int, str] = {}
-    i = 0
-    while len(chosen) < partitions:
-        company = f"scale-{run}-{i}"
-        chosen.setdefault((murmur2(company.encode()) & 0x7FFFFFFF) % partitions, company)
-        i += 1
-    return [chosen[p] for p in sorted(chosen)]
 
 
 def metric(service: Service, name: str, **labels: str) -> float:
@@ -137,7 +124,7 @@ def test_two_instances_share_the_work_and_one_killed_loses_and_doubles_nothing(
 ) -> None:
     pipeline = two_of_each
     rng = random.Random(1616)
-    companies = one_company_per_partition(uuid.uuid4().hex[:6])
+    companies = one_per_partition(f"scale-{uuid.uuid4().hex[:6]}", XERO_COMMANDS)
     scenarios = [company_events(c, 4, rng) for c in companies]
     own_numbers(scenarios[-1][0], "T")
     tenants = connect_with_twins(pipeline, companies)

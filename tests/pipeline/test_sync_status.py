@@ -8,9 +8,9 @@ from typing import Any
 
 from shared.contracts.topics import ROGER_SYNC_STATUS
 from tests.fixtures.pipeline import Pipeline, wait_for
-from tests.pipeline.test_archived_and_locks import failed
-from tests.pipeline.test_writer_hard_cases import send
 from tests.support import event_builders as ev
+from tests.support.pipeline_bills import failed
+from tests.support.pipeline_documents import send
 from tests.support.xero_changes import TopicReader
 
 SUPPLIER = ev.vendor("ven_status", "Status Supply ApS", tax_number="DK80808080")

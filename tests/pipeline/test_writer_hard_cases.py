@@ -7,11 +7,10 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
-from services.connections.oauth import SCOPES
-from tests.fixtures.pipeline import CLIENT_ID, Pipeline, wait_for
+from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.support import event_builders as ev
+from tests.support.pipeline_bills import ByHand, synced
+from tests.support.pipeline_documents import send
 
 
 def company(pipeline: Pipeline) -> tuple[str, str]:
@@ -21,51 +20,8 @@ def company(pipeline: Pipeline) -> tuple[str, str]:
     return company_id, tenant
 
 
-def send(pipeline: Pipeline, *events: dict[str, Any]) -> None:
-    r = pipeline.post_events(list(events))
-    assert r.status_code == 202, r.text
-
-
-def synced(pipeline: Pipeline, company_id: str, kind: str, roger_id: str) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        doc = pipeline.doc(company_id, kind, roger_id)
-        done = doc is not None and doc["state"] == "synced"
-        if done and doc is not None:
-            done = all(p["state"] == "synced" for p in doc["payments"])
-        return doc if done else None
-
-    return wait_for(check, 90, f"{kind} {roger_id} synced")  # type: ignore[no-any-return]
-
-
 def money(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.0001"))
-
-
-class ByHand:
-    """The accountant (or another tool) in Xero: the Accounting API with its own token."""
-
-    def __init__(self, pipeline: Pipeline, tenant: str) -> None:
-        grant = httpx.post(
-            f"{pipeline.sandbox_url}/_sandbox/grants",
-            json={
-                "client_id": CLIENT_ID,
-                "tenant_ids": [tenant],
-                "scopes": list(SCOPES),
-            },
-            timeout=10,
-        )
-        grant.raise_for_status()
-        self.url = f"{pipeline.sandbox_url}/api.xro/2.0"
-        self.headers = {
-            "Authorization": f"Bearer {grant.json()['access_token']}",
-            "xero-tenant-id": tenant,
-            "Accept": "application/json",
-        }
-
-    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = httpx.put(f"{self.url}{path}", json=body, headers=self.headers, timeout=10)
-        assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
 
 
 def test_a_four_decimal_unit_price_is_booked_exactly_and_paid(pipeline: Pipeline) -> None:

@@ -19,3 +19,16 @@ def sharing_a_partition(prefix: str, topic: str) -> tuple[str, str]:
             return seen[partition], company
         seen[partition] = company
         i += 1
+
+
+def one_per_partition(prefix: str, topic: str) -> list[str]:
+    """Company ids, ``prefix``-0, -1, ..., one on each partition of ``topic``, in partition
+    order: whichever partitions a consumer is given, it has work."""
+    partitions = next(t.partitions for t in TOPICS if t.name == topic)
+    chosen: dict[int, str] = {}
+    i = 0
+    while len(chosen) < partitions:
+        company = f"{prefix}-{i}"
+        chosen.setdefault(company_partition(company, partitions), company)
+        i += 1
+    return [chosen[p] for p in sorted(chosen)]

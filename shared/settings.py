@@ -269,8 +269,8 @@ class ProjectorSettings(KafkaSettings, DatabaseSettings, ServiceTokenSettings):
     projector_port: int = 8081
     # Records of one company applied per turn on a partition; its records past them wait on
     # Kafka while the companies behind it have theirs applied (services/projector/
-    # fair_reading.py). One fetch's worth by default, so a backlog still goes in full batches.
-    projector_company_share: int = Field(default=500, ge=1)
+    # fair_reading.py). A turn of 250 takes 0.3-1 s; the backlog still goes in large batches.
+    projector_company_share: int = Field(default=250, ge=1)
 
 
 class WriterSettings(KafkaSettings, DatabaseSettings, XeroAppSettings, TokenKeySettings):

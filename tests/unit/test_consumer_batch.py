@@ -155,3 +155,44 @@ async def test_a_partitions_backlog_does_not_keep_the_others_records_waiting() -
     # The quiet partition's two records are handled before the backlog's batch.
     order = [tp for tp, _ in sorted(fetched.items(), key=consumer._topic_order)]
     assert order == [quiet, backlog]
+
+
+class BufferedConsumer:
+    """``getmany(tp)`` hands out a partition's records in fetches of ``size``."""
+
+    def __init__(self, records: list[ConsumerRecord[Any, Any]], size: int) -> None:
+        self.records, self.size, self.calls = records, size, 0
+
+    async def getmany(
+        self, *tps: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumerRecord[Any, Any]]]:
+        self.calls += 1
+        taken, self.records = self.records[: self.size], self.records[self.size :]
+        return {TP: taken} if taken else {}
+
+
+async def test_a_partition_whose_records_are_all_set_aside_is_read_on_in_the_same_round() -> None:
+    """A company behind a backlog that ``admit`` sets aside is reached in one round of the
+    loop, not one fetch of the backlog per round of every other partition's handling."""
+    backlog = [record(o) for o in range(100)]
+    behind = record(100, b"small")
+
+    def admit(tp: TopicPartition, rs: Sequence[ConsumerRecord[Any, Any]]) -> list[Any]:
+        return [r for r in rs if r.value == b"small"]
+
+    consumer = ConsumerLoop(
+        name="test",
+        bootstrap="unused:9092",
+        group_id="rx-test",
+        topics=[DOMAIN_EVENTS],
+        handle=None,  # type: ignore[arg-type]
+        dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]
+        admit=admit,
+    )
+    kafka = BufferedConsumer([*backlog[10:], behind], size=10)
+
+    admitted = await consumer._admitted(kafka, TP, backlog[:10])  # type: ignore[arg-type]
+
+    assert [r.offset for r in admitted] == [100]
+    assert kafka.calls == 10
+    assert await consumer._admitted(kafka, TP, backlog[:10]) == []  # nothing more: caught up

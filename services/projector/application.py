@@ -105,6 +105,9 @@ class SyncApplication(Application[uuid.UUID]):
         self, database_url: str, app_url: str, persistence: Mapping[str, str] | None = None
     ) -> None:
         self.app_url = app_url
+        # Per partition ("topic:partition"): offsets applied ahead of its tracked position
+        # (fair_reading.py), kept in the same transactions so a re-read skips them.
+        self._ahead: dict[str, set[int]] = {}
         env = dict(persistence) if persistence is not None else eventsourcing_env(database_url)
         super().__init__(env=env)
 
@@ -131,8 +134,41 @@ class SyncApplication(Application[uuid.UUID]):
         transcoder.register(CompanyStateAsCompressedPickle())
 
     def position(self, topic: str, partition: int) -> int | None:
-        """The next offset to read on this partition, from our own store."""
-        return self.recorder.max_tracking_id(f"{topic}:{partition}")  # type: ignore[attr-defined]
+        """The next offset to read on this partition, from our own store (called on each
+        assignment: what another instance applied ahead of it is read afresh too)."""
+        name = f"{topic}:{partition}"
+        if hasattr(self.recorder, "applied_ahead"):
+            self._ahead.pop(name, None)  # read afresh: another instance may have written
+        self._ahead_of(name)
+        return self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
+
+    def _ahead_of(self, name: str) -> set[int]:
+        if name not in self._ahead:
+            # In memory only (unit tests' store, no such table): what this process wrote.
+            load = getattr(self.recorder, "applied_ahead", None)
+            self._ahead[name] = set(load(name)) if load is not None else set()
+        return self._ahead[name]
+
+    def _ahead_rows(
+        self, name: str, offsets: Sequence[int], tracking: Tracking | None
+    ) -> dict[str, Any]:
+        """The recorder's ``ahead`` rows for the records at ``offsets`` that the position
+        stored with them (``tracking``, None: unchanged) does not cover, and ``ahead_below``
+        to forget the rows it now covers."""
+        position = tracking.notification_id if tracking is not None else None
+        ahead = [(name, o) for o in offsets if position is None or o >= position]
+        known = self._ahead_of(name)
+        below = position is not None and any(o < position for o in known)
+        return {"ahead": ahead, "ahead_below": (name, position) if below else None}
+
+    def _remember_ahead(self, rows: Mapping[str, Any]) -> None:
+        """After the transaction committed: the cache follows what it wrote."""
+        for name, offset in rows["ahead"]:
+            self._ahead_of(name).add(offset)
+        if rows["ahead_below"] is not None:
+            name, position = rows["ahead_below"]
+            known = self._ahead_of(name)
+            known.difference_update([o for o in known if o < position])
 
     def company(self, company_id: str) -> CompanySync:
         try:
@@ -143,14 +179,14 @@ class SyncApplication(Application[uuid.UUID]):
     def _tracking(
         self, topic: str, partition: int, offset: int, track_to: int | None
     ) -> tuple[bool, Tracking | None]:
-        """Whether the record at ``offset`` is behind the partition's tracked position (it
-        was processed), and the position to store with it: ``track_to`` or one past the
-        record (tracking stores the *next* offset, so a restart seeks straight to it), None
-        if that would not move the position forward (a record applied ahead of one the
-        projector deferred, ``fair_reading.py``)."""
+        """Whether the record at ``offset`` was processed (behind the partition's tracked
+        position, or applied ahead of it), and the position to store with it: ``track_to``
+        or one past the record (tracking stores the *next* offset, so a restart seeks
+        straight to it), None if that would not move the position forward (a record applied
+        ahead of one the projector deferred, ``fair_reading.py``)."""
         name = f"{topic}:{partition}"
         done = self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
-        if done is not None and offset + 1 <= done:
+        if (done is not None and offset + 1 <= done) or offset in self._ahead_of(name):
             return True, None
         position = offset + 1 if track_to is None else track_to
         return False, Tracking(name, position) if done is None or position > done else None
@@ -192,12 +228,12 @@ class SyncApplication(Application[uuid.UUID]):
         change = _sync_back(topic, value)
         if fact is None and answer is None and change is None:
             log.error("record_of_unknown_topic", topic=topic, partition=partition, offset=offset)
-            if tracking is not None:
-                self._record(ProcessingEvent(tracking))
+            self._record(ProcessingEvent(tracking))
             return []
         company_id = _company_of(fact, answer, change)
+        ahead = self._ahead_rows(f"{topic}:{partition}", [offset], tracking)
         try:
-            commands = self._apply(tracking, company_id, fact, answer, change)
+            commands = self._apply(tracking, company_id, fact, answer, change, ahead)
         except Exception:
             # The cached aggregate may already hold the unsaved event, or half of it: drop it,
             # so the next attempt reloads the company from the store.
@@ -221,15 +257,17 @@ class SyncApplication(Application[uuid.UUID]):
         company_id: str,
         fact: DomainEvent | None,
         answer: XeroResult | None,
-        change: SyncBackRecord | None = None,
+        change: SyncBackRecord | None,
+        ahead: dict[str, Any],
     ) -> list[AnyCommand]:
         company = self.company(company_id)
         before = company.version
         writes = _Writes()
         commands = _decide(company, fact, answer, datetime.now(UTC), writes, change)
         event = ProcessingEvent[uuid.UUID](tracking)
-        event.collect_events(company, **writes.kwargs())
+        event.collect_events(company, **writes.kwargs(), **ahead)
         self._record(event)
+        self._remember_ahead(ahead)
         self._saved([(company, before)])
         return commands
 
@@ -251,8 +289,20 @@ class SyncApplication(Application[uuid.UUID]):
         """
         name = f"{topic}:{partition}"
         done = self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
-        todo = [(o, v) for o, v in records if done is None or o + 1 > done]
-        if not todo:
+        fresh = [(o, v) for o, v in records if done is None or o + 1 > done]
+        if not fresh:
+            return []
+        ahead_of = self._ahead_of(name)
+        todo = [(o, v) for o, v in fresh if o not in ahead_of]
+        position = fresh[-1][0] + 1 if track_to is None else track_to
+        tracking = Tracking(name, position) if done is None or position > done else None
+        if not todo:  # every one applied ahead before: the position alone moves on
+            if tracking is not None:
+                ahead = self._ahead_rows(name, [], tracking)
+                event = ProcessingEvent[uuid.UUID](tracking)
+                event.collect_events(**ahead)
+                self._record(event)
+                self._remember_ahead(ahead)
             return []
         companies: dict[str, tuple[CompanySync, int]] = {}
         writes = _Writes()
@@ -274,15 +324,15 @@ class SyncApplication(Application[uuid.UUID]):
                     companies[company_id] = (loaded, loaded.version)
                 company = companies[company_id][0]
                 commands += _decide(company, fact, answer, now, writes, change)
-            position = todo[-1][0] + 1 if track_to is None else track_to
-            tracking = Tracking(name, position) if done is None or position > done else None
+            ahead = self._ahead_rows(name, [o for o, _ in todo], tracking)
             event = ProcessingEvent[uuid.UUID](tracking)
-            event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs())
+            event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs(), **ahead)
             self._record(event)
         except Exception:
             for company_id in companies:
                 self._evict(company_id)
             raise
+        self._remember_ahead(ahead)
         self._saved(companies.values())
         log.info(
             "records_processed",
@@ -339,6 +389,7 @@ class SyncApplication(Application[uuid.UUID]):
         processed, tracking = self._tracking(topic, partition, offset, track_to)
         if processed:
             return
+        ahead = self._ahead_rows(f"{topic}:{partition}", [offset], tracking)
         reason = reason[:MAX_REASON] or "the record could not be processed"
         fact: DomainEvent | None = None
         if topic == DOMAIN_EVENTS:
@@ -358,8 +409,10 @@ class SyncApplication(Application[uuid.UUID]):
             reason=reason,
         )
         if fact is None or named is None:
-            if tracking is not None:
-                self._record(ProcessingEvent(tracking))
+            event = ProcessingEvent[uuid.UUID](tracking)
+            event.collect_events(**ahead)
+            self._record(event)
+            self._remember_ahead(ahead)
             return
         kind, roger_id = named
         now = datetime.now(UTC)
@@ -372,8 +425,10 @@ class SyncApplication(Application[uuid.UUID]):
                 documents=rows_for(company.state, company.last_effects.touched),
                 history=history_rows(company, now),
                 status=status_rows(company, now),
+                **ahead,
             )
             self._record(event)
+            self._remember_ahead(ahead)
             self._saved([(company, company.version - 1)])
         except Exception as exc:  # noqa: BLE001 - the company's own events are what failed
             self._evict(fact.company_id)
@@ -393,8 +448,10 @@ class SyncApplication(Application[uuid.UUID]):
                 failed=[(fact.company_id, kind, roger_id, reason)],
                 history=[(fact.company_id, kind, roger_id, entry)],
                 status=[status_row(told, "projector")],
+                **ahead,
             )
             self._record(event)
+            self._remember_ahead(ahead)
 
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry

@@ -112,6 +112,8 @@ class Projector:
 
     async def _handle(self, record: ConsumerRecord[Any, Any]) -> None:
         tp = TopicPartition(record.topic, record.partition)
+        if not self.fair.current(tp, [record.offset]):
+            return  # admitted before the partition was assigned again: read again from there
         commands = await asyncio.to_thread(
             self.app.process,
             record.topic,
@@ -129,6 +131,8 @@ class Projector:
         if it raises, the loop goes record by record through ``_handle``."""
         first = records[0]
         tp = TopicPartition(first.topic, first.partition)
+        if not self.fair.current(tp, (r.offset for r in records)):
+            return  # admitted before the partition was assigned again: read again from there
         commands = await asyncio.to_thread(
             self.app.process_batch,
             first.topic,
@@ -136,7 +140,7 @@ class Projector:
             [(r.offset, r.value) for r in records],
             self.fair.track_to(tp, records[-1].offset),
         )
-        self.fair.done(tp, (r.offset for r in records))
+        self.fair.done(tp, [r.offset for r in records])
         if commands:
             # Sent now, not after the fetch's other partitions (issue 14: latency).
             self.relay.wake()
@@ -149,6 +153,8 @@ class Projector:
 
     async def _dead_lettered(self, record: ConsumerRecord[Any, Any], letter: DeadLetter) -> None:
         tp = TopicPartition(record.topic, record.partition)
+        if not self.fair.current(tp, [record.offset]):
+            return  # admitted before the partition was assigned again: read again from there
         try:
             await asyncio.to_thread(
                 self.app.record_failure,

@@ -14,11 +14,12 @@ deferred (everyone waiting then has had a turn), or after ``max_wait_s`` whateve
 bookkeeping of what was taken, deferred and read again is ``shared.messaging.partition_progress``.
 
 The tracked position (``SyncApplication``'s tracking row, where a restart reads from) never
-passes a deferred record: ``track_to``. Records applied ahead of it are read and applied
-again after a restart; a company's state ignores a fact, a final answer and a change made in
-Xero it has seen (``facts.apply_fact``, ``answers.apply_result``,
-``xero_changes.apply_change``), and a repeated ``XeroCommandWaiting`` leaves the document as
-it was, with one more line of history.
+passes a deferred record: ``track_to``. What is applied ahead of it is recorded in the same
+transaction (``rx_projector_ahead``), so reading again from the position after a restart or a
+reassignment skips it (no second event, dead letter or history line). Records admitted
+before the partition was assigned again are not applied at all (``current``): their
+``track_to`` would not know what was deferred. A record's company is its key: every
+producer keys by company id (a record without one shares the empty company).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class FairReading:
         self.due: dict[TopicPartition, dict[str, tuple[int, float]]] = defaultdict(dict)
         # The position below which every record is applied (``track_to`` of the last done).
         self.applied_to: dict[TopicPartition, int] = {}
+        # Admitted and not yet done, since the partition was last (re)assigned.
+        self.pending: dict[TopicPartition, set[int]] = defaultdict(set)
 
     def admit(
         self,
@@ -74,6 +77,7 @@ class FairReading:
             if progress.take(record.offset, company, held[company], self.share):
                 held[company] += 1
                 admitted.append(record)
+                self.pending[tp].add(record.offset)
             elif not deferred and company in progress.deferred:
                 due[company] = (record.offset + 1 if end is None else end, self.clock())
         if end is not None and progress.read_to is not None and progress.read_to >= end:
@@ -82,15 +86,25 @@ class FairReading:
                 del held[company]
         return admitted
 
-    def done(self, tp: TopicPartition, offsets: Iterable[int]) -> None:
-        """The records at ``offsets`` (the last admitted so far among them) were applied or
-        dead-lettered: never taken again."""
-        progress = self.progress[tp]
-        last = None
-        for last in offsets:
-            progress.took(last)
-        if last is not None:
-            self.applied_to[tp] = self.track_to(tp, last)
+    def current(self, tp: TopicPartition, offsets: Iterable[int]) -> bool:
+        """Whether the records at ``offsets`` were admitted since the partition was last
+        (re)assigned and are not done: only those may be applied (a record admitted before
+        ``forget`` is read again from the tracked position; applied now, its ``track_to``
+        would no longer know what was deferred)."""
+        pending = self.pending.get(tp, set())
+        return all(offset in pending for offset in offsets)
+
+    def done(self, tp: TopicPartition, offsets: Sequence[int]) -> None:
+        """The records at ``offsets`` (in order, the last admitted so far among them) were
+        applied or dead-lettered: never taken again. Ignored unless ``current`` (the
+        partition was assigned again meanwhile: it is read again from the tracked position)."""
+        if not offsets or not self.current(tp, offsets):
+            return
+        progress, pending = self.progress[tp], self.pending[tp]
+        for offset in offsets:
+            progress.took(offset)
+            pending.discard(offset)
+        self.applied_to[tp] = self.track_to(tp, offsets[-1])
 
     def track_to(self, tp: TopicPartition, offset: int) -> int:
         """The position to track once the record at ``offset`` (and every record admitted
@@ -108,11 +122,13 @@ class FairReading:
                 self.forget(tp)
                 continue
             progress, due = self.progress[tp], self.due[tp]
-            read_to = progress.read_to if progress.read_to is not None else -1
+            # The furthest read, not where reading stands: a company deferred again while
+            # read again has its turn as soon as what arrived since was read once.
+            high = progress.high if progress.high is not None else -1
             turn = {
                 company
                 for company in progress.deferred
-                if read_to >= due.get(company, (0, now))[0]
+                if high >= due.get(company, (0, now))[0]
                 or now - due.get(company, (0, now))[1] >= self.max_wait_s
             }
             for company in turn:
@@ -135,6 +151,7 @@ class FairReading:
         self.held.pop(tp, None)
         self.due.pop(tp, None)
         self.applied_to.pop(tp, None)
+        self.pending.pop(tp, None)
 
 
 def company_of(record: ConsumerRecord[Any, Any]) -> str:

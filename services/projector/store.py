@@ -54,6 +54,13 @@ CREATE INDEX IF NOT EXISTS sync_history_by_doc ON sync_history (company_id, kind
 -- What Xero says of the document (roger.sync-back), a conflict held for a person, and what
 -- Roger holds of it (for reconcile): {"in_xero", "conflict", "roger"}.
 ALTER TABLE sync_documents ADD COLUMN IF NOT EXISTS detail JSONB NOT NULL DEFAULT '{}';
+-- Records applied ahead of their partition's tracked position (services/projector/
+-- fair_reading.py): a re-read from that position skips them. Rows go once it passes them.
+CREATE TABLE IF NOT EXISTS rx_projector_ahead (
+    name TEXT NOT NULL,
+    record_offset BIGINT NOT NULL,
+    PRIMARY KEY (name, record_offset)
+);
 -- Bills made directly in Xero (roger.sync-back BillCreatedInXero), per company.
 CREATE TABLE IF NOT EXISTS sync_xero_bills (
     company_id TEXT NOT NULL,
@@ -139,7 +146,9 @@ def insert_history(curs: Any, rows: Iterable[tuple[str, str, str, dict[str, Any]
 
 class ReadModelRecorder(PostgresProcessRecorder):
     """eventsourcing's process recorder, writing in the same transaction (keyword arguments
-    of ``Application._record``'s processing event): ``documents`` (rows to upsert),
+    of ``Application._record``'s processing event): ``ahead`` and ``ahead_below`` (records
+    applied ahead of the tracked position, and the position that now covers them),
+    ``documents`` (rows to upsert),
     ``failed`` (documents to mark failed), ``history``, ``outbox`` (command rows),
     ``status`` (``roger.sync-status`` outbox rows), ``xero_bills`` (bills made in Xero),
     ``resend_for`` (companies whose unanswered commands go again) and ``answered``."""
@@ -173,7 +182,24 @@ class ReadModelRecorder(PostgresProcessRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         self._insert_rows(curs, **kwargs)
 
+    def applied_ahead(self, name: str) -> list[int]:
+        """Offsets of partition ``name`` ("topic:partition") applied ahead of its tracked
+        position (``SyncApplication``'s ``ahead`` rows)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute("SELECT record_offset FROM rx_projector_ahead WHERE name = %s", (name,))
+            return [row["record_offset"] for row in curs.fetchall()]
+
     def _insert_rows(self, curs: Any, **kwargs: Any) -> None:
+        if ahead := kwargs.get("ahead"):
+            curs.executemany(
+                "INSERT INTO rx_projector_ahead (name, record_offset) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                ahead,
+            )
+        if below := kwargs.get("ahead_below"):
+            curs.execute(
+                "DELETE FROM rx_projector_ahead WHERE name = %s AND record_offset < %s", below
+            )
         upsert_documents(curs, kwargs.get("documents", ()))
         upsert_xero_bills(curs, kwargs.get("xero_bills", ()))
         mark_failed(curs, kwargs.get("failed", ()))

@@ -121,17 +121,22 @@ def describe(exc: BaseException) -> str:
 
 
 class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seeks each partition assigned to the service's own position; ``rebalanced`` is
+    called first, so the loop hands out nothing it fetched before."""
+
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
         position: Callable[[TopicPartition], Awaitable[int | None]],
+        rebalanced: Callable[[], None],
     ) -> None:
-        self._consumer, self._position = consumer, position
+        self._consumer, self._position, self._rebalanced = consumer, position, rebalanced
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        self._rebalanced()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._rebalanced()
         for tp in assigned:
             position = await self._position(tp)
             if position is not None:
@@ -197,6 +202,7 @@ class ConsumerLoop:
         self._max_records = max_records
         self._handle_batch = handle_batch
         self._admit = admit
+        self._rebalances = 0  # counted by the position hook's listener
         self._stopping = asyncio.Event()
         self._handled: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -204,6 +210,9 @@ class ConsumerLoop:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _rebalanced(self) -> None:
+        self._rebalances += 1
 
     @property
     def stopping(self) -> bool:
@@ -235,7 +244,8 @@ class ConsumerLoop:
     async def _consume(self) -> None:
         consumer = manual_consumer(self._bootstrap, self.group_id, self.name, self._security)
         if self._position is not None:
-            consumer.subscribe(self.topics, listener=_SeekOnAssign(consumer, self._position))
+            listener = _SeekOnAssign(consumer, self._position, self._rebalanced)
+            consumer.subscribe(self.topics, listener=listener)
         else:
             consumer.subscribe(self.topics)
         self.consumer = consumer
@@ -247,7 +257,12 @@ class ConsumerLoop:
                 if self._before_poll is not None:
                     await self._before_poll()
                 batch = await self._fetch(consumer)
+                rebalances = self._rebalances
                 for tp, records in sorted(batch.items(), key=self._topic_order):
+                    if self._rebalances != rebalances:
+                        # The partitions were handed out again and sought to the service's
+                        # own positions (which may be behind these records): read from there.
+                        break
                     admitted = await self._admitted(consumer, tp, records)
                     if admitted:
                         await self._handle_partition(tp, admitted)
@@ -294,9 +309,10 @@ class ConsumerLoop:
             return records
         admitted = self._admit(tp, records)
         deadline = asyncio.get_running_loop().time() + SKIP_READING_S
+        rebalances = self._rebalances
         while not admitted and asyncio.get_running_loop().time() < deadline:
             more = await consumer.getmany(tp, timeout_ms=100, max_records=self._max_records)
-            if not more.get(tp):
+            if not more.get(tp) or self._rebalances != rebalances:
                 break
             admitted = self._admit(tp, more[tp])
         return admitted

@@ -108,3 +108,40 @@ def test_when_the_company_cannot_be_loaded_the_read_model_alone_shows_the_failur
     assert (state, reason, xero_id) == ("failed", "RulesBroke: cannot apply this payment", "inv-1")
     assert history[-1] == "FactDeadLettered"
     assert app.position(DOMAIN_EVENTS, 3) == 3
+
+
+def test_records_applied_ahead_are_skipped_when_read_again_after_a_restart(
+    app: SyncApplication, fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fair_reading.py: records past a deferred company's are applied (or dead-lettered)
+    without moving the position; after a restart the partition is read again from it, and
+    what was done ahead is not done twice (no second failure, no second event)."""
+    synced_bill(app)  # domain-events offsets 0 and 1
+    payment = fact("BillPaid", paid_data()).to_bytes()
+    later_bill = fact("BillSubmitted", bill_data("b9")).to_bytes()
+    monkeypatch.setitem(facts.RULES, "BillPaid", (BillPaidData, breaking_rule))
+    # Offsets 2-4 wait their turn; 5 and 6 go ahead of them.
+    app.record_failure(DOMAIN_EVENTS, 3, 5, payment, "RulesBroke: cannot apply this payment", 2)
+    app.process(DOMAIN_EVENTS, 3, 6, later_bill, track_to=2)
+    assert app.position(DOMAIN_EVENTS, 3) == 2
+    monkeypatch.undo()  # the payment would apply now: it must not be applied again
+
+    restarted = SyncApplication(fresh_database, APP)
+    try:
+        assert restarted.position(DOMAIN_EVENTS, 3) == 2
+        version = restarted.company(COMPANY).version
+        waiting = [fact("BillSubmitted", bill_data(f"b{n}")).to_bytes() for n in (2, 3, 4)]
+        records = [*zip((2, 3, 4), waiting, strict=True), (5, payment), (6, later_bill)]
+
+        restarted.process_batch(DOMAIN_EVENTS, 3, records)
+
+        assert restarted.position(DOMAIN_EVENTS, 3) == 7
+        assert restarted.company(COMPANY).version == version + 3  # b2-b4 only
+        state, reason, _, history = document_row(fresh_database, "b1")
+        assert (state, reason) == ("failed", "RulesBroke: cannot apply this payment")
+        assert history.count("FactDeadLettered") == 1
+        with psycopg.connect(fresh_database) as conn:
+            left = conn.execute("SELECT count(*) FROM rx_projector_ahead").fetchone()
+        assert left == (0,)  # the position covers them now
+    finally:
+        restarted.close()

@@ -151,9 +151,12 @@ def test_records_applied_ahead_of_a_deferred_one_leave_the_position_and_apply_ag
     assert {("bill", "b3"), ("bill", "b4")} <= app.company(COMPANY).state.docs.keys()
     decided_ahead = {c.command_id for c in ahead}
 
+    version = app.company(COMPANY).version
+
     again = app.process_batch(DOMAIN_EVENTS, 0, events[2:])
 
     assert app.position(DOMAIN_EVENTS, 0) == len(events)
     assert {c.document_id for c in again} <= {"b1", "b2"}  # b3 and b4 decide nothing twice
     assert not decided_ahead & {c.command_id for c in again}
+    assert app.company(COMPANY).version == version + 2  # only b1 and b2: b3, b4 skipped
     assert app.process(DOMAIN_EVENTS, 0, *events[5], track_to=3) == []  # tracked: skipped

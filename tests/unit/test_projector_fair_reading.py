@@ -170,3 +170,20 @@ def test_any_reading_applies_every_record_in_each_companys_order_and_tracks_none
         assert mine == sorted(mine), f"{company}'s records applied out of order"
     if "restart" not in steps:
         assert len(part.applied) == len(set(part.applied))  # nothing applied twice
+
+
+def test_records_admitted_before_the_partition_was_assigned_again_are_not_applied() -> None:
+    """aiokafka assigns partitions from its own task, while the loop may still hold records
+    fetched before: applied then, their position would no longer know what was deferred."""
+    part = Partition(["big"] * 12 + ["small"] * 3, share=4, size=20)
+    part.fetch()  # big 0-3 and small 12-14 applied, big deferred at 4: tracked 4
+    part.log += ["other"] * 2
+    stale = [r.offset for r in part.fair.admit(TP, [record(15, "other"), record(16, "other")], 17)]
+    assert stale == [15, 16] and part.fair.current(TP, stale)
+
+    part.restart()  # assigned again: read again from 4
+    assert not part.fair.current(TP, stale)
+    part.fair.done(TP, stale)  # what a handler in flight would say: ignored
+    assert part.fair.committable() == {} and part.tracked == 4
+    part.drain()
+    assert set(part.applied) == set(range(17))

@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -522,12 +522,13 @@ def _collector(found: list[Difference], kind: str, roger_id: str) -> Any:
     return differ
 
 
-def _day(value: Any) -> str | None:
-    """Xero's ``/Date(ms+0000)/`` or ``2026-11-02T00:00:00`` as ``2026-11-02``."""
+def _day(value: Any) -> date | None:
+    """Xero's ``/Date(ms+0000)/`` or ``2026-11-02T00:00:00``, or Roger's ``2026-11-02``, as
+    a date (compared as dates, never as text)."""
     from shared.xero.client import xero_moment
 
     moment = xero_moment(value)
-    return moment.date().isoformat() if moment else None
+    return moment.date() if moment else None
 
 
 def _moved_for_lock_date(doc: dict[str, Any]) -> bool:
@@ -556,11 +557,18 @@ def _compare_document(
     total = _num(theirs.get("Total"))
     if as_sent and expected is not None and total != expected:
         differ("total", expected, total, why=edited)
+    # What Xero answered at our last write (it may have kept its own spelling when it
+    # adopted a bill of the same number), so only a change made there since differs.
+    number_key = "CreditNoteNumber" if kind == "credit_note" else "InvoiceNumber"
+    ours_number, xero_number = doc.get("xero_number"), theirs.get(number_key)
+    if as_sent and ours_number and xero_number is not None and str(xero_number) != ours_number:
+        differ("number", ours_number, xero_number, why=edited)
     dates = (("date", "DateString", "Date"), ("due_date", "DueDateString", "DueDate"))
     for field, text_key, key in dates:
-        ours_day, xero_day = roger.get(field), _day(theirs.get(text_key) or theirs.get(key))
-        moved = _moved_for_lock_date(doc) and xero_day is not None and xero_day > str(ours_day)
-        if as_sent and ours_day and xero_day and ours_day != xero_day and not moved:
+        ours_day, xero_day = _day(roger.get(field)), _day(theirs.get(text_key) or theirs.get(key))
+        if not as_sent or ours_day is None or xero_day is None or ours_day == xero_day:
+            continue
+        if not (_moved_for_lock_date(doc) and xero_day > ours_day):
             differ(field, ours_day, xero_day, why=edited)
     currency = theirs.get("CurrencyCode")
     if as_sent and currency and currency != roger.get("currency"):

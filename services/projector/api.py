@@ -62,6 +62,21 @@ def _uncursor(cursor: str) -> tuple[str, str]:
     return kind, roger_id
 
 
+def _cursor_bill(created: datetime, xero_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created.isoformat(), xero_id]).encode()).decode()
+
+
+def _uncursor_bill(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, xero_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        at, xero_id = datetime.fromisoformat(str(created)), str(xero_id)
+        if at.tzinfo is None or not _ROGER_ID.match(xero_id):
+            raise ValueError("not a cursor of ours")
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
+    return at, xero_id
+
+
 class ResendRequest(BaseModel):
     """What ``roger-xero reconcile --fix`` asks to send again: the ``document`` or the
     ``payment`` ``payment_id`` Xero never got (no Xero id on our side); or what a person
@@ -167,11 +182,21 @@ def read_router(
         return {"resending": True}
 
     @router.get("/xero-bills")
-    async def xero_bills(company_id: str) -> dict[str, Any]:
-        """``{"bills": [...]}``: the bills the company has in Xero that were made there, not
-        by Roger (announced on ``roger.sync-back`` as ``BillCreatedInXero``)."""
+    async def xero_bills(
+        company_id: str,
+        cursor: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
+    ) -> dict[str, Any]:
+        """``{"bills": [...], "next_cursor"}``: the bills the company has in Xero that were
+        made there, not by Roger (announced on ``roger.sync-back`` as ``BillCreatedInXero``),
+        newest first, a page at a time like ``documents``."""
         _company(company_id)
-        return {"bills": await views.xero_bills(pool, company_id)}
+        after = _uncursor_bill(cursor) if cursor else None
+        page = await views.xero_bills(pool, company_id, after=after, limit=limit)
+        return {
+            "bills": page.bills,
+            "next_cursor": _cursor_bill(*page.last) if page.last else None,
+        }
 
     @router.get("/synced-per-hour")
     async def synced_per_hour(

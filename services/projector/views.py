@@ -8,7 +8,7 @@ by the projector (``domain/projection.py`` through ``store.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -77,20 +77,44 @@ def document_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def xero_bills(pool: AsyncConnectionPool, company_id: str) -> list[dict[str, Any]]:
-    """Bills the company has in Xero that were made there, not by us (``BillCreatedInXero``;
-    one since adopted as a Roger document is left out), newest first: each ``{"xero_id",
-    "number", "status", "contact_id", "currency", "date", "due_date", "total", "amount_due",
-    "created_at", "xero_url"}``."""
+@dataclass(frozen=True)
+class XeroBillsPage:
+    """One page of ``xero_bills``; ``last`` is the (created, InvoiceID) to read on after, or
+    None on the last page."""
+
+    bills: list[dict[str, Any]]
+    last: tuple[datetime, str] | None
+
+
+async def xero_bills(
+    pool: AsyncConnectionPool,
+    company_id: str,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> XeroBillsPage:
+    """Up to ``limit`` bills the company has in Xero that were made there, not by us
+    (``BillCreatedInXero``; one since adopted as a Roger document is left out), newest first
+    (Xero's creation time as an instant, else when we heard of it; then InvoiceID), after
+    ``after``: each ``{"xero_id", "number", "status", "contact_id", "currency", "date",
+    "due_date", "total", "amount_due", "created_at", "xero_url"}``."""
+    at, xero_id = after if after is not None else (None, "")
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT bill FROM sync_xero_bills b WHERE company_id = %s AND NOT EXISTS "
+            "SELECT bill, created FROM sync_xero_bills b, LATERAL (SELECT coalesce("
+            "(b.bill->>'created_at')::timestamptz, b.recorded_at) AS created) k "
+            "WHERE company_id = %s AND NOT EXISTS "
             "(SELECT 1 FROM sync_documents d WHERE d.company_id = b.company_id "
-            "AND d.xero_id = b.xero_id) ORDER BY bill->>'created_at' DESC, xero_id",
-            (company_id,),
+            "AND d.xero_id = b.xero_id) "
+            "AND (%s::timestamptz IS NULL OR (k.created, b.xero_id) < (%s, %s)) "
+            "ORDER BY k.created DESC, b.xero_id DESC LIMIT %s",
+            (company_id, at, at, xero_id, limit + 1),
         )
         rows = await cur.fetchall()
-    return [dict(row[0], xero_url=xero_url("bill", row[0].get("xero_id"))) for row in rows]
+    page = rows[:limit]
+    bills = [dict(row[0], xero_url=xero_url("bill", row[0].get("xero_id"))) for row in page]
+    more = len(rows) > limit
+    return XeroBillsPage(bills, (page[-1][1], page[-1][0]["xero_id"]) if more else None)
 
 
 async def documents(

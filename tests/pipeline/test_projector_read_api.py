@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
+from psycopg.types.json import Jsonb
 from pydantic import SecretStr
 
 from services.projector.api import read_router
@@ -185,3 +187,34 @@ async def test_a_roger_id_with_a_slash_is_read_and_retried(
     ).status_code == 202
     [(_, value, _)] = producer.sent
     assert DomainEvent.from_bytes(value).data == {"kind": "bill", "roger_id": "2026/117"}
+
+
+async def test_bills_made_in_xero_page_newest_first_as_instants(
+    client: tuple[httpx.AsyncClient, SentFacts], projected: str
+) -> None:
+    """Creation times in other offsets compare as instants, not as text."""
+    made = {
+        "x-1": "2026-11-02T09:00:00+00:00",
+        "x-2": "2026-11-02T10:30:00+02:00",  # 08:30 UTC: older than x-1
+        "x-3": "2026-11-03T01:00:00+05:00",  # 2 Nov 20:00 UTC: the newest
+    }
+    with psycopg.connect(projected) as conn:
+        for xero_id, created in made.items():
+            bill = {"xero_id": xero_id, "number": xero_id.upper(), "created_at": created}
+            conn.execute(
+                "INSERT INTO sync_xero_bills (company_id, xero_id, bill) VALUES (%s, %s, %s)",
+                (COMPANY, xero_id, Jsonb(bill)),
+            )
+    http, _ = client
+    url = f"/v1/companies/{COMPANY}/xero-bills"
+
+    first = (await http.get(url, params={"limit": 2})).json()
+    rest = (await http.get(url, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+
+    assert [b["xero_id"] for b in first["bills"]] == ["x-3", "x-1"]
+    assert [b["xero_id"] for b in rest["bills"]] == ["x-2"] and rest["next_cursor"] is None
+    assert first["bills"][0]["xero_url"].endswith("x-3")
+    for bad in ("not-ours", "WyIyMDI2LTExLTAyIiwgIngiXQ=="):  # the second: a naive time
+        r = await http.get(url, params={"cursor": bad})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor", r.text
+    assert (await http.get(url, params={"limit": 0})).status_code == 422

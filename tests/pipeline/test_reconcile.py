@@ -324,3 +324,31 @@ def test_a_company_with_no_connection_is_said_to_be_not_connected() -> None:
 
     assert said.startswith("lonely-co is not connected to Xero"), said
     assert "cannot be read" not in said
+
+
+def test_a_number_changed_in_xero_is_shown_and_a_lock_date_move_is_judged_as_dates() -> None:
+    from services.cli import differences
+
+    moved = ["posted on the first open day after the lock date (2026-11-30)"]
+    docs = [
+        _doc("renumbered", xero_number="B-1"),
+        _doc("adopted", xero_number="b-2 "),  # Xero's own spelling, kept when we adopted it
+        _doc("locked", xero_number="L-1", warnings=moved, roger={"date": "2026-11-09"}),
+        _doc("note", kind="credit_note", xero_number="CN-1"),
+    ]
+    invoices = {
+        "inv-renumbered": _invoice("renumbered", InvoiceNumber="B-1-EDITED"),
+        "inv-adopted": _invoice("adopted", InvoiceNumber="b-2 "),
+        # Posted on the first open day after a lock date, later than Roger's: not an edit.
+        "inv-locked": _invoice("locked", InvoiceNumber="L-1", DateString="2026-12-01T00:00:00"),
+    }
+    notes = {"inv-note": _invoice("note", CreditNoteNumber="CN-1-X")}
+
+    found, _ = differences(docs, invoices, notes, {})
+
+    got = {(d.roger_id, d.field): (d.ours, d.xero, d.fix) for d in found}
+    assert got == {
+        ("renumbered", "number"): ("B-1", "B-1-EDITED", None),
+        ("note", "number"): ("CN-1", "CN-1-X", None),
+    }
+    assert all("changed in Xero by someone" in d.why for d in found)

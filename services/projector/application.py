@@ -14,6 +14,7 @@ replays a bounded share of the company's events, not its whole history.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +109,10 @@ class SyncApplication(Application[uuid.UUID]):
         # Per partition ("topic:partition"): offsets applied ahead of its tracked position
         # (fair_reading.py), kept in the same transactions so a re-read skips them.
         self._ahead: dict[str, set[int]] = {}
+        self._stale: set[str] = set()  # to read again from the table before use
+        # The cache is read again (on an assignment) beside a worker thread's transaction:
+        # a reload and a commit with the cache's update never interleave.
+        self._ahead_lock = threading.RLock()
         env = dict(persistence) if persistence is not None else eventsourcing_env(database_url)
         super().__init__(env=env)
 
@@ -137,17 +142,31 @@ class SyncApplication(Application[uuid.UUID]):
         """The next offset to read on this partition, from our own store (called on each
         assignment: what another instance applied ahead of it is read afresh too)."""
         name = f"{topic}:{partition}"
-        if hasattr(self.recorder, "applied_ahead"):
-            self._ahead.pop(name, None)  # read afresh: another instance may have written
+        self.forget_ahead(name)
         self._ahead_of(name)
         return self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
 
+    def forget_ahead(self, name: str) -> None:
+        """What partition ``name`` ("topic:partition") had applied ahead is read again from
+        the table before its next use (it was assigned again: another instance may have
+        written). Safe from any thread; never waits."""
+        if hasattr(self.recorder, "applied_ahead"):
+            self._stale.add(name)
+
     def _ahead_of(self, name: str) -> set[int]:
-        if name not in self._ahead:
-            # In memory only (unit tests' store, no such table): what this process wrote.
-            load = getattr(self.recorder, "applied_ahead", None)
-            self._ahead[name] = set(load(name)) if load is not None else set()
-        return self._ahead[name]
+        with self._ahead_lock:
+            if name not in self._ahead or name in self._stale:
+                self._stale.discard(name)
+                # In memory only (unit tests' store, no such table): what this process wrote.
+                load = getattr(self.recorder, "applied_ahead", None)
+                self._ahead[name] = set(load(name)) if load is not None else set()
+            return self._ahead[name]
+
+    def _commit(self, event: ProcessingEvent[uuid.UUID], ahead: Mapping[str, Any]) -> None:
+        """Records ``event`` (with its ``ahead`` rows) and updates the cache to match."""
+        with self._ahead_lock:
+            self._record(event)
+            self._remember_ahead(ahead)
 
     def _ahead_rows(
         self, name: str, offsets: Sequence[int], tracking: Tracking | None
@@ -266,8 +285,7 @@ class SyncApplication(Application[uuid.UUID]):
         commands = _decide(company, fact, answer, datetime.now(UTC), writes, change)
         event = ProcessingEvent[uuid.UUID](tracking)
         event.collect_events(company, **writes.kwargs(), **ahead)
-        self._record(event)
-        self._remember_ahead(ahead)
+        self._commit(event, ahead)
         self._saved([(company, before)])
         return commands
 
@@ -301,8 +319,7 @@ class SyncApplication(Application[uuid.UUID]):
                 ahead = self._ahead_rows(name, [], tracking)
                 event = ProcessingEvent[uuid.UUID](tracking)
                 event.collect_events(**ahead)
-                self._record(event)
-                self._remember_ahead(ahead)
+                self._commit(event, ahead)
             return []
         companies: dict[str, tuple[CompanySync, int]] = {}
         writes = _Writes()
@@ -327,12 +344,11 @@ class SyncApplication(Application[uuid.UUID]):
             ahead = self._ahead_rows(name, [o for o, _ in todo], tracking)
             event = ProcessingEvent[uuid.UUID](tracking)
             event.collect_events(*(c for c, _ in companies.values()), **writes.kwargs(), **ahead)
-            self._record(event)
+            self._commit(event, ahead)
         except Exception:
             for company_id in companies:
                 self._evict(company_id)
             raise
-        self._remember_ahead(ahead)
         self._saved(companies.values())
         log.info(
             "records_processed",
@@ -411,8 +427,7 @@ class SyncApplication(Application[uuid.UUID]):
         if fact is None or named is None:
             event = ProcessingEvent[uuid.UUID](tracking)
             event.collect_events(**ahead)
-            self._record(event)
-            self._remember_ahead(ahead)
+            self._commit(event, ahead)
             return
         kind, roger_id = named
         now = datetime.now(UTC)
@@ -427,8 +442,7 @@ class SyncApplication(Application[uuid.UUID]):
                 status=status_rows(company, now),
                 **ahead,
             )
-            self._record(event)
-            self._remember_ahead(ahead)
+            self._commit(event, ahead)
             self._saved([(company, company.version - 1)])
         except Exception as exc:  # noqa: BLE001 - the company's own events are what failed
             self._evict(fact.company_id)
@@ -450,8 +464,7 @@ class SyncApplication(Application[uuid.UUID]):
                 status=[status_row(told, "projector")],
                 **ahead,
             )
-            self._record(event)
-            self._remember_ahead(ahead)
+            self._commit(event, ahead)
 
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry

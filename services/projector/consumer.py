@@ -76,6 +76,7 @@ class Projector:
             admit=self._admit,
             before_poll=self._seek,
             committable=self.fair.committable,
+            on_rebalance=self._rebalanced,
         )
 
     @property
@@ -144,6 +145,13 @@ class Projector:
         if commands:
             # Sent now, not after the fetch's other partitions (issue 14: latency).
             self.relay.wake()
+
+    def _rebalanced(self, tps: set[TopicPartition]) -> None:
+        """Partitions revoked or assigned (at once, beside the loop): nothing admitted before
+        is applied, and what they had applied ahead is read again from the table."""
+        for tp in tps:
+            self.fair.forget(tp)
+            self.app.forget_ahead(f"{tp.topic}:{tp.partition}")
 
     async def _position(self, tp: TopicPartition) -> int | None:
         """Where a partition assigned starts: the tracked position. What was read ahead of it

@@ -121,22 +121,23 @@ def describe(exc: BaseException) -> str:
 
 
 class _SeekOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seeks each partition assigned to the service's own position; ``rebalanced`` is
-    called first, so the loop hands out nothing it fetched before."""
+    """Seeks each partition assigned to the service's own position; ``rebalanced(tps)`` is
+    called first, before any await (aiokafka runs this beside the loop), so the loop hands out
+    nothing it fetched before and the service forgets what it knew of those partitions."""
 
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
         position: Callable[[TopicPartition], Awaitable[int | None]],
-        rebalanced: Callable[[], None],
+        rebalanced: Callable[[set[TopicPartition]], None],
     ) -> None:
         self._consumer, self._position, self._rebalanced = consumer, position, rebalanced
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._rebalanced()
+        self._rebalanced(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._rebalanced()
+        self._rebalanced(assigned)
         for tp in assigned:
             position = await self._position(tp)
             if position is not None:
@@ -162,6 +163,8 @@ class ConsumerLoop:
       - ``admit(tp, records)``: which of a partition's fetched records to handle now; the
         others are neither handled nor committed (the service reads them again later, e.g.
         after a seek in ``before_poll``, and says what is committable).
+      - ``on_rebalance(tps)``: with ``position``, called at once (not awaited, before any
+        other await of the rebalance) with the partitions revoked or assigned.
 
     Partitions are handled in the order of ``topics`` within each fetch, so a service that
     names its answers' topic first has them applied before a backlog of new facts.
@@ -192,6 +195,7 @@ class ConsumerLoop:
             Sequence[ConsumerRecord[Any, Any]],
         ]
         | None = None,
+        on_rebalance: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
         self.name, self.group_id, self.topics = name, group_id, list(topics)
         self._bootstrap, self._security = bootstrap, security
@@ -203,6 +207,7 @@ class ConsumerLoop:
         self._handle_batch = handle_batch
         self._admit = admit
         self._rebalances = 0  # counted by the position hook's listener
+        self._on_rebalance = on_rebalance
         self._stopping = asyncio.Event()
         self._handled: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -211,8 +216,10 @@ class ConsumerLoop:
     def stop(self) -> None:
         self._stopping.set()
 
-    def _rebalanced(self) -> None:
+    def _rebalanced(self, tps: set[TopicPartition]) -> None:
         self._rebalances += 1
+        if self._on_rebalance is not None:
+            self._on_rebalance(tps)
 
     @property
     def stopping(self) -> bool:
@@ -312,7 +319,13 @@ class ConsumerLoop:
         rebalances = self._rebalances
         while not admitted and asyncio.get_running_loop().time() < deadline:
             more = await consumer.getmany(tp, timeout_ms=100, max_records=self._max_records)
-            if not more.get(tp) or self._rebalances != rebalances:
+            if self._rebalances != rebalances:
+                if more.get(tp):
+                    # Read from the new assignment's position and not handled: read them
+                    # again (the listener's own seek, if still to come, wins).
+                    consumer.seek(tp, more[tp][0].offset)
+                break
+            if not more.get(tp):
                 break
             admitted = self._admit(tp, more[tp])
         return admitted

@@ -145,3 +145,26 @@ def test_records_applied_ahead_are_skipped_when_read_again_after_a_restart(
         assert left == (0,)  # the position covers them now
     finally:
         restarted.close()
+
+
+def test_a_partition_handed_to_another_instance_skips_what_the_first_applied_ahead(
+    app: SyncApplication, fresh_database: str
+) -> None:
+    """Each instance caches the offsets applied ahead; on an assignment the cache is read
+    again from the table, so what another instance applied ahead meanwhile is not repeated."""
+    synced_bill(app)  # domain-events offsets 0 and 1
+    other = SyncApplication(fresh_database, APP)
+    try:
+        assert other.position(DOMAIN_EVENTS, 3) == 2  # it held the partition once, cached
+        ahead = fact("BillSubmitted", bill_data("b9")).to_bytes()
+        app.process(DOMAIN_EVENTS, 3, 5, ahead, track_to=2)  # the first instance, meanwhile
+        version = other.company(COMPANY).version
+
+        other.forget_ahead(f"{DOMAIN_EVENTS}:3")  # the partition is assigned to it again
+        waiting = [fact("BillSubmitted", bill_data(f"b{n}")).to_bytes() for n in (2, 3, 4)]
+        other.process_batch(DOMAIN_EVENTS, 3, [*zip((2, 3, 4), waiting, strict=True), (5, ahead)])
+
+        assert other.position(DOMAIN_EVENTS, 3) == 6
+        assert other.company(COMPANY).version == version + 3  # b2-b4: b9 not twice
+    finally:
+        other.close()

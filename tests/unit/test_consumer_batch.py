@@ -196,3 +196,30 @@ async def test_a_partition_whose_records_are_all_set_aside_is_read_on_in_the_sam
     assert [r.offset for r in admitted] == [100]
     assert kafka.calls == 10
     assert await consumer._admitted(kafka, TP, backlog[:10]) == []  # nothing more: caught up
+
+
+async def test_records_read_while_the_partitions_are_handed_out_again_are_read_again() -> None:
+    """A rebalance while the loop reads on past records set aside: what the read brought from
+    the new assignment's position is not handled now, so it is sought back to, not lost."""
+    sought: list[tuple[TopicPartition, int]] = []
+    consumer = ConsumerLoop(
+        name="test",
+        bootstrap="unused:9092",
+        group_id="rx-test",
+        topics=[DOMAIN_EVENTS],
+        handle=None,  # type: ignore[arg-type]
+        dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]
+        admit=lambda tp, rs: [r for r in rs if r.value == b"small"],
+    )
+
+    class Rebalancing:
+        async def getmany(self, *tps: TopicPartition, **_: Any) -> dict[Any, Any]:
+            consumer._rebalanced({TP})  # the listener, beside the loop: sought to 3
+            return {TP: [record(3, b"small"), record(4, b"small")]}
+
+        def seek(self, tp: TopicPartition, offset: int) -> None:
+            sought.append((tp, offset))
+
+    admitted = await consumer._admitted(Rebalancing(), TP, [record(8), record(9)])  # type: ignore[arg-type]
+
+    assert admitted == [] and sought == [(TP, 3)]

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.pipeline import SERVICE_TOKEN, Pipeline, wait_for
+from tests.fixtures.pipeline import Pipeline, wait_for
 from tests.support import event_builders as ev
+from tests.support.pipeline_bills import retry
 
 SETTLED = ("synced", "failed")
 
@@ -51,15 +52,6 @@ def tracked_line(description: str, amount: str, *tracking: tuple[str, str]) -> d
     line = ev.line(description, "1", amount, "429", "NONE")
     line["tracking"] = [{"name": n, "option": o} for n, o in tracking]
     return line
-
-
-def retry(pipeline: Pipeline, company_id: str, roger_id: str) -> None:
-    r = httpx.post(
-        f"{pipeline.read_url}/v1/companies/{company_id}/documents/bill/{roger_id}/retry",
-        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-        timeout=10,
-    )
-    assert r.status_code == 202, r.text
 
 
 def test_tracking_is_matched_to_the_organisations_categories(pipeline: Pipeline) -> None:

@@ -157,6 +157,19 @@ async def test_a_partitions_backlog_does_not_keep_the_others_records_waiting() -
     assert order == [quiet, backlog]
 
 
+def admitting_small() -> ConsumerLoop:
+    """A loop whose ``admit`` lets through only the records of value ``small``."""
+    return ConsumerLoop(
+        name="test",
+        bootstrap="unused:9092",
+        group_id="rx-test",
+        topics=[DOMAIN_EVENTS],
+        handle=None,  # type: ignore[arg-type]
+        dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]
+        admit=lambda tp, rs: [r for r in rs if r.value == b"small"],
+    )
+
+
 class BufferedConsumer:
     """``getmany(tp)`` hands out a partition's records in fetches of ``size``."""
 
@@ -177,18 +190,7 @@ async def test_a_partition_whose_records_are_all_set_aside_is_read_on_in_the_sam
     backlog = [record(o) for o in range(100)]
     behind = record(100, b"small")
 
-    def admit(tp: TopicPartition, rs: Sequence[ConsumerRecord[Any, Any]]) -> list[Any]:
-        return [r for r in rs if r.value == b"small"]
-
-    consumer = ConsumerLoop(
-        name="test",
-        bootstrap="unused:9092",
-        group_id="rx-test",
-        topics=[DOMAIN_EVENTS],
-        handle=None,  # type: ignore[arg-type]
-        dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]
-        admit=admit,
-    )
+    consumer = admitting_small()
     kafka = BufferedConsumer([*backlog[10:], behind], size=10)
 
     admitted = await consumer._admitted(kafka, TP, backlog[:10])  # type: ignore[arg-type]
@@ -202,15 +204,7 @@ async def test_records_read_while_the_partitions_are_handed_out_again_are_read_a
     """A rebalance while the loop reads on past records set aside: what the read brought from
     the new assignment's position is not handled now, so it is sought back to, not lost."""
     sought: list[tuple[TopicPartition, int]] = []
-    consumer = ConsumerLoop(
-        name="test",
-        bootstrap="unused:9092",
-        group_id="rx-test",
-        topics=[DOMAIN_EVENTS],
-        handle=None,  # type: ignore[arg-type]
-        dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]
-        admit=lambda tp, rs: [r for r in rs if r.value == b"small"],
-    )
+    consumer = admitting_small()
 
     class Rebalancing:
         async def getmany(self, *tps: TopicPartition, **_: Any) -> dict[Any, Any]:

@@ -37,7 +37,7 @@ status:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services xero_sandbox deploy
+	$(VENV)/bin/mypy shared services xero_sandbox deploy tests
 
 # The whole job: stack up, sample Roger events in, the Xero bill and payment printed, all stopped.
 demo: install

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tests.fixtures.pipeline import FileServer, Pipeline, wait_for
@@ -147,9 +148,7 @@ def test_ten_companies_every_event_type_duplicated_and_shuffled(
         3 + 1 + 1 + 1 + 1 + 1 + 1 + 2
     )  # paid, edited, deleted, reversed, credited, cn, attached, receipts
     for c in companies:
-        wait_for(
-            lambda c=c: settled(pipeline, c, companies[c], docs_per_company), 600, f"{c} settled"
-        )
+        wait_for(partial(settled, pipeline, c, companies[c], docs_per_company), 600, f"{c} settled")
     for c, evs in companies.items():
         ledger = pipeline.ledger(tenants[c])
         expected = expected_ledger(evs, Chart.from_ledger(ledger))

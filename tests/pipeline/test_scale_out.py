@@ -14,6 +14,7 @@ import base64
 import random
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -97,6 +98,10 @@ def refused_for_rate(sandbox: Any, after: int) -> list[str]:
     ]
 
 
+def any_synced(pipeline: Pipeline, company_id: str) -> bool:
+    return any(d["state"] == "synced" for d in pipeline.documents(company_id))
+
+
 def connect_with_twins(pipeline: Pipeline, companies: list[str]) -> dict[str, str]:
     """A sandbox organisation per company, but the first and the last company share one:
     their records sit on partitions 0 and 11, which two instances of one group never hold
@@ -150,7 +155,7 @@ def test_two_instances_share_the_work_and_one_killed_loses_and_doubles_nothing(
     # Both writers call the twins' one organisation: each twin has a bill in Xero.
     for twin in (companies[0], companies[-1]):
         wait_for(
-            lambda c=twin: any(d["state"] == "synced" for d in pipeline.documents(c)),
+            partial(any_synced, pipeline, twin),
             300,
             f"a synced document of {twin}",
         )
@@ -163,7 +168,7 @@ def test_two_instances_share_the_work_and_one_killed_loses_and_doubles_nothing(
         pipeline.instances[name][0].kill()
 
     for _, expected in scenarios:
-        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
+        wait_for(partial(all_synced, pipeline, expected), 600, f"{expected.company_id} synced")
     by_tenant: dict[str, list[dict[str, Any]]] = {}
     for evs, expected in scenarios:
         by_tenant.setdefault(tenants[expected.company_id], []).extend(evs)

@@ -60,7 +60,7 @@ def company_events(
     for b in range(n_bills):
         vendor_index = rng.randrange(len(VENDOR_NAMES))
         name = VENDOR_NAMES[vendor_index]
-        vendor = {
+        vendor: dict[str, Any] = {
             "id": f"ven_{vendor_index}",
             "name": rng.choice(SPELLINGS.get(name, [name])),
             "email": None,
@@ -70,7 +70,7 @@ def company_events(
             "bank_account": None,
         }
         expected.vendors.add(vendor["id"])
-        lines = []
+        lines: list[dict[str, Any]] = []
         total = Decimal("0")
         for n in range(rng.randint(1, 5)):
             quantity = Decimal(rng.randint(1, 9))

@@ -4,6 +4,7 @@ the scenario expects (tests/support/scenario.py builds the scenarios)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tests.fixtures.pipeline import Pipeline, wait_for
@@ -63,6 +64,6 @@ def connect_all(pipeline: Pipeline, scenarios: Scenarios) -> dict[str, str]:
 def check_all(pipeline: Pipeline, scenarios: Scenarios, tenants: dict[str, str]) -> None:
     """Waits until every company is synced, then checks each one's ledger."""
     for _, expected in scenarios:
-        wait_for(lambda e=expected: all_synced(pipeline, e), 600, f"{expected.company_id} synced")
+        wait_for(partial(all_synced, pipeline, expected), 600, f"{expected.company_id} synced")
     for _, expected in scenarios:
         check_ledger(pipeline.ledger(tenants[expected.company_id]), expected)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft201909Validator
+from pydantic_settings import BaseSettings
 
 from deploy.apps import DEFAULT_PORTS, DEV_SECRETS, SERVICES, dev_env
 from deploy.stack import BROKER_SETTINGS, DEFAULT_KAFKA_PORT, DEFAULT_PG_PORT
@@ -36,7 +37,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # kafka-exporter: the lag metrics deploy/prometheus/alerts.yml alerts on.
 INFRASTRUCTURE = {"kafka", "kafka-exporter", "postgres", "topics"}
 # Settings per process, as each one reads them (the connect flow runs in ingest).
-READS: dict[str, tuple[type, ...]] = {
+READS: dict[str, tuple[type[BaseSettings], ...]] = {
     "ingest": (IngestSettings, ConnectionsSettings),
     "projector": (ProjectorSettings,),
     "writer": (WriterSettings,),

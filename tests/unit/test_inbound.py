@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from services.xero_inbound.notifications import XeroEvent, XeroPayload
 from services.xero_inbound.schema import SCHEMA_PATH, rendered, sync_back_schema
@@ -90,14 +90,18 @@ def test_the_webhook_key_is_a_secret_refused_outside_development() -> None:
     with pytest.raises(ValidationError, match="RX_XERO_WEBHOOK_KEYS"):
         InboundSettings(
             env="production",
-            token_keys=["dGVzdC1vbmx5LWtleS1uZXZlci1pbi1wcm9kLTAxMjM="],
-            xero_client_secret="real",
+            token_keys=[SecretStr("dGVzdC1vbmx5LWtleS1uZXZlci1pbi1wcm9kLTAxMjM=")],
+            xero_client_secret=SecretStr("real"),
         )
-    settings = InboundSettings(
-        env="production",
-        token_keys=["dGVzdC1vbmx5LWtleS1uZXZlci1pbi1wcm9kLTAxMjM="],
-        xero_client_secret="real",
-        xero_webhook_keys="a, b",
+    # The keys as RX_XERO_WEBHOOK_KEYS gives them, comma separated: the settings' own
+    # validation splits them.
+    settings = InboundSettings.model_validate(
+        {
+            "env": "production",
+            "token_keys": ["dGVzdC1vbmx5LWtleS1uZXZlci1pbi1wcm9kLTAxMjM="],
+            "xero_client_secret": "real",
+            "xero_webhook_keys": "a, b",
+        }
     )
     assert [k.get_secret_value() for k in settings.xero_webhook_keys] == ["a", "b"]
 
@@ -296,7 +300,7 @@ def _webhook_app(max_body: int = 1024) -> Any:
 
     from services.xero_inbound.routes import Inbound, inbound_router
 
-    inbound = Inbound(InboundSettings(xero_webhook_keys="k"))
+    inbound = Inbound(InboundSettings(xero_webhook_keys=[SecretStr("k")]))
     inbound.start()
     app = FastAPI()
     app.include_router(inbound_router(inbound=inbound, max_body=max_body))

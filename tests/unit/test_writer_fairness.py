@@ -44,7 +44,7 @@ def _writer(share: int, *tps: TopicPartition) -> tuple[Writer, _Consumer, list[I
     consumer = _Consumer(set(tps))
     writer.loop.consumer = consumer  # type: ignore[assignment]
     lanes: list[Item] = []
-    writer._enqueue = lanes.append  # type: ignore[method-assign]  # no Xero: the lanes' input
+    writer._enqueue = lanes.append  # type: ignore[method-assign, assignment]  # no Xero: the lanes' input
     return writer, consumer, lanes
 
 

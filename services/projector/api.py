@@ -56,8 +56,9 @@ def _uncursor(cursor: str) -> tuple[str, str]:
     try:
         kind, roger_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         kind, roger_id = str(kind), str(roger_id)
+        roger_id.encode()  # a lone surrogate cannot reach PostgreSQL: UnicodeEncodeError
         _document(kind, roger_id)
-    except (ValueError, TypeError, ApiError) as exc:
+    except (ValueError, TypeError, RecursionError, ApiError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
     return kind, roger_id
 
@@ -70,9 +71,10 @@ def _uncursor_bill(cursor: str) -> tuple[datetime, str]:
     try:
         created, xero_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         at, xero_id = datetime.fromisoformat(str(created)), str(xero_id)
+        xero_id.encode()  # a lone surrogate cannot reach PostgreSQL: UnicodeEncodeError
         if at.tzinfo is None or not _ROGER_ID.match(xero_id):
             raise ValueError("not a cursor of ours")
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
     return at, xero_id
 

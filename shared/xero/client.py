@@ -398,7 +398,10 @@ def xero_moment(value: Any) -> datetime | None:
     text = str(value)
     found = _MS_DATE.match(text)
     if found:
-        return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
+        except (ValueError, OverflowError, OSError):  # out of datetime's range
+            return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -3,6 +3,7 @@ listing with cursors and filters, one document with its history, summary, retry.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -81,6 +82,13 @@ async def client(projected: str) -> AsyncIterator[tuple[httpx.AsyncClient, SentF
         await pool.close()
 
 
+def hostile_cursors(*json_texts: str) -> list[str]:
+    """Cursors no page ever gave: not base64, JSON nested past Python's recursion limit, a
+    lone surrogate in an id PostgreSQL would have to encode, and ``json_texts``."""
+    texts = ["[" * 5000, '["2026-11-02T00:00:00+00:00", "\\udc80"]', *json_texts]
+    return ["not-ours", *(base64.urlsafe_b64encode(t.encode()).decode() for t in texts)]
+
+
 async def test_documents_page_by_cursor_and_filter_by_state_and_kind(
     client: tuple[httpx.AsyncClient, SentFacts],
 ) -> None:
@@ -96,7 +104,8 @@ async def test_documents_page_by_cursor_and_filter_by_state_and_kind(
     assert [(d["roger_id"], d["reason"]) for d in failed] == [("b2", "Account is archived")]
     assert (await http.get(url, params={"kind": "receipt"})).json()["documents"] == []
     assert (await http.get(url, params={"state": "lost"})).status_code == 422
-    assert (await http.get(url, params={"cursor": "not-ours"})).status_code == 422
+    for bad in hostile_cursors('["bill", "b\\udc80"]'):  # and a lone surrogate
+        assert (await http.get(url, params={"cursor": bad})).status_code == 422, bad
 
 
 async def test_one_document_with_its_history(client: tuple[httpx.AsyncClient, SentFacts]) -> None:
@@ -214,7 +223,7 @@ async def test_bills_made_in_xero_page_newest_first_as_instants(
     assert [b["xero_id"] for b in first["bills"]] == ["x-3", "x-1"]
     assert [b["xero_id"] for b in rest["bills"]] == ["x-2"] and rest["next_cursor"] is None
     assert first["bills"][0]["xero_url"].endswith("x-3")
-    for bad in ("not-ours", "WyIyMDI2LTExLTAyIiwgIngiXQ=="):  # the second: a naive time
+    for bad in hostile_cursors('["2026-11-02", "x"]'):  # and a naive time
         r = await http.get(url, params={"cursor": bad})
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor", r.text
     assert (await http.get(url, params={"limit": 0})).status_code == 422

@@ -136,6 +136,7 @@ def test_xero_dates_in_both_forms() -> None:
     assert xero_moment("/Date(1764464400000+0000)/") == datetime(2025, 11, 30, 1, 0, tzinfo=UTC)
     assert xero_moment("2026-11-02T00:00:00") == datetime(2026, 11, 2, tzinfo=UTC)
     assert xero_moment(None) is None
+    assert xero_moment("/Date(999999999999999999+0000)/") is None  # past datetime's range
 
 
 # ------------------------------------------------------------------ rules

@@ -129,3 +129,19 @@ def test_dates_reach_xero_as_roger_wrote_them_whatever_the_offset_of_occurred_at
     [pay] = step(state, answer(create, "XeroBillCreated", xero_id="inv-rolls"))
     assert isinstance(pay, CreatePayment)
     assert pay.paid_on == date(2026, 3, 17) and pay.amount == Decimal("35.00")
+
+
+def test_a_bill_renumbered_in_roger_keeps_the_number_xero_holds_after_the_update() -> None:
+    """Reconcile compares Xero's InvoiceNumber with the one Xero answered last: after our
+    own update that is the new number, or our renumbering would look like an edit in Xero."""
+    state = CompanyState("acme")
+    synced_bread_bill(state, datetime(2026, 10, 25, 2, 40, tzinfo=CEST))
+    renumbered = dict(bread_bill("120.00", "Rye bread"), invoice_number="BAG-8")
+    [cmd] = step(
+        state, fact("BillUpdated", renumbered, occurred_at=datetime(2026, 10, 26, tzinfo=CET))
+    )
+    assert isinstance(cmd, UpdateBill) and cmd.number == "BAG-8"
+
+    step(state, answer(cmd, "XeroBillUpdated", xero_id="inv-bread", xero_number="BAG-8"))
+
+    assert state.docs[("bill", "b-bread")].xero_number == "BAG-8"

@@ -175,6 +175,8 @@ def _updated(
         return
     doc.synced_version_at = target.version_at
     doc.state, doc.reason = "synced", None
+    # The number Xero now holds (ours, sent with the update): reconcile compares with it.
+    doc.xero_number = result.xero_number or doc.xero_number
     _xero_holds_ours(doc)
     _note(doc, result)
     _check_total(doc, result.xero_total)

@@ -29,8 +29,8 @@ Pure: no Kafka, no database, no clock of its own.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from datetime import date as Day
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -194,7 +194,7 @@ def _created_in_xero(state: CompanyState, record: SyncBackRecord) -> None:
         "due_date": _text(bill.due_date) if bill else None,
         "total": _text(bill.total) if bill else None,
         "amount_due": _text(bill.amount_due) if bill else None,
-        "created_at": record.when.isoformat(),
+        "created_at": record.when.astimezone(UTC).isoformat(),
     }
 
 

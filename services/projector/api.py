@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -48,34 +49,38 @@ def _document(kind: str, roger_id: str) -> None:
         raise ApiError(422, "invalid_roger_id", "roger_id must be 1 to 512 printable characters")
 
 
-def _cursor(kind: str, roger_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([kind, roger_id]).encode()).decode()
+def _cursor(first: str, second: str) -> str:
+    """A page's ``next_cursor``: the two texts of the key to read on after."""
+    return base64.urlsafe_b64encode(json.dumps([first, second]).encode()).decode()
 
 
-def _uncursor(cursor: str) -> tuple[str, str]:
+def _key_of(cursor: str) -> tuple[str, str]:
+    """The two texts of a ``_cursor``. Raises ValueError, TypeError or RecursionError for
+    anything else, and UnicodeEncodeError for a lone surrogate (PostgreSQL cannot take it)."""
+    first, second = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    first, second = str(first), str(second)
+    (first + second).encode()
+    return first, second
+
+
+def _uncursor(cursor: str, check: Callable[[str, str], Any]) -> Any:
+    """``check`` applied to the key of ``cursor``: what the route reads on after. 422
+    ``invalid_cursor`` for a cursor no page gave (``check`` raises ValueError or ApiError)."""
     try:
-        kind, roger_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        kind, roger_id = str(kind), str(roger_id)
-        roger_id.encode()  # a lone surrogate cannot reach PostgreSQL: UnicodeEncodeError
-        _document(kind, roger_id)
+        return check(*_key_of(cursor))
     except (ValueError, TypeError, RecursionError, ApiError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
+
+
+def _document_key(kind: str, roger_id: str) -> tuple[str, str]:
+    _document(kind, roger_id)
     return kind, roger_id
 
 
-def _cursor_bill(created: datetime, xero_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created.isoformat(), xero_id]).encode()).decode()
-
-
-def _uncursor_bill(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, xero_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        at, xero_id = datetime.fromisoformat(str(created)), str(xero_id)
-        xero_id.encode()  # a lone surrogate cannot reach PostgreSQL: UnicodeEncodeError
-        if at.tzinfo is None or not _ROGER_ID.match(xero_id):
-            raise ValueError("not a cursor of ours")
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
+def _bill_key(created: str, xero_id: str) -> tuple[datetime, str]:
+    at = datetime.fromisoformat(created)
+    if at.tzinfo is None or not _ROGER_ID.match(xero_id):
+        raise ValueError("not a cursor of ours")
     return at, xero_id
 
 
@@ -118,7 +123,7 @@ def read_router(
             raise ApiError(422, "invalid_state", f"state must be one of {', '.join(views.STATES)}")
         if kind is not None and kind not in views.KINDS:
             raise ApiError(422, "invalid_kind", f"kind must be one of {', '.join(views.KINDS)}")
-        after = _uncursor(cursor) if cursor else ("", "")
+        after = _uncursor(cursor, _document_key) if cursor else ("", "")
         page = await views.documents(
             pool, company_id, state=state, kind=kind, after=after, limit=limit
         )
@@ -193,11 +198,11 @@ def read_router(
         made there, not by Roger (announced on ``roger.sync-back`` as ``BillCreatedInXero``),
         newest first, a page at a time like ``documents``."""
         _company(company_id)
-        after = _uncursor_bill(cursor) if cursor else None
+        after = _uncursor(cursor, _bill_key) if cursor else None
         page = await views.xero_bills(pool, company_id, after=after, limit=limit)
         return {
             "bills": page.bills,
-            "next_cursor": _cursor_bill(*page.last) if page.last else None,
+            "next_cursor": _cursor(page.last[0].isoformat(), page.last[1]) if page.last else None,
         }
 
     @router.get("/synced-per-hour")

@@ -207,8 +207,7 @@ class SyncApplication(Application[uuid.UUID]):
         done = self.recorder.max_tracking_id(name)  # type: ignore[attr-defined]
         if (done is not None and offset + 1 <= done) or offset in self._ahead_of(name):
             return True, None
-        position = offset + 1 if track_to is None else track_to
-        return False, Tracking(name, position) if done is None or position > done else None
+        return False, _moved_on(name, done, offset + 1 if track_to is None else track_to)
 
     def _evict(self, company_id: str) -> None:
         """Drops the cached aggregate, which may hold an unsaved or half-applied event."""
@@ -312,8 +311,7 @@ class SyncApplication(Application[uuid.UUID]):
             return []
         ahead_of = self._ahead_of(name)
         todo = [(o, v) for o, v in fresh if o not in ahead_of]
-        position = fresh[-1][0] + 1 if track_to is None else track_to
-        tracking = Tracking(name, position) if done is None or position > done else None
+        tracking = _moved_on(name, done, fresh[-1][0] + 1 if track_to is None else track_to)
         if not todo:  # every one applied ahead before: the position alone moves on
             if tracking is not None:
                 ahead = self._ahead_rows(name, [], tracking)
@@ -469,6 +467,12 @@ class SyncApplication(Application[uuid.UUID]):
 
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # company, kind, Roger id, entry
 XeroBillRow = tuple[str, str, dict[str, Any]]  # company, InvoiceID, the bill (JSON)
+
+
+def _moved_on(name: str, done: int | None, position: int) -> Tracking | None:
+    """Partition ``name``'s ``position`` to store, or None if it would not move the tracked
+    ``done`` forward (eventsourcing's tracking row only moves forward)."""
+    return Tracking(name, position) if done is None or position > done else None
 
 
 def _sync_back(topic: str, value: bytes | None) -> SyncBackRecord | None:

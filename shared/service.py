@@ -115,6 +115,9 @@ def run_service(
         host=host,
         port=port or default_port(settings),
         log_config=None,
+        # Named, not "auto": a missing package then fails at start instead of running slower.
+        loop="uvloop",
+        http="httptools",
         # Longer than the longest Xero call, so a writer finishes the call in hand.
         timeout_graceful_shutdown=30,
     )

@@ -7,6 +7,7 @@ Handlers here do I/O only; what counts as valid lives in ``intake`` and
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,8 +85,9 @@ class Ingest:
         fresh = [e for e, _ in new]
         EVENTS_IN.labels(source, "accepted").inc(len(fresh))
         EVENTS_IN.labels(source, "duplicate").inc(duplicates)
+        for type_, count in collections.Counter(e.type for e in fresh).items():
+            EVENTS_OUT.labels(type_).inc(count)
         for e in fresh:
-            EVENTS_OUT.labels(e.type).inc()
             log.info(
                 "event_accepted", source=source, company_id=e.company_id, event_id=e.id, type=e.type
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -246,6 +247,62 @@ def event(company: str = "acme", total: str = "21.00", **extra: Any) -> RogerEve
     parsed, errors = validate_event(raw)
     assert parsed is not None, errors
     return parsed
+
+
+def test_content_hash_stays_what_ingest_stored() -> None:
+    # Ingest keeps each event's hash to tell a redelivery from a changed body: a hash that
+    # changed with a release would answer 409 to Roger's honest retries of older events.
+    # These were computed by the first implementation (the model's own JSON dump).
+    offset = {
+        "id": "ev-1",
+        "type": "vendor.updated",
+        "version": 1,
+        "company_id": "acme",
+        "occurred_at": "2026-11-20T09:00:00.250+01:00",
+        "data": {"vendor": {"id": "v1", "name": 'Ørsted – "Ø" ✓', "n": [1, 2.5, None, True]}},
+        "extra": "ignored",
+    }
+    utc = {"id": "ev-2", "type": "vendor.updated", "version": 1, "company_id": "acme"}
+    utc |= {"occurred_at": "2026-11-20T08:00:00Z", "data": {}}
+    pinned = {
+        "ev-1": "9abb226e15bed5e475f4791cdc6afb86f7a1f92ca7f5a941e4d3792b3d46c0c3",
+        "ev-2": "80386a16e438a524e355642a33483ed0d9c419232aa81fc18c6363086e1d3eaa",
+    }
+    for raw in (offset, utc):
+        parsed = RogerEvent.model_validate(raw)
+        assert content_hash(parsed) == pinned[parsed.id]
+        canonical = json.dumps(
+            parsed.model_dump(mode="json"),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        assert content_hash(parsed) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# What hygiene lets through: no lone surrogates (Cs), no NaN or infinities.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]))
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(_TEXT, _JSON_VALUES, max_size=5), micros=st.integers(0, 999_999))
+def test_content_hash_is_the_models_own_json(data: dict[str, Any], micros: int) -> None:
+    raw = {"id": "ev", "type": "vendor.updated", "version": 1, "company_id": "acme"}
+    raw |= {"occurred_at": f"2026-11-20T08:00:00.{micros:06d}-03:30", "data": data}
+    parsed = RogerEvent.model_validate(raw)
+    canonical = json.dumps(
+        parsed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert content_hash(parsed) == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def test_content_hash_ignores_spelling_but_not_content() -> None:

@@ -115,9 +115,12 @@ def run_service(
         host=host,
         port=port or default_port(settings),
         log_config=None,
-        # Named, not "auto": a missing package then fails at start instead of running slower.
+        # Named, not "auto": a missing uvloop then fails at start instead of running slower.
         loop="uvloop",
-        http="httptools",
+        # h11, not httptools: h11 refuses a request whose line and headers pass 16 KiB (400);
+        # httptools has no such bound, so one caller could make ingest buffer and re-copy
+        # megabytes of headers before the signature is even checked.
+        http="h11",
         # Longer than the longest Xero call, so a writer finishes the call in hand.
         timeout_graceful_shutdown=30,
     )

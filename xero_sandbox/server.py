@@ -38,9 +38,8 @@ def serve(host: str, port: int, state: Path | None) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # So that no benchmark figure is bounded by the stand-in's event loop or HTTP parser.
+        # So that no benchmark figure is bounded by the stand-in's event loop.
         loop="uvloop",
-        http="httptools",
         # Delayed responses (fault injection) must not hold up a clean stop for long.
         timeout_graceful_shutdown=2,
     )

@@ -275,3 +275,31 @@ def test_topic_records_far_in_the_future_or_under_another_key_are_dead_lettered(
     for _, value, reason in records:
         assert letters[value].startswith(reason), (reason, letters[value])
     assert known_bills(pipeline, company) == {"b-after"}
+
+
+def test_a_request_with_megabytes_of_headers_is_refused_before_it_is_read(
+    pipeline: Pipeline,
+) -> None:
+    # The headers come before the signature is checked, so anyone who reaches the port can
+    # send them: the HTTP layer must bound them (h11: 16 KiB), not buffer what it is given.
+    port = int(pipeline.ingest_url.rsplit(":", 1)[1])
+
+    async def send() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /v1/events HTTP/1.1\r\nHost: ingest\r\nX-Padding: ")
+        answer = b""
+        try:
+            for _ in range(64):  # up to 4 MiB, in 64 KiB pieces
+                writer.write(b"a" * 65536)
+                await writer.drain()
+        except ConnectionError:
+            pass  # refused while sending: what we want; read what it said
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), 10)
+        except ConnectionError:
+            answer = b"(reset)"
+        writer.close()
+        return answer
+
+    answer = asyncio.run(send())
+    assert answer.startswith(b"HTTP/1.1 400") or answer == b"(reset)", answer[:200]

@@ -287,7 +287,6 @@ def test_a_request_with_megabytes_of_headers_is_refused_before_it_is_read(
     async def send() -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /v1/events HTTP/1.1\r\nHost: ingest\r\nX-Padding: ")
-        answer = b""
         try:
             for _ in range(64):  # up to 4 MiB, in 64 KiB pieces
                 writer.write(b"a" * 65536)
